@@ -1,0 +1,61 @@
+/**
+ * The kernel interface: the only place where numbers are crunched.
+ *
+ * op (src/ops) → kernel (this interface) → backend (src/backend/js or the native addon).
+ *
+ * Conventions (llm.c style): outputs first, shapes in comments, row-major float32,
+ * activations NCHW. Backward kernels ACCUMULATE (+=) into gradient buffers so that a
+ * tensor used twice gets both contributions. Nothing here allocates per call except
+ * where noted; kernels validate nothing: ops check shapes before calling them.
+ */
+
+export type BackendName = 'js' | 'native';
+
+/** Geometry of a stride-1 'same'-padded 2-D convolution. */
+export interface Conv2dDims {
+  batch: number;
+  inChannels: number;
+  outChannels: number;
+  height: number;
+  width: number;
+  kernelH: number; // odd
+  kernelW: number; // odd
+}
+
+export interface Kernels {
+  readonly name: BackendName;
+
+  /**
+   * c (m, n) = op(a) (m, k) · op(b) (k, n) + beta · c, row-major.
+   * transA: a is stored (k, m); transB: b is stored (n, k).
+   */
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+       a: Float32Array, b: Float32Array, c: Float32Array, beta: 0 | 1): void;
+
+  /**
+   * Masked/dense convolution, only over the live taps (tap index = ky·kernelW + kx).
+   * out (B, O, H, W) is overwritten; x is (B, I, H, W); w is (O, I, kh, kw) with the
+   * mask already multiplied in; bias (O) or null.
+   */
+  conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
+                d: Conv2dDims, taps: Int32Array): void;
+
+  /** dx (B, I, H, W) += conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw). */
+  conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
+                     d: Conv2dDims, taps: Int32Array): void;
+
+  /** dw (O, I, kh, kw) += correlation of dout with x at the live taps; dbias (O) += Σ dout. */
+  conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
+                       x: Float32Array, d: Conv2dDims, taps: Int32Array): void;
+
+  /**
+   * Softmax cross-entropy over a levels axis.
+   * logits (B, L, C, S) where S = H·W; targets (B, C, S) with values in [0, L).
+   * nllPerImage (B) receives Σ over C·S of −log p(target) in nats (overwritten).
+   * If dlogits is non-null it receives (softmax − onehot) · gradScale (overwritten).
+   */
+  softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null,
+                      logits: Float32Array, targets: Uint8Array,
+                      batch: number, levels: number, channels: number, spatial: number,
+                      gradScale: number): void;
+}

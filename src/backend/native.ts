@@ -1,0 +1,82 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Conv2dDims, Kernels } from './kernels.js';
+
+/**
+ * Loader and binding of the C++ addon (native/, built by `npm install` through node-gyp).
+ * The addon takes plain numbers rather than objects so that a call costs no property lookups
+ * on the C++ side.
+ */
+export interface NativeAddon {
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+       a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
+  conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
+                B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
+                taps: Int32Array): void;
+  conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
+                     B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
+                     taps: Int32Array): void;
+  conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
+                       B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
+                       taps: Int32Array): void;
+  softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null, logits: Float32Array,
+                      targets: Uint8Array, batch: number, levels: number, channels: number,
+                      spatial: number, gradScale: number): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  /** e.g. 'avx2+fma' or 'generic' */
+  isa(): string;
+}
+
+let cached: NativeAddon | null | undefined;
+let loadError = '';
+
+function packageRoot(): string {
+  // dist/src/backend/native.js → package root is three levels up; src/backend/native.ts (tsx) two.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
+/** The addon, or null if it was not built or cannot load (the reason is in nativeLoadError()). */
+export function loadNativeAddon(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  const file = join(packageRoot(), 'build', 'Release', 'pixelcnn_native.node');
+  try {
+    if (!existsSync(file)) throw new Error(`${file} does not exist (the native build did not run or failed)`);
+    const require = createRequire(import.meta.url);
+    const addon = require(file) as NativeAddon;
+    const threads = Number(process.env.PIXELCNN_THREADS ?? '');
+    if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
+    cached = addon;
+  } catch (e) {
+    loadError = e instanceof Error ? e.message : String(e);
+    cached = null;
+  }
+  return cached;
+}
+
+export function nativeLoadError(): string {
+  return loadError;
+}
+
+/** Wraps the addon in the Kernels interface. */
+export function nativeKernels(addon: NativeAddon): Kernels {
+  const dims = (d: Conv2dDims) =>
+    [d.batch, d.inChannels, d.outChannels, d.height, d.width, d.kernelH, d.kernelW] as const;
+  return {
+    name: 'native',
+    gemm: (ta, tb, m, n, k, a, b, c, beta) => addon.gemm(ta, tb, m, n, k, a, b, c, beta),
+    conv2dForward: (out, x, w, bias, d, taps) => addon.conv2dForward(out, x, w, bias, ...dims(d), taps),
+    conv2dBackwardData: (dx, dout, w, d, taps) => addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps),
+    conv2dBackwardFilter: (dw, dbias, dout, x, d, taps) =>
+      addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps),
+    softmaxCrossEntropy: (nll, dl, logits, targets, B, L, C, S, scale) =>
+      addon.softmaxCrossEntropy(nll, dl, logits, targets, B, L, C, S, scale),
+  };
+}
