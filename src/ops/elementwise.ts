@@ -1,0 +1,61 @@
+import { Tensor } from '../tensor/tensor.js';
+import { result } from '../tensor/autograd.js';
+import { assertSameShape, assertTensor } from './check.js';
+
+/**
+ * Elementwise ops. They are memory-bound and identical on every backend, so they are plain
+ * loops over typed arrays here rather than kernels. Each backward accumulates into parents.
+ */
+
+/** y = f(x) with dy/dx expressed from x and y; both given as whole-array loops (no per-element calls). */
+function unary(op: string, x: Tensor,
+               forward: (y: Float32Array, x: Float32Array) => void,
+               backward: (dx: Float32Array, dy: Float32Array, x: Float32Array, y: Float32Array) => void): Tensor {
+  assertTensor(op, 'x', x);
+  const y = new Float32Array(x.size);
+  forward(y, x.data);
+  return result(y, x.shape, [x], (out) => backward(x.gradBuffer(), out.grad!, x.data, y));
+}
+
+export function relu(x: Tensor): Tensor {
+  return unary('relu', x,
+    (y, a) => { for (let i = 0; i < a.length; i++) y[i] = a[i] > 0 ? a[i] : 0; },
+    (dx, dy, a) => { for (let i = 0; i < a.length; i++) if (a[i] > 0) dx[i] += dy[i]; });
+}
+
+export function tanh(x: Tensor): Tensor {
+  return unary('tanh', x,
+    (y, a) => { for (let i = 0; i < a.length; i++) y[i] = Math.tanh(a[i]); },
+    (dx, dy, _a, y) => { for (let i = 0; i < y.length; i++) dx[i] += dy[i] * (1 - y[i] * y[i]); });
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  return unary('sigmoid', x,
+    (y, a) => { for (let i = 0; i < a.length; i++) y[i] = 1 / (1 + Math.exp(-a[i])); },
+    (dx, dy, _a, y) => { for (let i = 0; i < y.length; i++) dx[i] += dy[i] * y[i] * (1 - y[i]); });
+}
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  assertTensor('add', 'a', a); assertTensor('add', 'b', b); assertSameShape('add', a, b);
+  const y = new Float32Array(a.size), ad = a.data, bd = b.data;
+  for (let i = 0; i < y.length; i++) y[i] = ad[i] + bd[i];
+  return result(y, a.shape, [a, b], (out) => {
+    const g = out.grad!;
+    for (const p of [a, b]) {
+      if (!p.requiresGrad) continue;
+      const d = p.gradBuffer();
+      for (let i = 0; i < g.length; i++) d[i] += g[i];
+    }
+  });
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  assertTensor('mul', 'a', a); assertTensor('mul', 'b', b); assertSameShape('mul', a, b);
+  const y = new Float32Array(a.size), ad = a.data, bd = b.data;
+  for (let i = 0; i < y.length; i++) y[i] = ad[i] * bd[i];
+  return result(y, a.shape, [a, b], (out) => {
+    const g = out.grad!;
+    if (a.requiresGrad) { const d = a.gradBuffer(); for (let i = 0; i < g.length; i++) d[i] += g[i] * bd[i]; }
+    if (b.requiresGrad) { const d = b.gradBuffer(); for (let i = 0; i < g.length; i++) d[i] += g[i] * ad[i]; }
+  });
+}

@@ -1,0 +1,8 @@
+/** Every op, each with its forward (through the active kernels) and its backward. */
+export { conv2d, denseTaps, type ConvMask } from './conv2d.js';
+export { relu, tanh, sigmoid, add, mul } from './elementwise.js';
+export { sum, mean } from './reduce.js';
+export { concatChannels, sliceChannels, splitChannels, addChannelBias } from './channels.js';
+export { shift } from './shift.js';
+export { softmaxCrossEntropy, type NllResult } from './softmax-cross-entropy.js';
+export { sigmoidCrossEntropy } from './sigmoid-cross-entropy.js';
