@@ -1,0 +1,73 @@
+/**
+ * CIFAR-10 "binary version" (cifar-10-binary.tar.gz): batches of 3073-byte records, one label byte
+ * then 3072 pixel bytes as R, G, B planes of 32×32 row-major. That is already CHW, so each record
+ * is copied into NCHW as is.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError, type ImageSet } from './image-set.js';
+import type { Split } from './mnist.js';
+
+const RECORD = 1 + 3 * 32 * 32;
+const PIXELS = RECORD - 1;
+
+/** Batch file names per split, in the order the images are concatenated. */
+export const CIFAR10_FILES: Record<Split, readonly string[]> = {
+  train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'],
+  test: ['test_batch.bin'],
+};
+
+/** CIFAR-10 class names, index = label. */
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+function isDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+/**
+ * Loads CIFAR-10 from `dir` (the extracted `cifar-10-batches-bin` folder, or its parent).
+ * All missing batch files are named at once so a partial download is diagnosed in one go.
+ */
+export function loadCifar10(dir: string, split: Split): ImageSet {
+  if (!isDir(dir)) throw new DataError(dir, 'CIFAR-10 directory missing');
+  const nested = join(dir, 'cifar-10-batches-bin');
+  const root = isDir(nested) ? nested : dir;
+  const names = CIFAR10_FILES[split];
+  const missing = names.filter((n) => {
+    try { return !statSync(join(root, n)).isFile(); } catch { return true; }
+  });
+  if (missing.length > 0) {
+    throw new DataError(root, `missing CIFAR-10 ${split} batch file${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  }
+
+  // Sizes first, so the output is allocated once and nothing is read if any file is malformed.
+  const files = names.map((n) => join(root, n));
+  const sizes: number[] = [];
+  let count = 0;
+  for (const f of files) {
+    const size = statSync(f).size;
+    sizes.push(size);
+    if (size === 0 || size % RECORD !== 0) {
+      throw new DataError(f, `size ${size} is not a positive multiple of the ${RECORD}-byte CIFAR-10 record`);
+    }
+    count += size / RECORD;
+  }
+
+  const pixels = new Uint8Array(count * PIXELS);
+  const labels = new Uint8Array(count);
+  let n = 0;
+  for (const [k, f] of files.entries()) {
+    const buf = readFileSync(f);
+    if (buf.length !== sizes[k]) throw new DataError(f, `size ${buf.length} changed while reading`);
+    for (let off = 0; off < buf.length; off += RECORD, n++) {
+      const label = buf[off];
+      if (label >= 10) throw new DataError(f, `label ${label} in record ${off / RECORD} is not a class 0..9`);
+      labels[n] = label;
+      pixels.set(buf.subarray(off + 1, off + RECORD), n * PIXELS);
+    }
+  }
+  return {
+    name: `cifar10:${split}`, count, channels: 3, height: 32, width: 32,
+    pixels, labels, numClasses: 10, classNames: CIFAR10_CLASSES.slice(),
+  };
+}
