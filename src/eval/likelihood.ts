@@ -1,0 +1,68 @@
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
+import { softmaxCrossEntropy, sigmoidCrossEntropy, type NllResult } from '../ops/index.js';
+import { levelsToUnit } from '../data/quantise.js';
+import type { AutoregressiveModel } from '../models/model.js';
+
+/**
+ * The one bits/dim formula of the project:
+ *   bits/dim = (Σ over images of −ln p(image)) / (images · dims) / ln 2,
+ * dims = C·H·W of the modelled image (a grayscale image counts 1 channel; an RGB model of
+ * grayscale data tiled to 3 channels is a different model, with its own dims). Divided once.
+ */
+export function bitsPerDim(totalNats: number, images: number, dimsPerImage: number): number {
+  if (images <= 0 || dimsPerImage <= 0) throw new Error(`bitsPerDim: need images > 0 and dims > 0, got ${images}, ${dimsPerImage}`);
+  return totalNats / (images * dimsPerImage) / Math.LN2;
+}
+
+/** The network's input for level labels (B, C, H, W): label / (L − 1) in [0, 1]. */
+export function modelInput(targets: Uint8Array, batch: number, model: AutoregressiveModel, height: number, width: number): Tensor {
+  const { channels: C, levels: L } = model.config;
+  const n = batch * C * height * width;
+  if (targets.length !== n) {
+    throw new Error(`modelInput: ${targets.length} labels for batch ${batch} of ${C}×${height}×${width} images`);
+  }
+  return new Tensor(levelsToUnit(targets, L, new Float32Array(n)), [batch, C, height, width]);
+}
+
+/**
+ * −log p of each image (nats) and the mean-per-dimension loss. targets (B, C, H, W) level labels.
+ * Runs with gradients when called outside noGrad (training).
+ */
+export function imageNll(model: AutoregressiveModel, targets: Uint8Array, batch: number,
+                         height: number, width: number, classes: Int32Array | null = null): NllResult {
+  const logits = model.forward(modelInput(targets, batch, model, height, width), classes);
+  const { levels, channels, likelihood } = model.config;
+  return likelihood === 'sigmoid' ? sigmoidCrossEntropy(logits, targets) : softmaxCrossEntropy(logits, targets, levels, channels);
+}
+
+export interface EvalResult {
+  images: number;
+  dimsPerImage: number;
+  /** Mean −log₂ p per dimension. */
+  bitsPerDim: number;
+  /** Mean −ln p per image (the unit of binarised-MNIST results). */
+  natsPerImage: number;
+}
+
+/**
+ * Exact test-set likelihood over `count` images of level labels (N, C, H, W), in batches.
+ */
+export function evaluate(model: AutoregressiveModel, labels: Uint8Array, count: number, height: number, width: number,
+                         opts: { batchSize?: number; classes?: Uint8Array | null; onBatch?: (done: number, total: number) => void } = {}): EvalResult {
+  const C = model.config.channels, dims = C * height * width;
+  if (labels.length < count * dims) throw new Error(`evaluate: ${labels.length} labels hold fewer than ${count} images of ${dims} values`);
+  const batchSize = opts.batchSize ?? 64;
+  let total = 0;
+  noGrad(() => {
+    for (let start = 0; start < count; start += batchSize) {
+      const b = Math.min(batchSize, count - start);
+      const targets = labels.subarray(start * dims, (start + b) * dims);
+      const classes = opts.classes ? Int32Array.from(opts.classes.subarray(start, start + b)) : null;
+      const { nllPerImage } = imageNll(model, targets, b, height, width, classes);
+      for (let i = 0; i < b; i++) total += nllPerImage[i];
+      opts.onBatch?.(start + b, count);
+    }
+  });
+  return { images: count, dimsPerImage: dims, bitsPerDim: bitsPerDim(total, count, dims), natsPerImage: total / count };
+}

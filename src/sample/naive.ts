@@ -1,0 +1,76 @@
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
+import { Rng } from '../nn/rng.js';
+import type { AutoregressiveModel } from '../models/model.js';
+import { sampleLevel } from './categorical.js';
+
+export interface SampleOptions {
+  count: number;
+  height?: number;
+  width?: number;
+  temperature?: number;
+  seed?: number;
+  /** Class per image, for conditional models. */
+  classes?: Int32Array | null;
+  /**
+   * Completion: labels (count, C, H, W) of which the first `observed` positions in raster order
+   * (pixel-major, colour-minor: position = pixel·C + colour) are kept and the rest sampled.
+   */
+  given?: { labels: Uint8Array; observed: number } | null;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export function checkSampleOptions(model: AutoregressiveModel, o: SampleOptions): { H: number; W: number; T: number } {
+  const H = o.height ?? model.config.height, W = o.width ?? model.config.width, T = o.temperature ?? 1;
+  const C = model.config.channels;
+  if (!Number.isInteger(o.count) || o.count < 1) throw new Error(`sample: count must be a positive integer, got ${o.count}`);
+  if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) throw new Error(`sample: bad image size ${H}×${W}`);
+  if (!(T >= 0) || !Number.isFinite(T)) throw new Error(`sample: temperature must be a finite number ≥ 0, got ${T}`);
+  if (model.config.numClasses > 0) {
+    if (!o.classes || o.classes.length !== o.count) throw new Error(`sample: the model is class-conditional (${model.config.numClasses} classes): give one class per image`);
+    for (const c of o.classes) if (!(c >= 0 && c < model.config.numClasses)) throw new Error(`sample: class ${c} outside [0, ${model.config.numClasses})`);
+  }
+  if (o.given) {
+    const n = o.count * C * H * W;
+    if (o.given.labels.length !== n) throw new Error(`sample: given labels hold ${o.given.labels.length} values, need ${o.count}×${C}×${H}×${W} = ${n}`);
+    if (!Number.isInteger(o.given.observed) || o.given.observed < 0 || o.given.observed > C * H * W) {
+      throw new Error(`sample: observed prefix ${o.given.observed} outside [0, ${C * H * W}]`);
+    }
+    for (let i = 0; i < n; i++) if (o.given.labels[i] >= model.config.levels) throw new Error(`sample: given label ${o.given.labels[i]} at ${i} is not below levels=${model.config.levels}`);
+  }
+  return { H, W, T };
+}
+
+/**
+ * The straightforward sampler: one full forward pass per pixel and colour (C·H·W passes),
+ * the whole batch at once. Returns level labels (count, C, H, W).
+ */
+export function sampleNaive(model: AutoregressiveModel, o: SampleOptions): Uint8Array {
+  const { H, W, T } = checkSampleOptions(model, o);
+  const { channels: C, levels: L, likelihood } = model.config;
+  const B = o.count, HW = H * W, rng = new Rng(o.seed ?? 0);
+  const labels = o.given ? Uint8Array.from(o.given.labels) : new Uint8Array(B * C * HW);
+  const x = new Tensor(new Float32Array(labels.length), [B, C, H, W]);
+  for (let i = 0; i < labels.length; i++) x.data[i] = labels[i] / (L - 1);
+  const start = o.given ? o.given.observed : 0, total = C * HW;
+  // Observed values stay; everything after the prefix is generated (and zero until then).
+  for (let b = 0; b < B; b++) for (let pos = start; pos < total; pos++) {
+    const idx = (b * C + (pos % C)) * HW + Math.floor(pos / C);
+    labels[idx] = 0; x.data[idx] = 0;
+  }
+  const perColour = likelihood === 'sigmoid' ? 1 : L;
+  noGrad(() => {
+    for (let pos = start; pos < total; pos++) {
+      const p = Math.floor(pos / C), c = pos % C;
+      const logits = model.forward(x, o.classes ?? null).data;
+      for (let b = 0; b < B; b++) {
+        const off = (b * perColour * C + c) * HW + p; // level k at off + k·C·HW
+        const v = sampleLevel(logits, off, C * HW, perColour, T, rng);
+        const idx = (b * C + c) * HW + p;
+        labels[idx] = v; x.data[idx] = v / (L - 1);
+      }
+      o.onProgress?.(pos + 1 - start, total - start);
+    }
+  });
+  return labels;
+}

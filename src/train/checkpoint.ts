@@ -1,0 +1,319 @@
+import {
+  copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync,
+  realpathSync, renameSync, rmSync, statSync, symlinkSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Tensor } from '../tensor/tensor.js';
+import type { AdamState } from '../nn/adam.js';
+import type { AutoregressiveModel } from '../models/model.js';
+import { decodeSafetensors, encodeSafetensors, type RawTensor } from './safetensors.js';
+import { fsyncDir, writeFileAtomic } from './atomic-write.js';
+
+/**
+ * A checkpoint is a directory:
+ *
+ *   config.json            {"format": "pixelcnn-checkpoint", "version": 1, "model": {arch, ...},
+ *                           "training": {...}?, "metrics": {...}?, "created": ISO date, "generation": id}
+ *   model.safetensors      parameters by name, float32, PyTorch layout; metadata {format: "pt", generation}
+ *   optimizer.safetensors  (optional) Adam moments "m.<param>" / "v.<param>"; metadata {step, generation}
+ *   anything else          (samples.png, notes, ...) is carried over unchanged from one save to the next
+ *
+ * Consistency: directory swap. saveCheckpoint writes a complete new checkpoint into the sibling
+ * `<dir>.tmp` (each file fsynced, config.json last), hard-links (or copies) every other entry of
+ * the current directory into it, and then swaps:
+ *
+ *   rename <dir> → <dir>.old;  rename <dir>.tmp → <dir>;  remove <dir>.old
+ *
+ * (rename cannot replace a non-empty directory, hence the two steps.) A crash at any point leaves
+ * one complete checkpoint findable: before the first rename <dir> is the old one (a stale
+ * <dir>.tmp is ignored and removed by the next save); between the renames <dir> is missing and
+ * loadCheckpoint falls back to <dir>.old; after the second rename <dir> is the new one (a stale
+ * <dir>.old is removed by the next save). Files are never mixed across generations; as a second
+ * guard every file carries the same random "generation" id and loadCheckpoint checks they agree
+ * (files without one, e.g. written by scripts/torch_checkpoint.py, are not checked).
+ *
+ * Not safe against two processes saving to the same directory at once, and a file written into
+ * <dir> by someone else while a save is in progress may be lost.
+ */
+
+export const CHECKPOINT_FORMAT = 'pixelcnn-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+export const CONFIG_FILE = 'config.json';
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+const OWN_FILES = new Set([CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE]);
+/** Left behind by an interrupted writeFileAtomic; not carried over. */
+const STALE_TMP = /\.tmp-\d+-[0-9a-f]+$/;
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+export type ModelConfigObject = Record<string, unknown> & { arch: string };
+
+export interface CheckpointContents {
+  modelConfig: ModelConfigObject;
+  params: Map<string, Tensor>;
+  /** Trainer state (step, epoch, data position, options, ...), written verbatim into config.json. */
+  training?: Record<string, unknown>;
+  metrics?: Record<string, number>;
+  optimizer?: AdamState;
+}
+
+export interface LoadedCheckpoint {
+  /** The directory actually read: `dir`, or `<dir>.old` after a save interrupted mid-swap. */
+  dir: string;
+  modelConfig: ModelConfigObject;
+  params: Map<string, RawTensor>;
+  training?: Record<string, unknown>;
+  /** Metric values; non-finite values (stored as JSON null) come back as NaN. */
+  metrics?: Record<string, number>;
+  /** Adam state from optimizer.safetensors, or null when the checkpoint has none. */
+  optimizer: AdamState | null;
+  created?: string;
+}
+
+export const tmpDirOf = (dir: string): string => `${dir}.tmp`;
+export const oldDirOf = (dir: string): string => `${dir}.old`;
+
+/** Writes a checkpoint directory (created if needed), replacing any previous one atomically. */
+export function saveCheckpoint(dir: string, c: CheckpointContents): void {
+  if (typeof c.modelConfig?.arch !== 'string' || c.modelConfig.arch === '') {
+    throw new CheckpointError(`${dir}: the model config has no "arch"`);
+  }
+  const target = targetPath(dir);
+  const tmp = tmpDirOf(target), old = oldDirOf(target);
+  mkdirSync(dirname(target), { recursive: true });
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+
+  const generation = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  if (c.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), encodeOptimizer(c.optimizer, c.params, generation));
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
+  writeFileAtomic(join(tmp, MODEL_FILE), encodeSafetensors(tensors, { format: 'pt', generation }));
+  const config: Record<string, unknown> = {
+    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: { ...c.modelConfig },
+    ...(c.training ? { training: c.training } : {}),
+    ...(c.metrics ? { metrics: c.metrics } : {}),
+    created: new Date().toISOString(), generation,
+  };
+  writeFileAtomic(join(tmp, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+
+  const current = existsSync(target) ? target : existsSync(old) ? old : null;
+  if (current) {
+    for (const entry of readdirSync(current)) {
+      if (OWN_FILES.has(entry) || STALE_TMP.test(entry)) continue;
+      linkTree(join(current, entry), join(tmp, entry));
+    }
+  }
+  fsyncDir(tmp);
+
+  if (existsSync(target)) {
+    // A <dir>.old next to a complete <dir> is left from a save interrupted after its swap.
+    rmSync(old, { recursive: true, force: true });
+    renameSync(target, old);
+  }
+  renameSync(tmp, target);
+  fsyncDir(dirname(target));
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** Reads and validates a checkpoint directory (parameters are not checked against a model here). */
+export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  const from = findCheckpointDir(dir);
+  const config = readConfig(from);
+  const generation = typeof config.generation === 'string' ? config.generation : null;
+
+  const modelPath = join(from, MODEL_FILE);
+  if (!existsSync(modelPath)) throw new CheckpointError(`${modelPath}: missing (the checkpoint has no parameters)`);
+  const model = readSafetensors(modelPath);
+  checkGeneration(modelPath, model.metadata.generation, generation);
+  if (model.tensors.size === 0) throw new CheckpointError(`${modelPath}: holds no tensors`);
+
+  let optimizer: AdamState | null = null;
+  const optPath = join(from, OPTIMIZER_FILE);
+  if (existsSync(optPath)) {
+    const opt = readSafetensors(optPath);
+    checkGeneration(optPath, opt.metadata.generation, generation);
+    optimizer = decodeOptimizer(opt.tensors, opt.metadata, model.tensors, optPath);
+  }
+
+  let metrics: Record<string, number> | undefined;
+  if (config.metrics !== undefined) {
+    metrics = {};
+    for (const [k, v] of Object.entries(config.metrics as Record<string, unknown>)) {
+      if (typeof v === 'number') metrics[k] = v;
+      else if (v === null) metrics[k] = NaN;
+    }
+  }
+  return {
+    dir: from,
+    modelConfig: config.model as ModelConfigObject,
+    params: model.tensors,
+    training: config.training as Record<string, unknown> | undefined,
+    metrics,
+    optimizer,
+    created: typeof config.created === 'string' ? config.created : undefined,
+  };
+}
+
+/**
+ * Copies checkpoint parameters into a model. Every model parameter must be present with exactly
+ * its shape and no others may be there (one error lists every problem); values must be finite.
+ * Nothing is copied unless everything checks out.
+ */
+export function loadParamsInto(model: AutoregressiveModel, params: Map<string, RawTensor>, source: string): void {
+  const own = model.parameters();
+  const missing: string[] = [], extra: string[] = [], misShaped: string[] = [];
+  for (const [name, p] of own) {
+    const t = params.get(name);
+    if (!t) missing.push(name);
+    else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      misShaped.push(`${name} (checkpoint [${t.shape.join(', ')}], model [${p.shape.join(', ')}])`);
+    } else if (t.data.length !== p.size) {
+      misShaped.push(`${name} (checkpoint holds ${t.data.length} values, model needs ${p.size})`);
+    }
+  }
+  for (const name of params.keys()) if (!own.has(name)) extra.push(name);
+  if (missing.length || extra.length || misShaped.length) {
+    const parts = [
+      missing.length ? `missing: ${missing.join(', ')}` : '',
+      extra.length ? `unexpected: ${extra.join(', ')}` : '',
+      misShaped.length ? `wrong shape: ${misShaped.join('; ')}` : '',
+    ].filter(Boolean);
+    throw new CheckpointError(`${source}: the parameters do not fit the ${model.config.arch} model; ${parts.join('; ')}`);
+  }
+  for (const [name, t] of params) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) throw new CheckpointError(`${source}: parameter '${name}' holds a non-finite value (${d[i]} at index ${i})`);
+    }
+  }
+  for (const [name, p] of own) p.data.set(params.get(name)!.data);
+}
+
+/** Merges `metrics` into the checkpoint's config.json (rewritten atomically); other files are untouched. */
+export function updateMetrics(dir: string, metrics: Record<string, number>): void {
+  const from = findCheckpointDir(dir);
+  const config = readConfig(from);
+  config.metrics = { ...(config.metrics as Record<string, unknown> | undefined ?? {}), ...metrics };
+  writeFileAtomic(join(from, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The directory to replace: symlinks resolved, never the working directory or one above it. */
+function targetPath(dir: string): string {
+  let target = resolve(dir);
+  if (existsSync(target)) target = realpathSync(target);
+  const rel = relative(target, realpathSync(process.cwd()));
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw new CheckpointError(`${dir}: a checkpoint directory is replaced on every save, so it cannot be the working directory or contain it; use a subdirectory`);
+  }
+  return target;
+}
+
+function findCheckpointDir(dir: string): string {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new CheckpointError(`${dir}: not a directory`);
+    return dir;
+  }
+  const old = oldDirOf(resolve(dir));
+  if (existsSync(join(old, CONFIG_FILE))) return old; // a save was interrupted between its two renames
+  throw new CheckpointError(`${dir}: checkpoint directory does not exist`);
+}
+
+function readConfig(dir: string): Record<string, unknown> {
+  const path = join(dir, CONFIG_FILE);
+  if (!existsSync(path)) throw new CheckpointError(`${path}: missing (not a checkpoint directory, or the first save did not finish)`);
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const bad = (msg: string) => new CheckpointError(`${path}: ${msg}`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw bad('not a JSON object');
+  const c = config as Record<string, unknown>;
+  if (c.format !== CHECKPOINT_FORMAT) throw bad(`"format" is ${JSON.stringify(c.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  if (c.version !== CHECKPOINT_VERSION) {
+    throw bad(typeof c.version === 'number' && c.version > CHECKPOINT_VERSION
+      ? `checkpoint version ${c.version} was written by a newer version of this program (this one reads ${CHECKPOINT_VERSION})`
+      : `"version" is ${JSON.stringify(c.version)}, expected ${CHECKPOINT_VERSION}`);
+  }
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(c.model)) throw bad('"model" (the model config) is missing or not an object');
+  const arch = (c.model as Record<string, unknown>).arch;
+  if (typeof arch !== 'string' || arch === '') throw bad('the model config has no "arch"');
+  if (c.training !== undefined && !isObject(c.training)) throw bad('"training" is not an object');
+  if (c.metrics !== undefined && !isObject(c.metrics)) throw bad('"metrics" is not an object');
+  return c;
+}
+
+function readSafetensors(path: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return decodeSafetensors(buf, path);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
+}
+
+function checkGeneration(path: string, fileGeneration: string | undefined, configGeneration: string | null): void {
+  if (fileGeneration !== undefined && configGeneration !== null && fileGeneration !== configGeneration) {
+    throw new CheckpointError(`${path}: belongs to a different save than config.json (generation ${fileGeneration} vs ${configGeneration}); the directory mixes files of two checkpoints`);
+  }
+}
+
+function encodeOptimizer(state: AdamState, params: Map<string, Tensor>, generation: string): Buffer {
+  const tensors = new Map<string, RawTensor>();
+  const shapeOf = (name: string, data: Float32Array) => {
+    const p = params.get(name);
+    return p && p.size === data.length ? [...p.shape] : [data.length];
+  };
+  for (const [name, m] of state.m) tensors.set(`m.${name}`, { shape: shapeOf(name, m), data: m });
+  for (const [name, v] of state.v) tensors.set(`v.${name}`, { shape: shapeOf(name, v), data: v });
+  return encodeSafetensors(tensors, { step: String(state.step), generation });
+}
+
+function decodeOptimizer(tensors: Map<string, RawTensor>, metadata: Record<string, string>,
+                         params: Map<string, RawTensor>, path: string): AdamState {
+  const bad = (msg: string) => new CheckpointError(`${path}: ${msg}`);
+  const step = Number(metadata.step);
+  if (metadata.step === undefined || !Number.isSafeInteger(step) || step < 0) {
+    throw bad(`metadata "step" must be a non-negative integer, got ${JSON.stringify(metadata.step)}`);
+  }
+  const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
+  for (const [key, t] of tensors) {
+    const which = key.startsWith('m.') ? m : key.startsWith('v.') ? v : null;
+    if (!which) throw bad(`unexpected tensor '${key}' (expected m.<param> or v.<param>)`);
+    const name = key.slice(2), p = params.get(name);
+    if (!p) throw bad(`'${key}' is for a parameter that model.safetensors does not have`);
+    if (t.data.length !== p.data.length) throw bad(`'${key}' has ${t.data.length} values, parameter '${name}' has ${p.data.length}`);
+    which.set(name, t.data);
+  }
+  for (const name of m.keys()) if (!v.has(name)) throw bad(`has m.${name} but no v.${name}`);
+  for (const name of v.keys()) if (!m.has(name)) throw bad(`has v.${name} but no m.${name}`);
+  return { step, m, v };
+}
+
+/** Recreates `src` at `dst` with hard links (copies where linking fails); directories are recreated, symlinks kept as links. */
+function linkTree(src: string, dst: string): void {
+  const st = lstatSync(src);
+  if (st.isDirectory()) {
+    mkdirSync(dst);
+    for (const entry of readdirSync(src)) linkTree(join(src, entry), join(dst, entry));
+  } else if (st.isSymbolicLink()) {
+    symlinkSync(readlinkSync(src), dst);
+  } else if (st.isFile()) {
+    try { linkSync(src, dst); } catch { copyFileSync(src, dst); }
+  }
+  // Sockets, FIFOs and devices are not carried over.
+}
