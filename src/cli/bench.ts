@@ -4,6 +4,7 @@ import { createModel } from '../models/index.js';
 import { Adam } from '../nn/adam.js';
 import { Rng } from '../nn/rng.js';
 import { backward } from '../tensor/autograd.js';
+import { withArena } from '../tensor/arena.js';
 import { imageNll } from '../eval/likelihood.js';
 import { setupBackend } from './common.js';
 
@@ -39,12 +40,12 @@ function runBench(f: BenchFlags): void {
   const c = model.config, rng = new Rng(1);
   const targets = Uint8Array.from({ length: f.batch * c.channels * f.size * f.size }, () => rng.int(c.levels));
   const adam = new Adam(model.parameters());
-  const step = () => {
+  const step = () => withArena(() => {
     const { loss } = imageNll(model, targets, f.batch, f.size, f.size);
     adam.zeroGrad();
     backward(loss);
     adam.step();
-  };
+  });
   for (let i = 0; i < f.warmupSteps; i++) step();
   const t0 = performance.now();
   for (let i = 0; i < f.steps; i++) step();

@@ -1,5 +1,6 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
+import { allocate } from '../tensor/arena.js';
 import { assertRank, assertTensor, fail } from './check.js';
 
 /** Concatenation and splitting along the channel axis of NCHW tensors. */
@@ -14,7 +15,7 @@ export function concatChannels(xs: readonly Tensor[]): Tensor {
     }
   }
   const HW = H * W, C = xs.reduce((s, x) => s + x.shape[1], 0);
-  const y = new Float32Array(B * C * HW);
+  const y = allocate(B * C * HW, false);
   for (let b = 0; b < B; b++) {
     let off = 0;
     for (const x of xs) {
@@ -48,7 +49,7 @@ export function sliceChannels(x: Tensor, start: number, count: number): Tensor {
     fail('sliceChannels', `range [${start}, ${start + count}) outside ${C} channels of ${shapeStr(x.shape)}`);
   }
   const HW = H * W, n = count * HW;
-  const y = new Float32Array(B * n);
+  const y = allocate(B * n, false);
   for (let b = 0; b < B; b++) y.set(x.data.subarray((b * C + start) * HW, (b * C + start) * HW + n), b * n);
   return result(y, [B, count, H, W], [x], (out) => {
     const g = out.grad!, d = x.gradBuffer();
@@ -76,7 +77,7 @@ export function addChannelBias(x: Tensor, bias: Tensor): Tensor {
   if (bias.shape[0] !== B || bias.shape[1] !== C) {
     fail('addChannelBias', `bias ${shapeStr(bias.shape)} does not match x ${shapeStr(x.shape)} (want [${B}, ${C}])`);
   }
-  const HW = H * W, y = new Float32Array(x.size);
+  const HW = H * W, y = allocate(x.size, false);
   for (let bc = 0; bc < B * C; bc++) {
     const v = bias.data[bc];
     for (let p = bc * HW; p < (bc + 1) * HW; p++) y[p] = x.data[p] + v;

@@ -1,5 +1,6 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
+import { allocate } from '../tensor/arena.js';
 import { kernels } from '../backend/index.js';
 import type { Conv2dDims } from '../backend/kernels.js';
 import { assertRank, assertTensor, fail } from './check.js';
@@ -48,11 +49,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
   const taps = mask ? mask.taps : denseTaps(KH * KW);
   let wEff = w.data;
   if (mask) {
-    wEff = new Float32Array(w.size);
+    wEff = allocate(w.size, false);
     const m = mask.values;
     for (let i = 0; i < wEff.length; i++) wEff[i] = w.data[i] * m[i];
   }
-  const y = new Float32Array(B * O * H * W);
+  const y = allocate(B * O * H * W, false);
   k.conv2dForward(y, x.data, wEff, bias ? bias.data : null, d, taps);
 
   const parents = bias ? [x, w, bias] : [x, w];
@@ -63,7 +64,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
     if (!needW && !needB) return;
     if (needW && mask) {
       // Filter gradient into scratch, then masked accumulate: masked weights get exactly zero.
-      const dw = new Float32Array(w.size);
+      const dw = allocate(w.size);
       k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, x.data, d, taps);
       const wg = w.gradBuffer(), m = mask.values;
       for (let i = 0; i < dw.length; i++) wg[i] += dw[i] * m[i];

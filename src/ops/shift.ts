@@ -1,5 +1,6 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
+import { allocate } from '../tensor/arena.js';
 import { assertRank, assertTensor, fail } from './check.js';
 
 /**
@@ -12,7 +13,7 @@ export function shift(x: Tensor, down: number, right: number): Tensor {
     fail('shift', `down and right must be non-negative integers, got ${down}, ${right} for ${shapeStr(x.shape)}`);
   }
   const [B, C, H, W] = x.shape;
-  const y = new Float32Array(x.size);
+  const y = allocate(x.size); // zeroed: the shifted-in border stays 0
   const planes = B * C, HW = H * W;
   for (let p = 0; p < planes; p++) {
     for (let h = down; h < H; h++) {

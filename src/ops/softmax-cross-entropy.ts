@@ -1,5 +1,6 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
+import { allocate } from '../tensor/arena.js';
 import { kernels } from '../backend/index.js';
 import { assertRank, assertTensor, fail } from './check.js';
 
@@ -31,7 +32,7 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Uint8Array, levels:
   const S = H * W, dims = channels * S;
   const nll = new Float64Array(B);
   const track = logits.requiresGrad;
-  const dlogits = track ? new Float32Array(logits.size) : null;
+  const dlogits = track ? allocate(logits.size, false) : null;
   kernels().softmaxCrossEntropy(nll, dlogits, logits.data, targets, B, levels, channels, S, 1 / (B * dims));
   let total = 0;
   for (let b = 0; b < B; b++) total += nll[b];

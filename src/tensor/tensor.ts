@@ -7,6 +7,8 @@
  *   records `parents` and a `backwardFn` that ACCUMULATES into each parent's grad.
  * `backward(loss)` (src/tensor/autograd.ts) runs the closures in reverse topological order.
  */
+import { allocate } from './arena.js';
+
 export class Tensor {
   readonly data: Float32Array;
   readonly shape: readonly number[];
@@ -46,9 +48,9 @@ export class Tensor {
     return this.data.length;
   }
 
-  /** The gradient buffer, allocated (zeros) on first use. */
+  /** The gradient buffer, allocated (zeros) on first use; parameters' (leaves') buffers persist. */
   gradBuffer(): Float32Array {
-    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    if (!this.grad) this.grad = this.backwardFn ? allocate(this.data.length) : new Float32Array(this.data.length);
     return this.grad;
   }
 

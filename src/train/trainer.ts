@@ -1,4 +1,5 @@
 import { backward } from '../tensor/autograd.js';
+import { withArena } from '../tensor/arena.js';
 import { Adam, type AdamOptions } from '../nn/adam.js';
 import { Rng } from '../nn/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
@@ -160,15 +161,18 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     const epochProgress = state.imagesSeen / N;
     const progress = Number.isFinite(totalSteps) ? state.step / totalSteps : Number.isFinite(budget) ? elapsed() / budget : null;
     const lr = learningRate({ lr: o.lr, schedule: o.lrSchedule, decayPerEpoch: o.lrDecay, warmupSteps: o.warmupSteps }, state.step, epochProgress, progress);
-    const { loss } = imageNll(model, targets, B, H, W, conditional ? classes : null);
-    adam.zeroGrad();
-    backward(loss);
-    const gradNorm = adam.step(lr);
+    // Activations and their gradients are recycled between steps (nothing escapes the scope).
+    const { lossNats, gradNorm } = withArena(() => {
+      const { loss } = imageNll(model, targets, B, H, W, conditional ? classes : null);
+      adam.zeroGrad();
+      backward(loss);
+      return { lossNats: loss.data[0], gradNorm: adam.step(lr) };
+    });
     state.step++;
     state.imagesSeen += B;
     const seconds = (performance.now() - t0) / 1000;
     hooks.onStep?.({
-      state, bitsPerDim: loss.data[0] / Math.LN2, lr, gradNorm, imagesPerSecond: B / seconds,
+      state, bitsPerDim: lossNats / Math.LN2, lr, gradNorm, imagesPerSecond: B / seconds,
       progress: Math.max(Number.isFinite(totalSteps) ? state.step / totalSteps : 0, Number.isFinite(budget) ? elapsed() / budget : 0),
     });
     if (o.evalEvery > 0 && state.step % o.evalEvery === 0 && state.step < totalSteps) {
