@@ -1,11 +1,9 @@
-import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../train/atomic-write.js';
 import { useBackend, kernels } from '../backend/index.js';
 import { loadNativeAddon } from '../backend/native.js';
 import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
 import { createModel, type AutoregressiveModel } from '../models/index.js';
 import { encodeGrid, levelsToPixels } from '../sample/png-grid.js';
-import { UsageError } from './args.js';
 
 /** Applies --backend / --threads before any kernel runs. */
 export function setupBackend(flags: { backend?: 'js' | 'native'; threads?: number }): string {
@@ -20,7 +18,7 @@ export function setupBackend(flags: { backend?: 'js' | 'native'; threads?: numbe
 
 /** Loads a checkpoint directory into a ready model. */
 export function loadModel(dir: string): { model: AutoregressiveModel; metrics: Record<string, number> | undefined; training: Record<string, unknown> | undefined } {
-  if (!existsSync(dir)) throw new UsageError(`model directory '${dir}' does not exist`);
+  // loadCheckpoint names the directory when it is missing, and recovers an interrupted swap.
   const ck = loadCheckpoint(dir);
   const model = createModel(ck.modelConfig);
   loadParamsInto(model, ck.params, dir);

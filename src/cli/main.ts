@@ -4,6 +4,7 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { sampleCommand } from './sample.js';
 import { benchCommand } from './bench.js';
+import { completeCommand } from './complete.js';
 
 function version(): string {
   try {
@@ -20,10 +21,11 @@ export async function main(argv: string[]): Promise<void> {
     .version(version())
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const cmd of [trainCommand(), evalCommand(), sampleCommand(), benchCommand()]) {
+  for (const cmd of [trainCommand(), evalCommand(), sampleCommand(), completeCommand(), benchCommand()]) {
     cmd.exitOverride().showHelpAfterError('(add --help for usage)');
     program.addCommand(cmd);
   }
+  program.addCommand((await import('./serve.js')).serveCommand().exitOverride().showHelpAfterError('(add --help for usage)'));
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -5,7 +5,7 @@ import { addBackendOption, addDataOptions, addModelOptions, datasetSpec, floatAr
 import { choice } from './args.js';
 import { loadDataset } from '../data/datasets.js';
 import { createModel } from '../models/index.js';
-import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
+import { loadCheckpoint, loadParamsInto, oldDirOf } from '../train/checkpoint.js';
 import { train, type TrainState } from '../train/trainer.js';
 import { sampleNaive } from '../sample/naive.js';
 import { Progress } from './progress.js';
@@ -74,7 +74,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const testSet = loadDataset(spec, 'test');
 
   let model, resumeFrom: { state: TrainState; optimizer: ReturnType<typeof loadCheckpoint>['optimizer'] } | undefined;
-  if (f.resume && existsSync(join(f.out, 'config.json'))) {
+  if (f.resume && (existsSync(join(f.out, 'config.json')) || existsSync(oldDirOf(f.out)))) {
     const ck = loadCheckpoint(f.out);
     model = createModel(ck.modelConfig);
     loadParamsInto(model, ck.params, f.out);
