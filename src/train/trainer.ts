@@ -135,7 +135,10 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   let stoppedEarly = false;
   const elapsed = () => performance.now() / 1000 - started;
 
-  const checkpoint = (metrics?: Record<string, number>) => {
+  // The latest evaluation travels with every checkpoint written after it.
+  let lastMetrics: Record<string, number> | undefined;
+  const metricsOf = (r: EvalResult) => ({ test_bits_per_dim: r.bitsPerDim, test_nats_per_image: r.natsPerImage, test_images: r.images, step: state.step });
+  const checkpoint = (metrics = lastMetrics) => {
     state.elapsedSeconds = elapsed();
     saveCheckpoint(outDir, {
       modelConfig: { ...model.config },
@@ -177,7 +180,7 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     });
     if (o.evalEvery > 0 && state.step % o.evalEvery === 0 && state.step < totalSteps) {
       const r = runEval();
-      if (r) hooks.onEval?.(r, state);
+      if (r) { lastMetrics = metricsOf(r); hooks.onEval?.(r, state); }
     }
     if (performance.now() / 1000 - lastCheckpoint >= o.checkpointEverySeconds) checkpoint();
     // Let signals and timers run between steps.
@@ -186,8 +189,6 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   state.elapsedSeconds = elapsed();
   const test = stoppedEarly ? null : runEval();
   if (test) hooks.onEval?.(test, state);
-  checkpoint(test ? {
-    test_bits_per_dim: test.bitsPerDim, test_nats_per_image: test.natsPerImage, test_images: test.images,
-  } : undefined);
+  checkpoint(test ? metricsOf(test) : lastMetrics);
   return { state, test, stoppedEarly };
 }

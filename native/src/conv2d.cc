@@ -1,0 +1,260 @@
+// Stride-1 'same' convolutions over the live taps only, as GEMMs on the engine of gemm_impl.h.
+//
+// Each image plane is copied once into a zero-padded plane of Hp x Wp (Hp = H + KH − 1,
+// Wp = W + KW − 1, image at (KH/2, KW/2)). Output pixels are then numbered on the padded grid,
+// p' = y·Wp + x (x < W are real, the KW − 1 others per row are computed and dropped), which
+// turns every tap into a constant offset: the im2col row of (channel c, tap t) is the padded
+// plane c read from offset(t) onwards, contiguous. So the B panels are packed with plain vector
+// copies straight from the padded planes, masked taps never appear in K, and no im2col matrix is
+// ever built.
+//   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
+//   backward data:   dx_b (I, p')  += Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
+//   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_bᵀ (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
+// The backward filter owns each dW element in one task and sums the images in order, so it is
+// deterministic whatever the thread count.
+#include "gemm_impl.h"
+#include "kernels.h"
+
+namespace pixelcnn {
+namespace PIXELCNN_NS {
+namespace {
+
+struct Geo {
+  long B, I, O, H, W, KH, KW, HW, KK, Hp, Wp, plane, Np;
+  int T;
+};
+
+Geo geometry(const ConvDims& d, int ntaps) {
+  Geo g;
+  g.B = d.B; g.I = d.I; g.O = d.O; g.H = d.H; g.W = d.W; g.KH = d.KH; g.KW = d.KW;
+  g.HW = g.H * g.W;
+  g.KK = g.KH * g.KW;
+  g.Hp = g.H + g.KH - 1;
+  g.Wp = g.W + g.KW - 1;
+  g.plane = g.Hp * g.Wp;
+  g.Np = g.H > 0 ? (g.H - 1) * g.Wp + g.W : 0;
+  g.T = ntaps;
+  return g;
+}
+
+// Copies `count` planes (H, W) into zero-padded planes (Hp, Wp).
+void padPlanes(float* dst, const float* src, long count, const Geo& g) {
+  const long ph = g.KH / 2, pw = g.KW / 2, H = g.H, W = g.W, Wp = g.Wp;
+  auto task = [&](long p, int) {
+    float* d = dst + p * g.plane;
+    const float* s = src + p * g.HW;
+    memset(d, 0, sizeof(float) * (ph * Wp + pw));
+    for (long y = 0; y < H; ++y) {
+      float* row = d + (y + ph) * Wp + pw;
+      memcpy(row, s + y * W, sizeof(float) * W);
+      // right margin of this row + left margin of the next
+      memset(row + W, 0, sizeof(float) * (Wp - W));
+    }
+    const long done = (H + ph) * Wp + pw;
+    memset(d + done, 0, sizeof(float) * (g.plane - done));
+  };
+  if (count * g.plane < 65536) {
+    for (long p = 0; p < count; ++p) task(p, 0);
+  } else {
+    pfor(count, task);
+  }
+}
+
+// Calls f(j, pixel, len) for each run of real pixels among padded-grid columns [n0, n0 + ncols):
+// tile column j holds image pixel `pixel` (= y·W + x), for len consecutive pixels.
+template <class F>
+PIXELCNN_INLINE void forRealPixels(long n0, int ncols, const Geo& g, F f) {
+  long p = n0;
+  const long end = n0 + ncols;
+  while (p < end) {
+    const long y = p / g.Wp, x = p - y * g.Wp;
+    if (x >= g.W) { p = (y + 1) * g.Wp; continue; }
+    const long len = minOf(g.W - x, end - p);
+    f(p - n0, y * g.W + x, len);
+    p += len;
+  }
+}
+
+int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
+
+// A[m][k = c·T + t] = w[...] for the forward (m = o, c = i) and backward-data (m = i, c = o)
+// weight views: w is (O, I, KK); wIndex(m, c) gives (o·I + i)·KK.
+template <class WIndex>
+void prepackWeights(float* Ap, long M, long K, int kcn, const float* w, const int32_t* taps, int T,
+                    WIndex wIndex) {
+  auto panel = [&](float* d, long m0, int mrows, long k0, int kcb) {
+    for (int kk = 0; kk < kcb; ++kk) {
+      const long k = k0 + kk, c = k / T;
+      const int32_t tap = taps[k - c * T];
+      int r = 0;
+      for (; r < mrows; ++r) d[kk * MR + r] = w[wIndex(m0 + r, c) + tap];
+      for (; r < MR; ++r) d[kk * MR + r] = 0.f;
+    }
+  };
+  prepackA(Ap, M, K, kcn, panel);
+}
+
+// Shared driver of forward and backward data: dst_b (M, p') (=|+=) A (M, K) · rows_b (K, p').
+template <bool kAccumulate>
+void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t* rowOff, long M,
+                long K, int kcn, long channelsIn, const Geo& g, const float* bias) {
+  const long Mpad = roundUp(M, MR);
+  const Tiling tl = chooseTiling(M, g.Np, g.B);
+  const long ldc = tl.ldc();
+  ensureThreadScratch(kSlotB, kcn * ldc);
+  ensureThreadScratch(kSlotC, tl.cFloats());
+  const long perImage = static_cast<long>(tl.nmt) * tl.nnt;
+  auto task = [&](long t, int tid) {
+    const long b = t / perImage, r = t - b * perImage;
+    const long m0 = (r % tl.nmt) * tl.mc, n0 = (r / tl.nmt) * tl.nc;
+    const int mrows = static_cast<int>(minOf<long>(tl.mc, M - m0));
+    const int ncols = static_cast<int>(minOf<long>(tl.nc, g.Np - n0));
+    const float* src = padded + b * channelsIn * g.plane;
+    auto bpack = [&](float* d, long k0, int kcb, long nn0, int nc) {
+      packBRows(d, k0, kcb, nn0, nc, [&](long k) { return src + rowOff[k]; });
+    };
+    float* Cb = threadScratch(kSlotC, tid);
+    computeTile(Ap, Mpad, K, kcn, m0, mrows, n0, ncols, bpack, Cb, ldc, threadScratch(kSlotB, tid),
+                false);
+    for (int i = 0; i < mrows; ++i) {
+      float* out = dst + (b * M + m0 + i) * g.HW;
+      const float* c = Cb + i * ldc;
+      const float bv = bias ? bias[m0 + i] : 0.f;
+      forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
+        if (kAccumulate) for (long q = 0; q < len; ++q) out[pix + q] += c[j + q];
+        else for (long q = 0; q < len; ++q) out[pix + q] = c[j + q] + bv;
+      });
+    }
+  };
+  pfor(g.B * perImage, task);
+}
+
+}  // namespace
+
+void conv2dForward(float* out, const float* x, const float* w, const float* bias,
+                   const ConvDims& d, const int32_t* taps, int ntaps) {
+  const Geo g = geometry(d, ntaps);
+  if (g.B == 0 || g.O == 0 || g.HW == 0) return;
+  const long K = g.I * g.T;
+  if (K == 0) {
+    for (long b = 0; b < g.B; ++b)
+      for (long o = 0; o < g.O; ++o) {
+        float* p = out + (b * g.O + o) * g.HW;
+        const float v = bias ? bias[o] : 0.f;
+        for (long q = 0; q < g.HW; ++q) p[q] = v;
+      }
+    return;
+  }
+  const int kcn = kBlock(K);
+  float* Ap = sharedScratch(kSharedA, roundUp(g.O, MR) * K);
+  prepackWeights(Ap, g.O, K, kcn, w, taps, g.T, [&](long o, long i) { return (o * g.I + i) * g.KK; });
+  int32_t* rowOff = intTable(K);
+  for (long k = 0; k < K; ++k) {
+    const long i = k / g.T, tap = taps[k - i * g.T];
+    rowOff[k] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
+  }
+  float* xpad = sharedScratch(kSharedPad, g.B * g.I * g.plane);
+  padPlanes(xpad, x, g.B * g.I, g);
+  convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias);
+}
+
+void conv2dBackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,
+                        const int32_t* taps, int ntaps) {
+  const Geo g = geometry(d, ntaps);
+  const long K = g.O * g.T;
+  if (g.B == 0 || g.I == 0 || g.HW == 0 || K == 0) return;
+  const int kcn = kBlock(K);
+  float* Ap = sharedScratch(kSharedA, roundUp(g.I, MR) * K);
+  prepackWeights(Ap, g.I, K, kcn, w, taps, g.T, [&](long i, long o) { return (o * g.I + i) * g.KK; });
+  int32_t* rowOff = intTable(K);
+  for (long k = 0; k < K; ++k) {
+    const long o = k / g.T, tap = taps[k - o * g.T];
+    rowOff[k] = static_cast<int32_t>(o * g.plane + (g.KH - 1 - tap / g.KW) * g.Wp +
+                                     (g.KW - 1 - tap % g.KW));
+  }
+  float* dpad = sharedScratch(kSharedPad, g.B * g.O * g.plane);
+  padPlanes(dpad, dout, g.B * g.O, g);
+  convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
+}
+
+void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const float* x,
+                          const ConvDims& d, const int32_t* taps, int ntaps) {
+  const Geo g = geometry(d, ntaps);
+  if (g.O == 0) return;
+  if (dbias && g.B > 0) {
+    auto task = [&](long o, int) {
+      double acc = dbias[o];
+      for (long b = 0; b < g.B; ++b) {
+        const float* p = dout + (b * g.O + o) * g.HW;
+        double s = 0;
+        for (long q = 0; q < g.HW; ++q) s += p[q];
+        acc = static_cast<float>(acc + s);  // as the reference: one float += per image
+      }
+      dbias[o] = static_cast<float>(acc);
+    };
+    if (g.O * g.B * g.HW < 65536) for (long o = 0; o < g.O; ++o) task(o, 0);
+    else pfor(g.O, task);
+  }
+  const long N = g.I * g.T, K = g.Np, M = g.O;
+  if (N == 0 || g.B == 0 || g.HW == 0) return;
+  const int kcn = kBlock(K);
+  const long Mpad = roundUp(M, MR), perImageA = Mpad * K;
+  float* Ap = sharedScratch(kSharedA, g.B * perImageA);
+  for (long b = 0; b < g.B; ++b) {
+    const float* db = dout + b * g.O * g.HW;
+    auto panel = [&](float* dd, long m0, int mrows, long k0, int kcb) {
+      for (int r = 0; r < MR; ++r) {
+        if (r >= mrows) {
+          for (int kk = 0; kk < kcb; ++kk) dd[kk * MR + r] = 0.f;
+          continue;
+        }
+        const float* s = db + (m0 + r) * g.HW;
+        long y = k0 / g.Wp, xx = k0 - y * g.Wp;
+        const float* srow = s + y * g.W;
+        for (int kk = 0; kk < kcb; ++kk) {
+          dd[kk * MR + r] = xx < g.W ? srow[xx] : 0.f;
+          if (++xx == g.Wp) { xx = 0; srow += g.W; }
+        }
+      }
+    };
+    prepackA(Ap + b * perImageA, M, K, kcn, panel);
+  }
+  int32_t* colOff = intTable(N);
+  for (long n = 0; n < N; ++n) {
+    const long i = n / g.T, tap = taps[n - i * g.T];
+    colOff[n] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
+  }
+  float* xpad = sharedScratch(kSharedPad, g.B * g.I * g.plane);
+  padPlanes(xpad, x, g.B * g.I, g);
+
+  const Tiling tl = chooseTiling(M, N, 1);
+  const long ldc = tl.ldc();
+  ensureThreadScratch(kSlotB, kcn * ldc);
+  ensureThreadScratch(kSlotC, tl.cFloats());
+  auto task = [&](long t, int tid) {
+    const long m0 = (t % tl.nmt) * tl.mc, n0 = (t / tl.nmt) * tl.nc;
+    const int mrows = static_cast<int>(minOf<long>(tl.mc, M - m0));
+    const int ncols = static_cast<int>(minOf<long>(tl.nc, N - n0));
+    float* Cb = threadScratch(kSlotC, tid);
+    float* Bb = threadScratch(kSlotB, tid);
+    for (long b = 0; b < g.B; ++b) {
+      const float* xb = xpad + b * g.I * g.plane;
+      auto bpack = [&](float* dd, long k0, int kcb, long nn0, int nc) {
+        packBCols(dd, k0, kcb, nn0, nc, [&](long n) { return xb + colOff[n]; });
+      };
+      computeTile(Ap + b * perImageA, Mpad, K, kcn, m0, mrows, n0, ncols, bpack, Cb, ldc, Bb, b > 0);
+    }
+    for (int i = 0; i < mrows; ++i) {
+      const long o = m0 + i;
+      const float* c = Cb + i * ldc;
+      for (int j = 0; j < ncols; ++j) {
+        const long n = n0 + j, ci = n / g.T, tap = taps[n - ci * g.T];
+        dw[(o * g.I + ci) * g.KK + tap] += c[j];
+      }
+    }
+  };
+  pfor(static_cast<long>(tl.nmt) * tl.nnt, task);
+}
+
+}  // namespace PIXELCNN_NS
+}  // namespace pixelcnn

@@ -1,0 +1,45 @@
+// Entry points of the compute kernels. Every kernel source (gemm.cc, conv2d.cc, softmax_xent.cc)
+// is compiled once per instruction set into its own namespace (pixelcnn::generic, pixelcnn::avx2,
+// pixelcnn::avx512) by binding.gyp; cpu.cc picks one table at load time.
+#pragma once
+#include <cstdint>
+
+namespace pixelcnn {
+
+struct ConvDims {
+  int B, I, O, H, W, KH, KW;
+};
+
+struct KernelTable {
+  const char* name;
+  // c (m, n) = op(a) · op(b) + beta · c, row-major (see src/backend/kernels.ts).
+  void (*gemm)(bool transA, bool transB, int m, int n, int k, const float* a, const float* b,
+               float* c, int beta);
+  void (*conv2dForward)(float* out, const float* x, const float* w, const float* bias,
+                        const ConvDims& d, const int32_t* taps, int ntaps);
+  void (*conv2dBackwardData)(float* dx, const float* dout, const float* w, const ConvDims& d,
+                             const int32_t* taps, int ntaps);
+  void (*conv2dBackwardFilter)(float* dw, float* dbias, const float* dout, const float* x,
+                               const ConvDims& d, const int32_t* taps, int ntaps);
+  void (*softmaxCrossEntropy)(double* nll, float* dlogits, const float* logits,
+                              const uint8_t* targets, int B, int L, int C, int S, double gradScale);
+};
+
+#define PIXELCNN_DECLARE_ISA(ns)                                                              \
+  namespace ns {                                                                              \
+  void gemm(bool, bool, int, int, int, const float*, const float*, float*, int);              \
+  void conv2dForward(float*, const float*, const float*, const float*, const ConvDims&,       \
+                     const int32_t*, int);                                                    \
+  void conv2dBackwardData(float*, const float*, const float*, const ConvDims&, const int32_t*, \
+                          int);                                                               \
+  void conv2dBackwardFilter(float*, float*, const float*, const float*, const ConvDims&,      \
+                            const int32_t*, int);                                             \
+  void softmaxCrossEntropy(double*, float*, const float*, const uint8_t*, int, int, int, int,  \
+                           double);                                                           \
+  }
+
+PIXELCNN_DECLARE_ISA(generic)
+PIXELCNN_DECLARE_ISA(avx2)
+PIXELCNN_DECLARE_ISA(avx512)
+
+}  // namespace pixelcnn

@@ -1,0 +1,49 @@
+// Vector types for the kernel sources, which binding.gyp compiles once per instruction set:
+//   PIXELCNN_ISA_AVX512 (-mavx512f -mavx2 -mfma): 16 floats per vector, namespace avx512
+//   PIXELCNN_ISA_AVX2   (-mavx2 -mfma):           8 floats per vector, namespace avx2
+//   neither (x86-64 baseline SSE2 / any target):  4 floats per vector, namespace generic
+// GCC vector extensions keep one source for all three. Kernel sources include only C headers
+// and this project's headers and keep everything in an anonymous namespace, so no inline
+// function compiled for a wider ISA can be shared with (and picked by) the portable code.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(PIXELCNN_ISA_AVX512)
+#define PIXELCNN_NS avx512
+#define PIXELCNN_VL 16
+#elif defined(PIXELCNN_ISA_AVX2)
+#define PIXELCNN_NS avx2
+#define PIXELCNN_VL 8
+#else
+#define PIXELCNN_NS generic
+#define PIXELCNN_VL 4
+#endif
+
+#define PIXELCNN_INLINE inline __attribute__((always_inline))
+
+namespace pixelcnn {
+namespace PIXELCNN_NS {
+namespace {
+
+constexpr int VL = PIXELCNN_VL;
+typedef float vf __attribute__((vector_size(VL * 4)));                         // aligned
+typedef float vfu __attribute__((vector_size(VL * 4), aligned(4), may_alias));  // unaligned
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
+typedef double vd __attribute__((vector_size(VL * 8)));
+
+PIXELCNN_INLINE vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
+PIXELCNN_INLINE void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+PIXELCNN_INLINE vf load(const float* p) { return *reinterpret_cast<const vf*>(p); }
+PIXELCNN_INLINE void store(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
+PIXELCNN_INLINE vf splat(float x) { return x - vf{}; }  // x − (+0) = x exactly, folds to a broadcast
+
+template <class T> PIXELCNN_INLINE T minOf(T a, T b) { return a < b ? a : b; }
+template <class T> PIXELCNN_INLINE T maxOf(T a, T b) { return a > b ? a : b; }
+PIXELCNN_INLINE long ceilDiv(long a, long b) { return (a + b - 1) / b; }
+PIXELCNN_INLINE long roundUp(long a, long b) { return ceilDiv(a, b) * b; }
+
+}  // namespace
+}  // namespace PIXELCNN_NS
+}  // namespace pixelcnn

@@ -1,0 +1,299 @@
+/**
+ * The native backend against the pure TypeScript reference kernels.
+ * Skipped (with the reason) when the addon is not built, unless PIXELCNN_REQUIRE_NATIVE=1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jsKernels, tryNativeKernels, type Conv2dDims, type Kernels } from '../src/backend/index.js';
+import { loadNativeAddon, nativeLoadError, type NativeAddon } from '../src/backend/native.js';
+
+const native: Kernels | null = tryNativeKernels();
+const addon: NativeAddon | null = loadNativeAddon();
+const requireNative = process.env.PIXELCNN_REQUIRE_NATIVE === '1';
+
+/** Runs body with the native kernels, or skips (fails under PIXELCNN_REQUIRE_NATIVE=1). */
+function withNative(t: { skip(msg?: string): void }, body: (k: Kernels, a: NativeAddon) => void): void {
+  if (!native || !addon) {
+    const why = `native addon unavailable: ${nativeLoadError()}`;
+    if (requireNative) assert.fail(`PIXELCNN_REQUIRE_NATIVE=1 but ${why}`);
+    t.skip(why);
+    return;
+  }
+  body(native, addon);
+}
+
+// Small deterministic generator (mulberry32) so failures reproduce.
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(n: number, r: () => number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
+  return a;
+}
+
+/** max |got − want| / max |want| (or the absolute error when want is all zero). */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length);
+  let maxErr = 0, maxRef = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    if (!(e <= maxErr)) maxErr = e; // NaN propagates
+    maxRef = Math.max(maxRef, Math.abs(want[i]));
+  }
+  return maxRef > 0 ? maxErr / maxRef : maxErr;
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = 1e-4): void {
+  const e = relErr(got, want);
+  assert.ok(e < tol, `${what}: relative error ${e} >= ${tol}`);
+}
+
+// ---------------------------------------------------------------- gemm
+
+const gemmSizes: Array<[number, number, number]> = [[1, 1, 1], [7, 13, 5], [65, 33, 129], [300, 200, 100]];
+for (const [m, n, k] of gemmSizes) {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      for (const beta of [0, 1] as const) {
+        test(`gemm m=${m} n=${n} k=${k} transA=${transA} transB=${transB} beta=${beta}`, (t) => {
+          withNative(t, (nk) => {
+            const r = rng(m * 1000003 + n * 1009 + k * 7 + (transA ? 1 : 0) + (transB ? 2 : 0) + beta * 4);
+            const a = randn(m * k, r), b = randn(k * n, r), c0 = randn(m * n, r);
+            const want = c0.slice(), got = c0.slice();
+            jsKernels.gemm(transA, transB, m, n, k, a, b, want, beta);
+            nk.gemm(transA, transB, m, n, k, a, b, got, beta);
+            assertClose(got, want, 'c');
+          });
+        });
+      }
+    }
+  }
+}
+
+test('gemm k=0 with beta=0 zeroes c, with beta=1 keeps it', (t) => {
+  withNative(t, (nk) => {
+    const c = new Float32Array([1, 2, 3, 4, 5, 6]);
+    nk.gemm(false, false, 2, 3, 0, new Float32Array(0), new Float32Array(0), c, 1);
+    assert.deepEqual([...c], [1, 2, 3, 4, 5, 6]);
+    nk.gemm(false, false, 2, 3, 0, new Float32Array(0), new Float32Array(0), c, 0);
+    assert.deepEqual([...c], [0, 0, 0, 0, 0, 0]);
+  });
+});
+
+// ---------------------------------------------------------------- conv2d
+
+function typeBTaps(kh: number, kw: number): number[] {
+  // rows above the centre, then the centre row up to and including the centre
+  const c = (kh >> 1) * kw + (kw >> 1);
+  return Array.from({ length: c + 1 }, (_, i) => i);
+}
+function typeATaps(kh: number, kw: number): number[] {
+  const c = (kh >> 1) * kw + (kw >> 1);
+  return Array.from({ length: c }, (_, i) => i);
+}
+
+interface ConvCase { B: number; I: number; O: number; H: number; W: number; K: number; taps: number[]; label: string }
+
+function tapSets(K: number, r: () => number): Array<[string, number[]]> {
+  const all = Array.from({ length: K * K }, (_, i) => i);
+  const sets: Array<[string, number[]]> = [['all', all]];
+  if (K > 1) {
+    sets.push(['typeB', typeBTaps(K, K)], ['typeA', typeATaps(K, K)], ['single', [Math.floor(r() * K * K)]]);
+    const subset = all.filter(() => r() < 0.5);
+    if (subset.length === 0) subset.push(0);
+    sets.push(['random', subset]);
+  }
+  return sets;
+}
+
+const convCases: ConvCase[] = [];
+{
+  const r = rng(12345);
+  const shapes: Array<[number, number, number, number, number]> = [
+    [2, 3, 4, 5, 7], [1, 1, 9, 5, 7], [3, 9, 2, 7, 5], [2, 5, 7, 28, 28], [1, 2, 3, 1, 1], [2, 4, 6, 3, 9],
+  ];
+  for (const K of [1, 3, 5, 7]) {
+    for (const [B, I, O, H, W] of shapes) {
+      for (const [label, taps] of tapSets(K, r)) convCases.push({ B, I, O, H, W, K, taps, label });
+    }
+  }
+}
+
+function dimsOf(c: ConvCase): Conv2dDims {
+  return { batch: c.B, inChannels: c.I, outChannels: c.O, height: c.H, width: c.W, kernelH: c.K, kernelW: c.K };
+}
+
+function convInputs(c: ConvCase, seed: number) {
+  const r = rng(seed);
+  const KK = c.K * c.K;
+  const x = randn(c.B * c.I * c.H * c.W, r);
+  const w = randn(c.O * c.I * KK, r, 0.5);
+  const bias = randn(c.O, r);
+  const dout = randn(c.B * c.O * c.H * c.W, r);
+  return { x, w, bias, dout, taps: Int32Array.from(c.taps) };
+}
+
+for (const [ci, c] of convCases.entries()) {
+  const shape = `x=[${c.B},${c.I},${c.H},${c.W}] w=[${c.O},${c.I},${c.K},${c.K}] taps=${c.taps.length} (${c.label})`;
+  for (const withBias of [false, true]) {
+    test(`conv2dForward ${shape} bias=${withBias}`, (t) => {
+      withNative(t, (nk) => {
+        const { x, w, bias, taps } = convInputs(c, ci);
+        const d = dimsOf(c);
+        const want = new Float32Array(c.B * c.O * c.H * c.W).fill(7), got = want.slice();
+        jsKernels.conv2dForward(want, x, w, withBias ? bias : null, d, taps);
+        nk.conv2dForward(got, x, w, withBias ? bias : null, d, taps);
+        assertClose(got, want, 'out');
+      });
+    });
+  }
+  test(`conv2dBackwardData ${shape}`, (t) => {
+    withNative(t, (nk) => {
+      const { w, dout, taps } = convInputs(c, ci);
+      const d = dimsOf(c);
+      const dx0 = randn(c.B * c.I * c.H * c.W, rng(ci + 99)); // accumulates
+      const want = dx0.slice(), got = dx0.slice();
+      jsKernels.conv2dBackwardData(want, dout, w, d, taps);
+      nk.conv2dBackwardData(got, dout, w, d, taps);
+      assertClose(got, want, 'dx');
+    });
+  });
+  for (const withBias of [false, true]) {
+    test(`conv2dBackwardFilter ${shape} dbias=${withBias}`, (t) => {
+      withNative(t, (nk) => {
+        const { x, dout, taps } = convInputs(c, ci);
+        const d = dimsOf(c);
+        const r = rng(ci + 7);
+        const dw0 = randn(c.O * c.I * c.K * c.K, r), db0 = randn(c.O, r);
+        const wantW = dw0.slice(), gotW = dw0.slice(), wantB = db0.slice(), gotB = db0.slice();
+        jsKernels.conv2dBackwardFilter(wantW, withBias ? wantB : null, dout, x, d, taps);
+        nk.conv2dBackwardFilter(gotW, withBias ? gotB : null, dout, x, d, taps);
+        assertClose(gotW, wantW, 'dw');
+        assertClose(gotB, wantB, 'dbias');
+      });
+    });
+  }
+}
+
+// ---------------------------------------------------------------- softmax cross-entropy
+
+for (const L of [2, 4, 256]) {
+  for (const C of [1, 3]) {
+    for (const withGrad of [false, true]) {
+      const B = 3, S = 37; // S·C not a multiple of any vector width
+      test(`softmaxCrossEntropy B=${B} L=${L} C=${C} S=${S} dlogits=${withGrad}`, (t) => {
+        withNative(t, (nk) => {
+          const r = rng(L * 10 + C);
+          const logits = randn(B * L * C * S, r, 8);
+          const targets = new Uint8Array(B * C * S);
+          for (let i = 0; i < targets.length; i++) targets[i] = Math.floor(r() * L);
+          const wantN = new Float64Array(B), gotN = new Float64Array(B);
+          const wantD = withGrad ? new Float32Array(logits.length) : null;
+          const gotD = withGrad ? new Float32Array(logits.length) : null;
+          jsKernels.softmaxCrossEntropy(wantN, wantD, logits, targets, B, L, C, S, 0.25);
+          nk.softmaxCrossEntropy(gotN, gotD, logits, targets, B, L, C, S, 0.25);
+          assertClose(gotN, wantN, 'nll', 1e-5);
+          if (wantD && gotD) assertClose(gotD, wantD, 'dlogits');
+        });
+      });
+    }
+  }
+}
+
+test('softmaxCrossEntropy large image batch (B=4 L=256 C=1 S=784)', (t) => {
+  withNative(t, (nk) => {
+    const B = 4, L = 256, C = 1, S = 784;
+    const r = rng(5);
+    const logits = randn(B * L * C * S, r, 4);
+    const targets = new Uint8Array(B * C * S).map(() => Math.floor(r() * L));
+    const wantN = new Float64Array(B), gotN = new Float64Array(B);
+    const wantD = new Float32Array(logits.length), gotD = new Float32Array(logits.length);
+    jsKernels.softmaxCrossEntropy(wantN, wantD, logits, targets, B, L, C, S, 1 / (B * S));
+    nk.softmaxCrossEntropy(gotN, gotD, logits, targets, B, L, C, S, 1 / (B * S));
+    assertClose(gotN, wantN, 'nll', 1e-5);
+    assertClose(gotD, wantD, 'dlogits');
+  });
+});
+
+// ---------------------------------------------------------------- bad input
+
+test('bad input throws instead of crashing', (t) => {
+  withNative(t, (_nk, a) => {
+    const f = new Float32Array(16);
+    const taps = Int32Array.from([0, 1, 2, 3, 4]);
+    // wrong array types
+    assert.throws(() => a.gemm(false, false, 2, 2, 2, new Float64Array(4) as unknown as Float32Array, f, f, 0), TypeError);
+    assert.throws(() => a.conv2dForward(f, [1, 2] as unknown as Float32Array, f, null, 1, 1, 1, 2, 2, 3, 3, taps), TypeError);
+    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 2, 2, 3, 3, [0] as unknown as Int32Array), TypeError);
+    assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, f, new Int8Array(4) as unknown as Uint8Array, 1, 4, 1, 4, 1), TypeError);
+    // too-short buffers
+    assert.throws(() => a.gemm(false, false, 5, 5, 5, f, f, f, 0), RangeError);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps), /w has 8 elements/);
+    assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps), RangeError);
+    assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps), /dbias/);
+    assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, new Float32Array(4), new Uint8Array(4), 1, 4, 1, 4, 1), RangeError);
+    // bad values
+    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 4, 4, 2, 2, taps), /odd/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, Int32Array.from([9])), /taps\[0\]/);
+    assert.throws(() => a.gemm(false, false, -1, 1, 1, f, f, f, 0), RangeError);
+    assert.throws(() => a.gemm(false, false, 1.5, 1, 1, f, f, f, 0), RangeError);
+    assert.throws(() => a.gemm(false, false, 1, 1, 1, f, f, f, 2), /beta/);
+    assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, f, Uint8Array.from([0, 1, 2, 9]), 1, 4, 1, 4, 1), /targets\[3\]/);
+    assert.throws(() => a.setThreads(0), RangeError);
+    assert.throws(() => (a.gemm as unknown as () => void)(), TypeError);
+  });
+});
+
+// ---------------------------------------------------------------- threads
+
+test('thread counts 1 and 2 give identical results', (t) => {
+  withNative(t, (nk, a) => {
+    const before = a.getThreads();
+    try {
+      const r = rng(77);
+      const d: Conv2dDims = { batch: 3, inChannels: 16, outChannels: 24, height: 28, width: 28, kernelH: 3, kernelW: 3 };
+      const taps = Int32Array.from([0, 1, 2, 3, 4]);
+      const x = randn(3 * 16 * 784, r), w = randn(24 * 16 * 9, r), bias = randn(24, r), dout = randn(3 * 24 * 784, r);
+      const A = randn(130 * 70, r), B = randn(70 * 90, r);
+      const L = 256, S = 784;
+      const logits = randn(2 * L * S, r, 4), targets = new Uint8Array(2 * S).map(() => Math.floor(r() * L));
+      const run = () => {
+        const out = new Float32Array(3 * 24 * 784);
+        nk.conv2dForward(out, x, w, bias, d, taps);
+        const dx = new Float32Array(3 * 16 * 784);
+        nk.conv2dBackwardData(dx, dout, w, d, taps);
+        const dw = new Float32Array(24 * 16 * 9), db = new Float32Array(24);
+        nk.conv2dBackwardFilter(dw, db, dout, x, d, taps);
+        const c = new Float32Array(130 * 90);
+        nk.gemm(false, true, 130, 90, 70, A, B, c, 0);
+        const nll = new Float64Array(2), dl = new Float32Array(logits.length);
+        nk.softmaxCrossEntropy(nll, dl, logits, targets, 2, L, 1, S, 0.5);
+        return [out, dx, dw, db, c, nll, dl];
+      };
+      a.setThreads(1);
+      assert.equal(a.getThreads(), 1);
+      const one = run();
+      a.setThreads(2);
+      assert.equal(a.getThreads(), 2);
+      const two = run();
+      for (let i = 0; i < one.length; i++) assert.deepEqual(two[i], one[i], `output ${i}`);
+    } finally {
+      a.setThreads(before);
+    }
+  });
+});
+
+test('native isa() names the instruction set', (t) => {
+  withNative(t, (_nk, a) => {
+    assert.match(a.isa(), /^(generic|avx2\+fma|avx512f\+avx2\+fma)$/);
+  });
+});
