@@ -35,7 +35,8 @@
         "native/src/addon.cc",
         "native/src/cpu.cc",
         "native/src/threadpool.cc",
-        "native/src/sampler.cc"
+        "native/src/sampler.cc",
+        "native/src/elementwise.cc"
       ],
       "cflags": ["<@(common_cflags)", "-pthread"],
       "ldflags": ["-pthread"],

@@ -297,3 +297,33 @@ test('native isa() names the instruction set', (t) => {
     assert.match(a.isa(), /^(generic|avx2\+fma|avx512f\+avx2\+fma)$/);
   });
 });
+
+for (const n of [1, 7, 65536 + 3, 300000]) {
+  test(`elementwise kernels n=${n}: reluForward, reluBackward, add, accumulate`, (t) => {
+    withNative(t, (k) => {
+      const r = rng(n);
+      const x = randn(n, r), dy = randn(n, r), b = randn(n, r), d0 = randn(n, r);
+      const pair = (f: (kk: Kernels, out: Float32Array) => void, init: Float32Array) => {
+        const got = Float32Array.from(init), want = Float32Array.from(init);
+        f(k, got); f(jsKernels, want);
+        return [got, want] as const;
+      };
+      for (const [name, f] of [
+        ['reluForward', (kk: Kernels, out: Float32Array) => kk.reluForward(out, x)],
+        ['reluBackward', (kk: Kernels, out: Float32Array) => kk.reluBackward(out, dy, x)],
+        ['add', (kk: Kernels, out: Float32Array) => kk.add(out, x, b)],
+        ['accumulate', (kk: Kernels, out: Float32Array) => kk.accumulate(out, dy)],
+      ] as const) {
+        const [got, want] = pair(f, d0);
+        assertClose(got, want, name, 1e-7);
+      }
+    });
+  });
+}
+
+test('elementwise kernels reject mismatched lengths and wrong types', (t) => {
+  withNative(t, (_k, a) => {
+    assert.throws(() => a.add(new Float32Array(3), new Float32Array(3), new Float32Array(2)), /add: lengths differ \(3, 3, 2\)/);
+    assert.throws(() => a.reluForward(new Float32Array(3), new Float64Array(3) as unknown as Float32Array), /reluForward: a must be a Float32Array/);
+  });
+});

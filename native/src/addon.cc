@@ -12,6 +12,7 @@
 #include "kernels.h"
 #include "threadpool.h"
 #include "sampler.h"
+#include "elementwise.h"
 
 namespace pixelcnn {
 namespace {
@@ -243,6 +244,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("isa", Napi::Function::New(env, Isa, "isa"));
   registerSampler(env, exports);
+  registerElementwise(env, exports);
   return exports;
 }
 

@@ -14,10 +14,12 @@
 //   temperature, rngState (Uint32Array(4), xoshiro128** as src/nn/rng.ts, advanced in place),
 //   logitsOut    null or ((end − start), B, perColour): the logits of every draw
 //
-// Per position: every layer at the pixel for all images (threads take groups of up to 4 images;
-// within a group every weight row is loaded once for all its images), then the draws, one per
-// image in order, on the calling thread, exactly as sampleNaive / sampleLevel do in double
-// precision, so a seed gives the same images as the js backend (up to float ties).
+// Every draw at temperature > 0 consumes exactly one rng.uniform(), so the uniforms are drawn
+// up front in sampleNaive's order (position-major, image-minor) and image groups (up to 4 images;
+// within a group every weight row is loaded once for all its images) run through all positions
+// in parallel without synchronisation, each draw using its pre-drawn uniform with sampleLevel's
+// arithmetic in double precision: a seed gives the same images as the js backend (up to float
+// ties and last-ulp differences of exp between V8 and libm).
 // Matrix–vector products use AVX2+FMA when the CPU has them (and PIXELCNN_ISA is not 'generic'),
 // else portable loops.
 #include "sampler.h"
@@ -68,12 +70,13 @@ struct Xoshiro {
   double uniform() { return static_cast<double>(next()) / 4294967296.0; }
 };
 
-// sampleLevel of src/sample/categorical.ts over contiguous logits (levels = 1: sigmoid).
-int sampleLevel(const float* logits, int levels, double temperature, Xoshiro& rng) {
+// sampleLevel of src/sample/categorical.ts over contiguous logits (levels = 1: sigmoid), given
+// the one rng.uniform() it draws when temperature > 0 (none at temperature 0).
+int sampleLevel(const float* logits, int levels, double temperature, double uniform) {
   if (levels == 1) {
     const double z = logits[0];
     if (temperature == 0) return z > 0 ? 1 : 0;
-    return rng.uniform() < 1 / (1 + std::exp(-z / temperature)) ? 1 : 0;
+    return uniform < 1 / (1 + std::exp(-z / temperature)) ? 1 : 0;
   }
   double max = -INFINITY;
   int arg = 0;
@@ -84,7 +87,7 @@ int sampleLevel(const float* logits, int levels, double temperature, Xoshiro& rn
   if (temperature == 0) return arg;
   double sum = 0;
   for (int k = 0; k < levels; ++k) sum += std::exp((static_cast<double>(logits[k]) - max) / temperature);
-  double u = rng.uniform() * sum;
+  double u = uniform * sum;
   for (int k = 0; k < levels; ++k) {
     u -= std::exp((static_cast<double>(logits[k]) - max) / temperature);
     if (u < 0) return k;
@@ -187,6 +190,18 @@ struct Step {
   std::vector<float>* scratch;
 };
 
+// A whole generation run: positions [start, end), the uniforms pre-drawn in sampleNaive's order.
+struct Run {
+  const Net* net;
+  long start, end;
+  double temperature;
+  const double* uniforms;  // ((end − start), B), or null at temperature 0
+  uint8_t* labels;
+  float* logitsOut;        // ((end − start), B, perColour) or null
+  float* logits;           // (B, perColour)
+  std::vector<float>* scratch;
+};
+
 inline void dense(const Net& net, const Layer& l, int n, const float* const* g, int K, float* const* out,
                   bool acc, bool relu) {
 #ifdef PIXELCNN_SAMPLER_X86
@@ -248,6 +263,28 @@ void runGroup(void* ctx, long group, int tid) {
     for (int k = 0; k < h; ++k) rb[i][k] = hb[i][k] > 0 ? hb[i][k] : 0.f;
   dense(net, net.out1, n, rb, h, o1, false, true);
   dense(net, net.head[s.colour], n, o1, d, lg, false, false);
+}
+
+// One group of images through every position: no synchronisation between groups, since the draws
+// consume one pre-drawn uniform each, at index (pos − start)·B + b as in sampleNaive's order.
+void runGroupAll(void* ctx, long group, int tid) {
+  const Run& r = *static_cast<const Run*>(ctx);
+  const Net& net = *r.net;
+  const int HW = net.H * net.W, P = net.perColour, L = net.levels;
+  const int b0 = static_cast<int>(group) * kGroup, n = std::min(kGroup, net.B - b0);
+  for (long pos = r.start; pos < r.end; ++pos) {
+    Step step{&net, static_cast<int>(pos / net.C), static_cast<int>(pos % net.C), r.logits, r.scratch};
+    runGroup(&step, group, tid);
+    const size_t row = static_cast<size_t>(pos - r.start) * net.B;
+    for (int b = b0; b < b0 + n; ++b) {
+      const float* lg = r.logits + static_cast<size_t>(b) * P;
+      if (r.logitsOut) std::memcpy(r.logitsOut + (row + b) * P, lg, sizeof(float) * P);
+      const int v = sampleLevel(lg, P, r.temperature, r.uniforms ? r.uniforms[row + b] : 0.0);
+      const size_t idx = (static_cast<size_t>(b) * net.C + step.colour) * HW + step.pixel;
+      r.labels[idx] = static_cast<uint8_t>(v);
+      net.x[idx] = static_cast<float>(static_cast<double>(v) / (L - 1));
+    }
+  }
 }
 
 struct KernelLockGuard {
@@ -374,20 +411,17 @@ Napi::Value SampleCachedPixelCnn(const Napi::CallbackInfo& info) {
     std::vector<float> logits(static_cast<size_t>(net.B) * net.perColour);
     Xoshiro rng;
     std::memcpy(rng.s, state, sizeof rng.s);
-    const long groups = (net.B + kGroup - 1) / kGroup;
-    const int L = net.levels, P = net.perColour;
-    for (long pos = start; pos < end; ++pos) {
-      Step step{&net, static_cast<int>(pos / net.C), static_cast<int>(pos % net.C), logits.data(), &scratch};
-      if (groups == 1) runGroup(&step, 0, 0);
-      else parallelFor(groups, runGroup, &step);
-      if (logitsOut) std::memcpy(logitsOut + static_cast<size_t>(pos - start) * net.B * P, logits.data(), sizeof(float) * logits.size());
-      for (int b = 0; b < net.B; ++b) {
-        const int v = sampleLevel(logits.data() + static_cast<size_t>(b) * P, P, temperature, rng);
-        const size_t idx = (static_cast<size_t>(b) * net.C + step.colour) * HW + step.pixel;
-        labels[idx] = static_cast<uint8_t>(v);
-        net.x[idx] = static_cast<float>(static_cast<double>(v) / (L - 1));
-      }
+    // Every draw at temperature > 0 takes exactly one uniform: draw them all now, in order.
+    std::vector<double> uniforms;
+    if (temperature > 0) {
+      uniforms.resize(static_cast<size_t>(end - start) * net.B);
+      for (double& u : uniforms) u = rng.uniform();
     }
+    Run run{&net, start, end, temperature, uniforms.empty() ? nullptr : uniforms.data(), labels, logitsOut,
+            logits.data(), &scratch};
+    const long groups = (net.B + kGroup - 1) / kGroup;
+    if (groups == 1) runGroupAll(&run, 0, 0);
+    else parallelFor(groups, runGroupAll, &run);
     std::memcpy(state, rng.s, sizeof rng.s);
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, std::string("pixelcnn native: sampleCachedPixelCnn: ") + e.what());

@@ -54,6 +54,15 @@ export interface Kernels {
    * nllPerImage (B) receives Σ over C·S of −log p(target) in nats (overwritten).
    * If dlogits is non-null it receives (softmax − onehot) · gradScale (overwritten).
    */
+  /** y = max(x, 0). */
+  reluForward(y: Float32Array, x: Float32Array): void;
+  /** dx += dy where x > 0. */
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** y = a + b. */
+  add(y: Float32Array, a: Float32Array, b: Float32Array): void;
+  /** d += g (gradient accumulation). */
+  accumulate(d: Float32Array, g: Float32Array): void;
+
   softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null,
                       logits: Float32Array, targets: Uint8Array,
                       batch: number, levels: number, channels: number, spatial: number,

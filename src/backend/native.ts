@@ -24,10 +24,23 @@ export interface NativeAddon {
   softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null, logits: Float32Array,
                       targets: Uint8Array, batch: number, levels: number, channels: number,
                       spatial: number, gradScale: number): void;
+  reluForward(y: Float32Array, x: Float32Array): void;
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  add(y: Float32Array, a: Float32Array, b: Float32Array): void;
+  accumulate(d: Float32Array, g: Float32Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   /** e.g. 'avx2+fma' or 'generic' */
   isa(): string;
+  /**
+   * The cached (incremental) residual-PixelCNN sampler's whole generation loop for positions
+   * [start, end) (native/src/sampler.cc); optional: older builds lack it. Arguments are laid out
+   * by PixelCnnIncremental.nativeGenerator (src/sample/incremental/pixelcnn.ts); x, labels, caches
+   * and rngState are updated in place; logitsOut (or null) receives the logits of every draw.
+   */
+  sampleCachedPixelCnn?(weights: Float32Array, meta: Int32Array, dims: Int32Array, x: Float32Array,
+                        labels: Uint8Array, caches: Float32Array, start: number, end: number,
+                        temperature: number, rngState: Uint32Array, logitsOut: Float32Array | null): void;
 }
 
 let cached: NativeAddon | null | undefined;
@@ -78,5 +91,9 @@ export function nativeKernels(addon: NativeAddon): Kernels {
       addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps),
     softmaxCrossEntropy: (nll, dl, logits, targets, B, L, C, S, scale) =>
       addon.softmaxCrossEntropy(nll, dl, logits, targets, B, L, C, S, scale),
+    reluForward: (y, x) => addon.reluForward(y, x),
+    reluBackward: (dx, dy, x) => addon.reluBackward(dx, dy, x),
+    add: (y, a, b) => addon.add(y, a, b),
+    accumulate: (d, g) => addon.accumulate(d, g),
   };
 }

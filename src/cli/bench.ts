@@ -7,6 +7,8 @@ import { backward } from '../tensor/autograd.js';
 import { withArena } from '../tensor/arena.js';
 import { imageNll } from '../eval/likelihood.js';
 import { setupBackend } from './common.js';
+import { sampleCached } from '../sample/cached.js';
+import { sampleNaive } from '../sample/naive.js';
 
 interface BenchFlags extends ModelFlags {
   batch: number;
@@ -15,6 +17,9 @@ interface BenchFlags extends ModelFlags {
   channels: number;
   size: number;
   json: boolean;
+  sample: boolean;
+  naivePositions: number;
+  batches: string;
   backend?: 'js' | 'native';
   threads?: number;
 }
@@ -29,7 +34,10 @@ export function benchCommand(): Command {
     .option('--channels <c>', 'colours (1 or 3)', intArg(1, 3), 1)
     .option('--size <s>', 'image height and width', intArg(1, 1024), 28)
     .option('--json', 'print one JSON object', false)
-    .action((f: BenchFlags) => runBench(f));
+    .option('--sample', 'measure sampling instead: images/s of the cached and the naive sampler', false)
+    .option('--naive-positions <n>', 'with --sample: positions the naive sampler is timed over (then extrapolated)', intArg(1), 4)
+    .option('--batches <list>', 'with --sample: batch sizes, comma-separated', '1,16,64')
+    .action((f: BenchFlags) => (f.sample ? runSampleBench(f) : runBench(f)));
   return cmd;
 }
 
@@ -56,4 +64,43 @@ function runBench(f: BenchFlags): void {
   };
   if (f.json) console.log(JSON.stringify(result));
   else console.log(`${backend}: ${result.train_images_per_s.toFixed(1)} images/s (${(result.seconds_per_step * 1000).toFixed(0)} ms/step, batch ${f.batch})`);
+}
+
+/**
+ * Sampling throughput on random weights: the cached sampler over whole images, the naive one over
+ * the last --naive-positions positions (a completion of everything before them, so each timed
+ * position costs one full forward pass as in plain sampling), extrapolated to C·H·W positions.
+ */
+function runSampleBench(f: BenchFlags): void {
+  if (f.channels !== 1 && f.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${f.channels}`);
+  const batches = f.batches.split(',').map((v) => Number(v.trim()));
+  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 4096)) throw new Error(`--batches must be a comma-separated list of integers in [1, 4096], got '${f.batches}'`);
+  const backend = setupBackend(f);
+  const model = createModel(modelConfigFromFlags(f, { channels: f.channels, height: f.size, width: f.size, numClasses: 0 }), 1);
+  const c = model.config, total = c.channels * f.size * f.size, N = Math.min(f.naivePositions, total);
+  const rng = new Rng(2);
+  sampleCached(model, { count: 1, seed: 0, given: { labels: new Uint8Array(total), observed: total - 1 } }); // warm-up
+  const results = batches.map((B) => {
+    let t0 = performance.now();
+    sampleCached(model, { count: B, seed: 1 });
+    const cachedSeconds = (performance.now() - t0) / 1000;
+    const labels = Uint8Array.from({ length: B * total }, () => rng.int(c.levels));
+    t0 = performance.now();
+    sampleNaive(model, { count: B, seed: 1, given: { labels, observed: total - N } });
+    const naiveMeasured = (performance.now() - t0) / 1000, naiveSeconds = (naiveMeasured * total) / N;
+    const r = {
+      batch: B,
+      cached_images_per_s: B / cachedSeconds, cached_seconds: cachedSeconds,
+      naive_images_per_s: B / naiveSeconds, naive_seconds_extrapolated: naiveSeconds,
+      naive_seconds_measured: naiveMeasured, naive_positions_measured: N,
+      speedup: naiveSeconds / cachedSeconds,
+    };
+    if (!f.json) {
+      console.log(`batch ${B}: cached ${r.cached_images_per_s.toFixed(2)} images/s, naive ${r.naive_images_per_s.toFixed(4)} images/s (×${r.speedup.toFixed(0)})`);
+    }
+    return r;
+  });
+  const note = `naive: measured over ${N} of ${total} positions and extrapolated; cached: whole images`;
+  if (f.json) console.log(JSON.stringify({ mode: 'sample', config: c, backend, size: f.size, note, results }));
+  else console.log(`${backend}; ${note}`);
 }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { choice, floatArg, intArg } from './args.js';
+import { choice, floatArg, intArg, UsageError } from './args.js';
 import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
 
 /** Flags shared by the commands that read a data set. */
@@ -27,29 +27,52 @@ export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {
 /** Flags that define a model (train and bench). */
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .addOption(choice('arch', '--arch <name>', 'architecture', ['pixelcnn'] as const, 'pixelcnn'))
+    .addOption(choice('arch', '--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ['pixelcnn', 'gated'] as const, 'pixelcnn'))
     .option('--levels <n>', 'levels per colour value (2 = binary)', intArg(2, 256), 256)
     .addOption(choice('likelihood', '--likelihood <kind>', 'softmax over levels, or sigmoid (levels 2 only)', ['softmax', 'sigmoid'] as const, 'softmax'))
-    .option('--hidden <h>', 'hidden filters h (even)', intArg(2, 4096), 128)
+    .option('--hidden <h>', 'hidden filters h (pixelcnn: even; gated: filters per stack)', intArg(2, 4096), 128)
     .option('--out-hidden <d>', 'filters d of the output head', intArg(1, 4096), 32)
-    .option('--blocks <r>', 'residual blocks R', intArg(0, 256), 7);
+    .option('--blocks <r>', 'pixelcnn: residual blocks R', intArg(0, 256), 7)
+    .option('--layers <n>', 'gated: gated layers L', intArg(1, 256), 8)
+    .option('--kernel <k>', 'gated: kernel size of layers 2..L (odd; vertical (k/2+1)×k, horizontal 1×(k/2+1))', intArg(3, 15), 3)
+    .option('--first-kernel <k>', 'gated: kernel size of the first layer (odd)', intArg(3, 15), 7)
+    .option('--conditional', "gated: class-conditional model on the data set's labels", false);
 }
 
 export interface ModelFlags {
-  arch: 'pixelcnn';
+  arch: 'pixelcnn' | 'gated';
   levels: number;
   likelihood: 'softmax' | 'sigmoid';
   hidden: number;
   outHidden: number;
   blocks: number;
+  layers: number;
+  kernel: number;
+  firstKernel: number;
+  conditional: boolean;
 }
 
 export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; height: number; width: number; numClasses: number }): Record<string, unknown> & { arch: string } {
-  return {
-    arch: f.arch, channels: data.channels, levels: f.levels, likelihood: f.likelihood,
-    height: data.height, width: data.width, numClasses: 0,
-    hidden: f.hidden, outHidden: f.outHidden, blocks: f.blocks,
+  const base = {
+    channels: data.channels, levels: f.levels, likelihood: f.likelihood,
+    height: data.height, width: data.width,
   };
+  if (f.arch === 'gated') {
+    for (const [flag, k] of [['--kernel', f.kernel], ['--first-kernel', f.firstKernel]] as const) {
+      if (k % 2 !== 1) throw new UsageError(`${flag} must be odd, got ${k}`);
+    }
+    if (f.hidden < data.channels) throw new UsageError(`--hidden must be at least ${data.channels} (one filter per colour), got ${f.hidden}`);
+    if (f.outHidden < data.channels) throw new UsageError(`--out-hidden must be at least ${data.channels} (one filter per colour), got ${f.outHidden}`);
+    if (f.conditional && data.numClasses === 0) {
+      throw new UsageError('--conditional needs a data set with class labels; this one has none (e.g. a PNG folder without class subfolders)');
+    }
+    return {
+      arch: 'gated', ...base, numClasses: f.conditional ? data.numClasses : 0,
+      hidden: f.hidden, outHidden: f.outHidden, layers: f.layers, kernel: f.kernel, firstKernel: f.firstKernel,
+    };
+  }
+  if (f.conditional) throw new UsageError('--conditional needs --arch gated (the residual PixelCNN is unconditional)');
+  return { arch: 'pixelcnn', ...base, numClasses: 0, hidden: f.hidden, outHidden: f.outHidden, blocks: f.blocks };
 }
 
 export function addBackendOption(cmd: Command): Command {

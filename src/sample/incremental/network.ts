@@ -1,0 +1,78 @@
+/**
+ * Incremental (cached) evaluation of a masked convolutional network, for fast generation
+ * (Ramachandran et al. 2017, "Fast Generation for Convolutional Autoregressive Models").
+ *
+ * With stride-1 'same' masked convolutions the activation of any layer at pixel i depends only on
+ * the input at pixels ≤ i in raster order (and, at pixel i itself, only on earlier colours). So
+ * when pixels are generated in raster order, each layer needs computing at the current pixel only,
+ * reading its inputs at earlier pixels from caches filled when those pixels were generated. The
+ * cost of an image becomes about one forward pass per colour instead of one per pixel and colour.
+ *
+ * Contract between the sampler (src/sample/cached.ts) and an implementation:
+ *
+ *  1. The sampler creates the network for a batch size and image size, writes the known part of
+ *     the image into `input` (unit scale: level / (L − 1); everything not yet generated is 0) and
+ *     calls `prefill(classes, pixels)` once: a batched full forward pass that fills the caches of
+ *     every layer for pixels [0, pixels) (the observed prefix of an image completion; pixels = 0
+ *     for plain sampling, which may do nothing but remember the classes).
+ *  2. Then for every position pos = pixel·C + colour from the first unobserved one to C·H·W − 1,
+ *     in this order, the sampler calls `logitsAt(pixel, colour, out)` and afterwards writes the
+ *     sampled values of all images at (pixel, colour) into `input`.
+ *     `logitsAt` computes every layer at `pixel` for all images, from `input` and the caches of
+ *     earlier pixels, stores what later pixels will read into the caches, and writes the logits of
+ *     `colour` at `pixel` to out[b·logitsPerColour + k] (k < logitsPerColour).
+ *     It is called once per colour of a pixel, colour 0 first: each call recomputes the pixel with
+ *     the colours sampled so far (later colours are still 0, which the masks make irrelevant to
+ *     this colour's logits). After the call for the last colour the caches of `pixel` must be
+ *     final: with PixelCNN masks no activation at a pixel depends on that pixel's last colour
+ *     (input colour c feeds only filters of colour > c at the centre tap), so recomputing at the
+ *     last colour yields the values a full forward pass of the finished image gives.
+ *     An implementation must not allocate per call (preallocate per batch).
+ *
+ * New architectures plug in by implementing this interface (e.g. in
+ * src/sample/incremental/<arch>.ts) and adding a case to createIncrementalNetwork below.
+ */
+import type { AutoregressiveModel } from '../../models/model.js';
+import type { PixelCnn } from '../../models/pixelcnn.js';
+import type { NativeAddon } from '../../backend/native.js';
+import { PixelCnnIncremental } from './pixelcnn.js';
+
+export interface IncrementalNetwork {
+  readonly batch: number;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+  /** Logits per colour and pixel: L for the softmax likelihood, 1 for sigmoid. */
+  readonly logitsPerColour: number;
+  /** (batch, C, H, W) network input in unit scale, owned by the network, written by the sampler. */
+  readonly input: Float32Array;
+  /**
+   * One batched full forward pass over `input` filling the caches for pixels [0, pixels);
+   * classes (batch) for class-conditional models, else null. Called exactly once, before any
+   * logitsAt; pixels = 0 means no observed prefix.
+   */
+  prefill(classes: Int32Array | null, pixels: number): void;
+  /** Computes `pixel` (for the colours sampled so far) and writes colour's logits: out (batch, logitsPerColour). */
+  logitsAt(pixel: number, colour: number, out: Float32Array): void;
+  /**
+   * Optional native fast path: a function running positions [start, end) entirely in the addon
+   * (layers, sampling with the ported Rng, writing `labels` (batch, C, H, W) and `input`), or null
+   * when this addon cannot. Called after prefill, instead of logitsAt; `rngState` (4 words of
+   * xoshiro128**, Rng.state()) is read and advanced in place so consecutive calls continue the
+   * stream; `logitsOut` ((end − start), batch, logitsPerColour) receives the logits used, if given.
+   */
+  nativeGenerator?(addon: NativeAddon): NativeGenerate | null;
+}
+
+export type NativeGenerate = (labels: Uint8Array, start: number, end: number, temperature: number,
+                              rngState: Uint32Array, logitsOut: Float32Array | null) => void;
+
+/** The incremental form of a model, by its config.arch. Throws for architectures without one. */
+export function createIncrementalNetwork(model: AutoregressiveModel, batch: number, height: number, width: number): IncrementalNetwork {
+  switch (model.config.arch) {
+    case 'pixelcnn':
+      return new PixelCnnIncremental(model as unknown as PixelCnn, batch, height, width);
+    default:
+      throw new Error(`cached sampling is not implemented for architecture '${model.config.arch}' (use the naive sampler)`);
+  }
+}

@@ -1,0 +1,279 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { constants as fsConstants, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { extname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * The web app's HTTP server (`pixelcnn serve`): static files of the prebuilt page (dist/web) and
+ * the two files of one checkpoint the page loads, nothing else.
+ *
+ * Reachable paths form a fixed allow-list built at start-up:
+ *
+ *   /, /index.html          → <webDir>/index.html
+ *   /assets/<name>          → every regular file under <webDir>/assets (sub-folders included)
+ *   /model/config.json      → <modelDir>/config.json
+ *   /model/model.safetensors → <modelDir>/model.safetensors
+ *
+ * A request path is percent-decoded once and looked up verbatim; nothing is normalised or joined
+ * to a directory, so `..`, encoded slashes and backslashes simply do not match (and are refused
+ * outright). Symlinks: every file's real path must lie inside the real path of its root, checked at
+ * start-up (a link pointing outside is left out) and again for each request (a file swapped for a
+ * link later is refused). Only GET and HEAD (405 otherwise), no request bodies (413), URLs up to
+ * maxUrlLength (414), no directory listings. When bound to a loopback address the Host header
+ * must name a loopback host too (a guard against DNS rebinding).
+ */
+
+export interface ServeOptions {
+  /** Checkpoint directory holding config.json and model.safetensors. */
+  modelDir: string;
+  /** Built page (index.html and assets/); default: dist/web of this package. */
+  webDir?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Longest request target accepted (default 2048 characters); longer ones get 414. */
+  maxUrlLength?: number;
+}
+
+export interface RunningServer {
+  server: Server;
+  /** e.g. http://127.0.0.1:8080/ */
+  url: string;
+  port: number;
+  /** The URL paths that can be fetched. */
+  routes: string[];
+  close(): Promise<void>;
+}
+
+export const MODEL_ROUTES = { config: '/model/config.json', weights: '/model/model.safetensors' } as const;
+export const DEFAULT_MAX_URL_LENGTH = 2048;
+/** How deep under assets/ files are picked up. */
+const MAX_ASSET_DEPTH = 4;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+  '.wasm': 'application/wasm',
+};
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; style-src 'self'; " +
+    "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+
+interface Route {
+  /** The file as found under its root (may be a link inside the root). */
+  file: string;
+  /** Real path of the root directory the file must stay inside. */
+  root: string;
+  type: string;
+  cache: string;
+}
+
+/** dist/web of this package (from dist/src/serve/server.js). */
+export function defaultWebDir(): string {
+  return fileURLToPath(new URL('../../web/', import.meta.url));
+}
+
+function contentType(file: string): string {
+  return CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+}
+
+function inside(root: string, real: string): boolean {
+  return real.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+function realDir(dir: string, what: string): string {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    throw new Error(`${what} '${dir}' does not exist`);
+  }
+  if (!statSync(real).isDirectory()) throw new Error(`${what} '${dir}' is not a directory`);
+  return real;
+}
+
+/** The allow-list: URL path → file. */
+export function buildRoutes(modelDir: string, webDir: string): Map<string, Route> {
+  const routes = new Map<string, Route>();
+  const webRoot = realDir(webDir, 'web app directory');
+  const index = join(webRoot, 'index.html');
+  let hasIndex = false;
+  try { hasIndex = lstatSync(index).isFile(); } catch { /* missing */ }
+  if (!hasIndex) throw new Error(`web app directory '${webDir}' has no index.html (build it with \`npm run build\`)`);
+  const page: Route = { file: index, root: webRoot, type: CONTENT_TYPES['.html'], cache: 'no-cache' };
+  routes.set('/', page);
+  routes.set('/index.html', page);
+
+  const walk = (dir: string, url: string, depth: number) => {
+    let entries: string[];
+    try { entries = readdirSync(dir).sort(); } catch { return; }
+    for (const name of entries) {
+      // Names that would need escaping or could confuse a lookup are not served.
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) continue;
+      const file = join(dir, name);
+      let real: string;
+      try { real = realpathSync(file); } catch { continue; } // dangling link
+      if (!inside(webRoot, real)) continue; // a link leading out of the app directory
+      const st = statSync(real);
+      if (st.isDirectory()) {
+        if (depth < MAX_ASSET_DEPTH && lstatSync(file).isDirectory()) walk(file, `${url}${name}/`, depth + 1);
+      } else if (st.isFile()) {
+        routes.set(`${url}${name}`, { file, root: webRoot, type: contentType(name), cache: 'no-cache' });
+      }
+    }
+  };
+  walk(join(webRoot, 'assets'), '/assets/', 1);
+
+  const modelRoot = realDir(modelDir, 'model directory');
+  for (const [url, name] of [[MODEL_ROUTES.config, 'config.json'], [MODEL_ROUTES.weights, 'model.safetensors']] as const) {
+    // Added even when missing: the page then reports a readable 404 for the file.
+    routes.set(url, { file: join(modelRoot, name), root: modelRoot, type: contentType(name), cache: 'no-cache' });
+  }
+  return routes;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Host header without the port, lower case. */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+/** The request handler on its own (tests may mount it on their own server). */
+export function createHandler(routes: Map<string, Route>, opts: { maxUrlLength?: number; loopbackOnly?: boolean } = {}) {
+  const maxUrl = opts.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const fail = (status: number, message: string, extra: Record<string, string> = {}, close = false) => {
+      const body = `${status} ${message}\n`;
+      res.writeHead(status, {
+        ...SECURITY_HEADERS, ...extra,
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': String(Buffer.byteLength(body)),
+        'Cache-Control': 'no-store',
+        ...(close ? { Connection: 'close' } : {}),
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      // With Connection: close Node ends the socket once the response is out; an unread body is dropped.
+    };
+    const target = req.url ?? '';
+    if (target.length > maxUrl) return fail(414, 'URI Too Long', {}, true);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'Method Not Allowed', { Allow: 'GET, HEAD' }, true);
+    const length = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+      return fail(413, 'Content Too Large (requests must not have a body)', {}, true);
+    }
+    if (opts.loopbackOnly) {
+      const host = req.headers.host;
+      if (host === undefined || !isLoopback(hostName(host))) return fail(403, 'Forbidden (unexpected Host header)');
+    }
+    if (!target.startsWith('/')) return fail(400, 'Bad Request');
+    const end = target.search(/[?#]/);
+    const rawPath = end < 0 ? target : target.slice(0, end);
+    let path: string;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      return fail(400, 'Bad Request (malformed percent-encoding)');
+    }
+    if (path.includes('\\') || path.includes('\0') || /(^|\/)\.\.?(\/|$)/.test(path) || rawPath.includes('\\')) {
+      return fail(400, 'Bad Request (path segments "..", "." and backslashes are not allowed)');
+    }
+    const route = routes.get(path);
+    if (!route) return fail(404, 'Not Found');
+    void send(req, res, route, fail);
+  };
+}
+
+async function send(req: IncomingMessage, res: ServerResponse, route: Route,
+                    fail: (status: number, message: string) => void): Promise<void> {
+  let real: string;
+  try {
+    real = realpathSync(route.file);
+  } catch {
+    return fail(404, 'Not Found');
+  }
+  if (!inside(route.root, real)) return fail(404, 'Not Found');
+  let handle;
+  try {
+    handle = await open(real, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+  } catch {
+    return fail(404, 'Not Found');
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return fail(404, 'Not Found');
+    const body = req.method === 'HEAD' ? null : await handle.readFile();
+    if (res.destroyed) return;
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': route.type,
+      'Content-Length': String(body ? body.length : st.size),
+      'Cache-Control': route.cache,
+      'Last-Modified': st.mtime.toUTCString(),
+    });
+    res.end(body ?? undefined);
+  } catch {
+    if (!res.headersSent) fail(500, 'Internal Server Error');
+    else res.destroy();
+  } finally {
+    await handle.close();
+  }
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return host === '::' ? '[::1]' : '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  const host = o.host ?? '127.0.0.1';
+  const routes = buildRoutes(o.modelDir, o.webDir ?? defaultWebDir());
+  const loopbackOnly = isLoopback(host.toLowerCase());
+  const server = createServer({ maxHeaderSize: 16 * 1024 }, createHandler(routes, { maxUrlLength: o.maxUrlLength, loopbackOnly }));
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 8080, host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server, port, url: `http://${urlHost(host)}:${port}/`, routes: [...routes.keys()],
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,454 @@
+/**
+ * The page: fetches the checkpoint, hands it to the sampling worker, and draws what comes back.
+ * Every failure ends up as a readable message in #error.
+ */
+import { quantiseValue } from '../src/data/quantise.js';
+import type { FromWorker, ModelInfo, SampleRequest, ToWorker } from './protocol.js';
+
+/** What the last finished job produced (read by the browser test). */
+export interface LastSamples {
+  kind: 'sample' | 'complete';
+  labels: number[];
+  count: number;
+  seed: number;
+  temperature: number;
+  classes: number[] | null;
+  observed: number;
+  /** Sampling time in the worker, ms. */
+  ms: number;
+  /** Whether the live preview ended equal to the sampler's result. */
+  previewAgreed: boolean;
+}
+
+declare global {
+  interface Window {
+    __lastSamples?: LastSamples;
+    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; info: ModelInfo | null; jobs: number; progressEvents: number };
+  }
+}
+
+const MODEL_CONFIG_URL = 'model/config.json';
+const MODEL_WEIGHTS_URL = 'model/model.safetensors';
+const PENDING: [number, number, number] = [196, 208, 224];
+const GAP = 1;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page is missing #${id}`);
+  return el as T;
+};
+
+const ui = {
+  status: $('status'),
+  error: $('error'),
+  config: $('config'),
+  metrics: $('metrics'),
+  sampleForm: $<HTMLFormElement>('sample-form'),
+  temperature: $<HTMLInputElement>('temperature'),
+  seed: $<HTMLInputElement>('seed'),
+  batch: $<HTMLInputElement>('batch'),
+  classLabel: $('class-label'),
+  klass: $<HTMLSelectElement>('class'),
+  generate: $<HTMLButtonElement>('generate'),
+  randomSeed: $<HTMLButtonElement>('random-seed'),
+  progress: $<HTMLProgressElement>('progress'),
+  sampleStatus: $('sample-status'),
+  samples: $<HTMLCanvasElement>('samples'),
+  draw: $<HTMLCanvasElement>('draw'),
+  testImage: $<HTMLSelectElement>('test-image'),
+  erase: $<HTMLInputElement>('erase'),
+  clear: $<HTMLButtonElement>('clear'),
+  rows: $<HTMLInputElement>('rows'),
+  rowsValue: $<HTMLOutputElement>('rows-value'),
+  completeForm: $<HTMLFormElement>('complete-form'),
+  completions: $<HTMLInputElement>('completions'),
+  complete: $<HTMLButtonElement>('complete'),
+  completed: $<HTMLCanvasElement>('completed'),
+  completeStatus: $('complete-status'),
+  stop: $<HTMLButtonElement>('stop'),
+};
+
+const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, jobs: 0, progressEvents: 0 };
+window.__pixelcnn = state;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+function showError(message: string): void {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+}
+
+function clearError(): void {
+  ui.error.textContent = '';
+  ui.error.hidden = true;
+}
+
+function fatal(message: string): void {
+  showError(message);
+  if (!state.info) ui.config.textContent = 'No model loaded.';
+  state.state = 'error';
+  ui.status.textContent = 'Not ready: see the message above.';
+  setBusy(false);
+}
+
+window.addEventListener('error', (e) => showError(`Unexpected error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => {
+  const r: unknown = e.reason;
+  showError(`Unexpected error: ${r instanceof Error ? r.message : String(r)}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Worker
+
+let worker: Worker | null = null;
+let configText = '';
+let weights: ArrayBuffer | null = null;
+let nextId = 1;
+
+interface Job {
+  request: SampleRequest;
+  kind: 'sample' | 'complete';
+  canvas: HTMLCanvasElement;
+  cols: number;
+  statusEl: HTMLElement;
+  t0: number;
+}
+let job: Job | null = null;
+
+async function fetchModel(): Promise<void> {
+  const get = async (url: string) => {
+    let r: Response;
+    try {
+      r = await fetch(url, { cache: 'no-cache' });
+    } catch (e) {
+      throw new Error(`Could not fetch ${url}: ${(e as Error).message}`);
+    }
+    if (!r.ok) throw new Error(`Could not fetch ${url}: HTTP ${r.status} ${r.statusText}`.trim());
+    return r;
+  };
+  const [c, w] = await Promise.all([get(MODEL_CONFIG_URL), get(MODEL_WEIGHTS_URL)]);
+  configText = await c.text();
+  weights = await w.arrayBuffer();
+}
+
+/** (Re)starts the worker and loads the model into it. */
+function startWorker(): Promise<ModelInfo> {
+  worker?.terminate();
+  const w = new Worker('assets/worker.js');
+  worker = w;
+  return new Promise<ModelInfo>((resolve, reject) => {
+    w.onmessage = (e: MessageEvent<FromWorker>) => {
+      const m = e.data;
+      if (m.type === 'loaded') resolve(m.info);
+      else if (m.type === 'error' && m.id === null) reject(new Error(m.message));
+      else onJobMessage(m);
+    };
+    w.onerror = (e) => {
+      e.preventDefault();
+      const msg = `The sampling worker failed: ${e.message || 'unknown error (could the worker script load?)'}`;
+      reject(new Error(msg));
+      if (job) { job = null; fatal(msg); }
+    };
+    const msg: ToWorker = { type: 'load', configText, weights: weights!.slice(0) };
+    w.postMessage(msg, [msg.weights]);
+  });
+}
+
+function onJobMessage(m: FromWorker): void {
+  if (!job || !('id' in m) || m.id !== job.request.id) return;
+  const j = job, info = state.info!;
+  const { channels: C, height: H, width: W } = info.config;
+  const start = j.request.given?.observed ?? 0, total = C * H * W - start;
+  if (m.type === 'progress') {
+    state.progressEvents++;
+    renderGrid(j.canvas, m.labels, j.request.count, j.cols, start + m.done);
+    ui.progress.value = m.done / m.total;
+    j.statusEl.textContent = `${Math.floor(m.done / C)} of ${total / C} pixels · ${((performance.now() - j.t0) / 1000).toFixed(1)} s`;
+  } else if (m.type === 'done') {
+    job = null;
+    renderGrid(j.canvas, m.labels, j.request.count, j.cols, Infinity);
+    ui.progress.value = 1;
+    const what = j.kind === 'sample' ? `${j.request.count} sample${j.request.count > 1 ? 's' : ''}` : `${j.request.count} completion${j.request.count > 1 ? 's' : ''}`;
+    j.statusEl.textContent = `${what} in ${(m.ms / 1000).toFixed(2)} s (seed ${j.request.seed}, temperature ${j.request.temperature})`;
+    window.__lastSamples = {
+      kind: j.kind, labels: Array.from(m.labels), count: j.request.count, seed: j.request.seed,
+      temperature: j.request.temperature, classes: j.request.classes, observed: start, ms: m.ms,
+      previewAgreed: m.previewAgreed,
+    };
+    state.jobs++;
+    setBusy(false);
+  } else if (m.type === 'error') {
+    job = null;
+    showError(`Sampling failed: ${m.message}`);
+    setBusy(false);
+  }
+}
+
+function setBusy(busy: boolean): void {
+  const ready = state.info !== null && state.state !== 'error';
+  if (ready) state.state = busy ? 'busy' : 'ready';
+  ui.generate.disabled = busy || !ready;
+  ui.complete.disabled = busy || !ready;
+  ui.randomSeed.disabled = busy || !ready;
+  ui.stop.disabled = !busy;
+}
+
+function run(kind: 'sample' | 'complete', given: SampleRequest['given'], count: number): void {
+  if (!worker || !state.info || job) return;
+  const info = state.info;
+  const temperature = Number(ui.temperature.value), seed = Number(ui.seed.value);
+  if (!(temperature >= 0 && temperature <= 10)) return showError('Temperature must be a number from 0 to 10.');
+  if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) return showError('Seed must be an integer from 0 to 4294967295.');
+  if (!Number.isInteger(count) || count < 1 || count > 64) return showError('The number of images must be an integer from 1 to 64.');
+  clearError();
+  let classes: number[] | null = null;
+  if (info.config.numClasses > 0) {
+    const k = ui.klass.value;
+    classes = Array.from({ length: count }, (_, i) => (k === 'mixed' ? i % info.config.numClasses : Number(k)));
+  }
+  const request: SampleRequest = { type: 'sample', id: nextId++, count, temperature, seed, classes, given };
+  const canvas = kind === 'sample' ? ui.samples : ui.completed;
+  const cols = kind === 'sample' ? Math.ceil(Math.sqrt(count)) : count;
+  job = { request, kind, canvas, cols, statusEl: kind === 'sample' ? ui.sampleStatus : ui.completeStatus, t0: performance.now() };
+  const blank = given ? Uint8Array.from(given.labels) : new Uint8Array(count * info.config.channels * info.config.height * info.config.width);
+  renderGrid(canvas, blank, count, cols, given?.observed ?? 0);
+  ui.progress.value = 0;
+  job.statusEl.textContent = 'starting…';
+  setBusy(true);
+  worker.postMessage(request);
+}
+
+async function stop(): Promise<void> {
+  if (!job) return;
+  job.statusEl.textContent = 'stopped';
+  job = null;
+  setBusy(false);
+  ui.generate.disabled = ui.complete.disabled = true;
+  try {
+    await startWorker();
+    setBusy(false);
+  } catch (e) {
+    fatal(`Could not restart the sampler: ${(e as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing images
+
+/**
+ * Draws (count, C, H, W) labels as a grid at one canvas pixel per image pixel (CSS scales it up).
+ * Pixels whose last colour is at a position ≥ frontier are not generated yet: drawn in PENDING.
+ */
+function renderGrid(canvas: HTMLCanvasElement, labels: Uint8Array, count: number, cols: number, frontier: number): void {
+  const { channels: C, height: H, width: W, levels: L } = state.info!.config;
+  const rows = Math.ceil(count / cols);
+  const cw = cols * W + (cols + 1) * GAP, ch = rows * H + (rows + 1) * GAP;
+  if (canvas.width !== cw || canvas.height !== ch) { canvas.width = cw; canvas.height = ch; }
+  canvas.hidden = false;
+  // Images about 140 CSS pixels wide at most (5× for MNIST), however wide the column.
+  canvas.style.maxWidth = `${Math.round(cw * Math.max(5, 140 / W))}px`;
+  const ctx = canvas.getContext('2d')!;
+  const img = ctx.createImageData(cw, ch);
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 4) { d[i] = 233; d[i + 1] = 237; d[i + 2] = 243; d[i + 3] = 255; }
+  const HW = H * W, scale = 255 / (L - 1);
+  for (let b = 0; b < count; b++) {
+    const ox = GAP + (b % cols) * (W + GAP), oy = GAP + Math.floor(b / cols) * (H + GAP);
+    for (let p = 0; p < HW; p++) {
+      const o = ((oy + Math.floor(p / W)) * cw + ox + (p % W)) * 4;
+      if (p * C + C - 1 >= frontier) { d[o] = PENDING[0]; d[o + 1] = PENDING[1]; d[o + 2] = PENDING[2]; continue; }
+      for (let k = 0; k < 3; k++) d[o + k] = Math.round(labels[(b * C + (C === 3 ? k : 0)) * HW + p] * scale);
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// The drawing: intensities in [0, 1] at the model's resolution, shown quantised to its levels.
+const DRAW_SCALE = 10;
+let drawing = new Float32Array(1);
+
+function drawingLabels(): Uint8Array {
+  const { channels: C, height: H, width: W, levels: L } = state.info!.config;
+  const out = new Uint8Array(C * H * W);
+  for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[c * H * W + p] = quantiseValue(drawing[p], L);
+  return out;
+}
+
+function renderDrawing(): void {
+  if (!state.info) return;
+  const { height: H, width: W, levels: L } = state.info.config;
+  const cv = ui.draw;
+  if (cv.width !== W * DRAW_SCALE || cv.height !== H * DRAW_SCALE) { cv.width = W * DRAW_SCALE; cv.height = H * DRAW_SCALE; }
+  const ctx = cv.getContext('2d')!;
+  const labels = drawingLabels();
+  const kept = Number(ui.rows.value);
+  for (let p = 0; p < H * W; p++) {
+    const v = Math.round(labels[p] * 255 / (L - 1));
+    const y = Math.floor(p / W), x = p % W;
+    ctx.fillStyle = y < kept ? `rgb(${v},${v},${v})` : `rgb(${Math.round(40 + v * 0.55)},${Math.round(44 + v * 0.55)},${Math.round(60 + v * 0.55)})`;
+    ctx.fillRect(x * DRAW_SCALE, y * DRAW_SCALE, DRAW_SCALE, DRAW_SCALE);
+  }
+  ctx.fillStyle = '#ff5a5a';
+  ctx.fillRect(0, Math.min(kept * DRAW_SCALE, cv.height - 2) - 1, cv.width, 2);
+}
+
+function paintAt(x: number, y: number, value: number): void {
+  const { height: H, width: W } = state.info!.config;
+  const r = Math.max(1.5, W / 18);
+  for (let py = Math.floor(y - r); py <= Math.ceil(y + r); py++) {
+    for (let px = Math.floor(x - r); px <= Math.ceil(x + r); px++) {
+      if (px < 0 || py < 0 || px >= W || py >= H) continue;
+      const dx = px + 0.5 - x, dy = py + 0.5 - y, dist = Math.sqrt(dx * dx + dy * dy);
+      if (dist > r) continue;
+      const i = py * W + px;
+      const strength = Math.min(1, (r - dist) / 0.6 + 0.3);
+      drawing[i] = value > 0 ? Math.max(drawing[i], strength) : Math.min(drawing[i], 1 - strength);
+    }
+  }
+}
+
+function setupDrawing(): void {
+  let last: { x: number; y: number } | null = null;
+  const pos = (e: PointerEvent) => {
+    const rect = ui.draw.getBoundingClientRect(), { height: H, width: W } = state.info!.config;
+    return { x: ((e.clientX - rect.left) / rect.width) * W, y: ((e.clientY - rect.top) / rect.height) * H };
+  };
+  const stroke = (e: PointerEvent) => {
+    const p = pos(e), value = ui.erase.checked || e.buttons === 2 ? 0 : 1;
+    const from = last ?? p, steps = Math.max(1, Math.ceil(Math.hypot(p.x - from.x, p.y - from.y) / 0.3));
+    for (let s = 1; s <= steps; s++) paintAt(from.x + ((p.x - from.x) * s) / steps, from.y + ((p.y - from.y) * s) / steps, value);
+    last = p;
+    ui.testImage.value = '';
+    renderDrawing();
+  };
+  ui.draw.addEventListener('pointerdown', (e) => {
+    if (!state.info) return;
+    ui.draw.setPointerCapture(e.pointerId);
+    last = null;
+    stroke(e);
+    e.preventDefault();
+  });
+  ui.draw.addEventListener('pointermove', (e) => { if (last && e.buttons !== 0) stroke(e); });
+  const end = () => { last = null; };
+  ui.draw.addEventListener('pointerup', end);
+  ui.draw.addEventListener('pointercancel', end);
+  ui.draw.addEventListener('contextmenu', (e) => e.preventDefault());
+  ui.clear.addEventListener('click', () => { drawing.fill(0); ui.testImage.value = ''; renderDrawing(); });
+  ui.rows.addEventListener('input', () => { ui.rowsValue.value = ui.rows.value; renderDrawing(); });
+}
+
+interface TestImages { width: number; height: number; images: { label: number; data: string }[] }
+let testImages: TestImages | null = null;
+
+async function loadTestImages(): Promise<void> {
+  try {
+    const r = await fetch('assets/test-images.json');
+    if (!r.ok) return;
+    testImages = (await r.json()) as TestImages;
+  } catch {
+    return; // optional
+  }
+  testImages.images.forEach((im, i) => {
+    const o = document.createElement('option');
+    o.value = String(i);
+    o.textContent = `test digit ${im.label}`;
+    ui.testImage.append(o);
+  });
+  ui.testImage.addEventListener('change', () => {
+    const i = ui.testImage.value;
+    if (i === '' || !testImages || !state.info) return;
+    const src = Uint8Array.from(atob(testImages.images[Number(i)].data), (ch) => ch.charCodeAt(0));
+    const { height: H, width: W } = state.info.config;
+    // Nearest-neighbour resize to the model's size (MNIST models: 28×28 already).
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      const sy = Math.min(testImages.height - 1, Math.floor(((y + 0.5) * testImages.height) / H));
+      const sx = Math.min(testImages.width - 1, Math.floor(((x + 0.5) * testImages.width) / W));
+      drawing[y * W + x] = src[sy * testImages.width + sx] / 255;
+    }
+    renderDrawing();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model facts
+
+function showInfo(info: ModelInfo): void {
+  const c = info.config;
+  const facts: [string, string][] = [
+    ['architecture', c.arch],
+    ['image', `${c.height}×${c.width}×${c.channels}`],
+    ['levels', String(c.levels)],
+    ['likelihood', c.likelihood],
+    ['classes', c.numClasses > 0 ? String(c.numClasses) : 'unconditional'],
+  ];
+  const shown = new Set(['arch', 'channels', 'levels', 'likelihood', 'height', 'width', 'numClasses']);
+  for (const [k, v] of Object.entries(c)) {
+    if (!shown.has(k) && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')) facts.push([k, String(v)]);
+  }
+  facts.push(['parameters', info.parameters.toLocaleString('en')]);
+  if (info.training?.dataset) facts.push(['trained on', info.training.dataset]);
+  if (info.training?.step !== undefined) facts.push(['steps', info.training.step.toLocaleString('en')]);
+  ui.config.replaceChildren(...facts.map(([k, v]) => {
+    const div = document.createElement('div'), dt = document.createElement('dt'), dd = document.createElement('dd');
+    dt.textContent = k; dd.textContent = v;
+    div.append(dt, dd);
+    return div;
+  }));
+  const bpd = info.metrics?.test_bits_per_dim;
+  if (typeof bpd === 'number') {
+    const strong = document.createElement('strong');
+    strong.textContent = `${bpd.toFixed(4)} bits/dim`;
+    const images = info.metrics?.test_images;
+    ui.metrics.replaceChildren('Test likelihood: ', strong, typeof images === 'number' ? ` on ${images.toLocaleString('en')} test images` : '');
+  } else {
+    ui.metrics.textContent = 'No test bits/dim recorded in this checkpoint.';
+  }
+  if (c.numClasses > 0) {
+    ui.classLabel.hidden = false;
+    const opts = [['mixed', 'mixed'], ...Array.from({ length: c.numClasses }, (_, i) => [String(i), String(i)])];
+    ui.klass.replaceChildren(...opts.map(([v, t]) => { const o = document.createElement('option'); o.value = v; o.textContent = t; return o; }));
+  }
+  ui.rows.max = String(c.height);
+  ui.rows.value = String(Math.floor(c.height / 2));
+  ui.rowsValue.value = ui.rows.value;
+  drawing = new Float32Array(c.height * c.width);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function init(): Promise<void> {
+  setBusy(false);
+  ui.sampleForm.addEventListener('submit', (e) => { e.preventDefault(); run('sample', null, Number(ui.batch.value)); });
+  ui.completeForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!state.info) return;
+    const n = Number(ui.completions.value);
+    if (!Number.isInteger(n) || n < 1 || n > 16) return showError('Completions must be an integer from 1 to 16.');
+    const { channels: C, width: W } = state.info.config;
+    const one = drawingLabels(), labels = new Uint8Array(one.length * n);
+    for (let b = 0; b < n; b++) labels.set(one, b * one.length);
+    run('complete', { labels, observed: Number(ui.rows.value) * W * C }, n);
+  });
+  ui.randomSeed.addEventListener('click', () => { ui.seed.value = String(Math.floor(Math.random() * 2 ** 32)); });
+  ui.stop.addEventListener('click', () => void stop());
+  setupDrawing();
+  try {
+    ui.status.textContent = 'Fetching the model…';
+    await fetchModel();
+    ui.status.textContent = 'Checking the weights…';
+    const info = await startWorker();
+    state.info = info;
+    state.state = 'ready';
+    showInfo(info);
+    renderDrawing();
+    ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters.`;
+    setBusy(false);
+  } catch (e) {
+    fatal(`Could not load the model. ${(e as Error).message}`);
+    return;
+  }
+  await loadTestImages();
+}
+
+void init();
