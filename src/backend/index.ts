@@ -20,6 +20,8 @@ export function tryNativeKernels(): Kernels | null {
  */
 export function kernels(): Kernels {
   if (active) return active;
+  // In a browser there is no process and no addon: the js backend.
+  if (typeof process === 'undefined') return (active = jsKernels);
   const wanted = process.env.PIXELCNN_BACKEND;
   if (wanted !== undefined && wanted !== '' && wanted !== 'js' && wanted !== 'native') {
     throw new Error(`PIXELCNN_BACKEND must be 'js' or 'native', got '${wanted}'`);

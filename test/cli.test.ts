@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+
+const bin = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'pixelcnn.js');
+const dir = mkdtempSync(join(tmpdir(), 'pixelcnn-cli-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const model = join(dir, 'tiny');
+
+test('train → eval --json → sample: a tiny binarised MNIST model end to end', () => {
+  const t = cli('train', '--dataset', 'mnist', '--limit', '64', '--levels', '2', '--hidden', '8', '--out-hidden', '8',
+    '--blocks', '1', '--batch', '16', '--steps', '3', '--samples', '2', '--no-progress', '--out', model);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.out, /test bits\/dim: \d+\.\d+ {2}test NLL: \d+\.\d+ nats\/image {2}\(64 images\)/);
+  assert.ok(existsSync(join(model, 'samples.png')));
+
+  const e = cli('eval', '--model', model, '--dataset', 'mnist', '--split', 'test', '--limit', '32', '--json');
+  assert.equal(e.code, 0, e.err);
+  const r = JSON.parse(e.out.trim()) as { bits_per_dim: number; nats_per_image: number; images: number; dims_per_image: number };
+  assert.equal(r.images, 32);
+  assert.equal(r.dims_per_image, 784);
+  assert.ok(Math.abs(r.nats_per_image - r.bits_per_dim * Math.LN2 * 784) < 1e-6 * r.nats_per_image);
+
+  const png = join(dir, 's.png');
+  const s = cli('sample', '--model', model, '--n', '4', '--seed', '1', '--naive', '--no-progress', '--out', png);
+  assert.equal(s.code, 0, s.err);
+  const img = PNG.sync.read(readFileSync(png));
+  assert.ok(img.width > 56 && img.height > 56);
+});
+
+test('--help works on every command', () => {
+  for (const c of ['train', 'eval', 'sample', 'complete', 'bench', 'serve']) {
+    const r = cli(c, '--help');
+    assert.equal(r.code, 0, `${c}: ${r.err}`);
+    assert.match(r.out, /Usage: pixelcnn/);
+  }
+});
+
+test('nonsense flags exit 2 with a message naming the flag', () => {
+  const cases: [string[], RegExp][] = [
+    [['train', '--levels', 'banana', '--steps', '1', '--out', join(dir, 'x')], /--levels.*expected an integer in \[2, 256\], got 'banana'/],
+    [['train', '--levels', '300', '--steps', '1', '--out', join(dir, 'x')], /expected an integer in \[2, 256\], got '300'/],
+    [['train', '--dataset', 'imagenet', '--steps', '1', '--out', join(dir, 'x')], /Allowed choices are mnist, fashion-mnist, cifar10, png/],
+    [['train', '--lr', '-1', '--steps', '1', '--out', join(dir, 'x')], /--lr.*expected a number > 0/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['eval'], /required option '--model <dir>' not specified/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}`);
+    assert.match(r.err, re);
+  }
+});
+
+test('train without a length, and a missing or corrupt model, exit 1 with a clear message and no stack', () => {
+  const r1 = cli('train', '--out', join(dir, 'y'));
+  assert.equal(r1.code, 1);
+  assert.match(r1.err, /say how long to train: --steps, --epochs or --minutes/);
+  const r2 = cli('sample', '--model', join(dir, 'nope'), '--out', join(dir, 'n.png'));
+  assert.equal(r2.code, 1);
+  assert.match(r2.err, /nope/);
+  assert.doesNotMatch(r2.err, /at .*\.js:\d+/);
+  const file = join(model, 'model.safetensors');
+  truncateSync(file, Math.floor(statSync(file).size / 2));
+  const r3 = cli('eval', '--model', model, '--limit', '8');
+  assert.equal(r3.code, 1);
+  assert.match(r3.err, /model\.safetensors/);
+  assert.doesNotMatch(r3.err, /at .*\.js:\d+/);
+});
+
+test('CIFAR-10 directory that does not exist: the error names it', () => {
+  const r = cli('train', '--dataset', 'cifar10', '--data-dir', join(dir, 'no-cifar'), '--steps', '1', '--out', join(dir, 'c'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /no-cifar/);
+});
