@@ -327,3 +327,28 @@ test('elementwise kernels reject mismatched lengths and wrong types', (t) => {
     assert.throws(() => a.reluForward(new Float32Array(3), new Float64Array(3) as unknown as Float32Array), /reluForward: a must be a Float32Array/);
   });
 });
+
+// Rectangular kernels (the gated model's 1×k horizontal stack): one-row kernels have no
+// vertical padding, which once made the native padding write past its buffer.
+for (const [KH, KW] of [[1, 3], [1, 5], [3, 1], [3, 5], [1, 1]] as const) {
+  test(`conv2d rectangular kernel ${KH}×${KW}: forward, backwardData, backwardFilter x=[2,3,5,7] w=[4,3,${KH},${KW}]`, (t) => {
+    withNative(t, (nk) => {
+      const r = rng(KH * 10 + KW);
+      const B = 2, I = 3, O = 4, H = 5, W = 7;
+      const d: Conv2dDims = { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW };
+      const x = randn(B * I * H * W, r), w = randn(O * I * KH * KW, r), bias = randn(O, r), dout = randn(B * O * H * W, r);
+      for (const taps of [Int32Array.from({ length: KH * KW }, (_, i) => i), Int32Array.from({ length: Math.floor(KH * KW / 2) + 1 }, (_, i) => i)]) {
+        const want = new Float32Array(B * O * H * W), got = want.slice();
+        jsKernels.conv2dForward(want, x, w, bias, d, taps); nk.conv2dForward(got, x, w, bias, d, taps);
+        assertClose(got, want, 'out');
+        const dxWant = new Float32Array(B * I * H * W), dxGot = dxWant.slice();
+        jsKernels.conv2dBackwardData(dxWant, dout, w, d, taps); nk.conv2dBackwardData(dxGot, dout, w, d, taps);
+        assertClose(dxGot, dxWant, 'dx');
+        const dwWant = new Float32Array(w.length), dwGot = dwWant.slice(), dbWant = new Float32Array(O), dbGot = dbWant.slice();
+        jsKernels.conv2dBackwardFilter(dwWant, dbWant, dout, x, d, taps); nk.conv2dBackwardFilter(dwGot, dbGot, dout, x, d, taps);
+        assertClose(dwGot, dwWant, 'dw');
+        assertClose(dbGot, dbWant, 'dbias');
+      }
+    });
+  });
+}

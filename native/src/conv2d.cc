@@ -47,10 +47,11 @@ void padPlanes(float* dst, const float* src, long count, const Geo& g) {
     for (long y = 0; y < H; ++y) {
       float* row = d + (y + ph) * Wp + pw;
       memcpy(row, s + y * W, sizeof(float) * W);
-      // right margin of this row + left margin of the next
-      memset(row + W, 0, sizeof(float) * (Wp - W));
+      // right margin of this row + left margin of the next (the last row has no next: with a
+      // one-row kernel there is no bottom padding to write into)
+      memset(row + W, 0, sizeof(float) * (y + 1 < H ? Wp - W : pw));
     }
-    const long done = (H + ph) * Wp + pw;
+    const long done = H > 0 ? (H + ph) * Wp : ph * Wp + pw;
     memset(d + done, 0, sizeof(float) * (g.plane - done));
   };
   if (count * g.plane < 65536) {
