@@ -1,8 +1,7 @@
 import { writeFileAtomic } from '../train/atomic-write.js';
 import { useBackend, kernels } from '../backend/index.js';
 import { loadNativeAddon } from '../backend/native.js';
-import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
-import { createModel, type AutoregressiveModel } from '../models/index.js';
+import type { AutoregressiveModel } from '../models/index.js';
 import { encodeGrid, levelsToPixels } from '../sample/png-grid.js';
 
 /** Applies --backend / --threads before any kernel runs. */
@@ -16,14 +15,7 @@ export function setupBackend(flags: { backend?: 'js' | 'native'; threads?: numbe
   return addon ? `native (${addon.isa()}, ${addon.getThreads()} threads)` : 'js';
 }
 
-/** Loads a checkpoint directory into a ready model. */
-export function loadModel(dir: string): { model: AutoregressiveModel; metrics: Record<string, number> | undefined; training: Record<string, unknown> | undefined } {
-  // loadCheckpoint names the directory when it is missing, and recovers an interrupted swap.
-  const ck = loadCheckpoint(dir);
-  const model = createModel(ck.modelConfig);
-  loadParamsInto(model, ck.params, dir);
-  return { model, metrics: ck.metrics, training: ck.training };
-}
+export { loadModel } from '../train/model-io.js';
 
 /** Writes level labels (n, C, H, W) as a PNG grid, atomically. */
 export function writeSampleGrid(path: string, labels: Uint8Array, n: number, model: AutoregressiveModel,

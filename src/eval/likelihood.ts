@@ -66,3 +66,30 @@ export function evaluate(model: AutoregressiveModel, labels: Uint8Array, count: 
   });
   return { images: count, dimsPerImage: dims, bitsPerDim: bitsPerDim(total, count, dims), natsPerImage: total / count };
 }
+
+/** Per-image log-likelihood: −ln p(image) in nats and the same in bits per dimension. */
+export interface LogProb {
+  natsPerImage: Float64Array;
+  bitsPerDim: Float64Array;
+}
+
+/**
+ * −log p of each of `count` images of level labels (N, C, H, W), exactly (no sampling), with
+ * classes for conditional models. The library form of `pixelcnn eval`.
+ */
+export function logProb(model: AutoregressiveModel, labels: Uint8Array, count: number,
+                        opts: { classes?: Uint8Array | null; batchSize?: number; height?: number; width?: number } = {}): LogProb {
+  const H = opts.height ?? model.config.height, W = opts.width ?? model.config.width;
+  const dims = model.config.channels * H * W, batchSize = opts.batchSize ?? 64;
+  if (labels.length !== count * dims) throw new Error(`logProb: ${labels.length} labels for ${count} images of ${dims} values`);
+  const nats = new Float64Array(count);
+  noGrad(() => {
+    for (let start = 0; start < count; start += batchSize) {
+      const b = Math.min(batchSize, count - start);
+      const classes = opts.classes ? Int32Array.from(opts.classes.subarray(start, start + b)) : null;
+      const { nllPerImage } = imageNll(model, labels.subarray(start * dims, (start + b) * dims), b, H, W, classes);
+      nats.set(nllPerImage, start);
+    }
+  });
+  return { natsPerImage: nats, bitsPerDim: nats.map((v) => v / dims / Math.LN2) };
+}
