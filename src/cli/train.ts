@@ -7,7 +7,7 @@ import { loadDataset } from '../data/datasets.js';
 import { createModel } from '../models/index.js';
 import { loadCheckpoint, loadParamsInto, oldDirOf } from '../train/checkpoint.js';
 import { train, type TrainState } from '../train/trainer.js';
-import { sampleNaive } from '../sample/naive.js';
+import { sampleCached } from '../sample/cached.js';
 import { Progress } from './progress.js';
 import { fmt, setupBackend, writeSampleGrid } from './common.js';
 import { UsageError } from './args.js';
@@ -138,7 +138,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     const sp = new Progress('sample', c.channels * c.height * c.width, f.progress);
     // Class-conditional models: the grid cycles through the classes.
     const classes = c.numClasses > 0 ? Int32Array.from({ length: f.samples }, (_, i) => i % c.numClasses) : null;
-    const labels = sampleNaive(model, { count: f.samples, seed: f.seed, classes, onProgress: (d, t) => sp.update(d, `${d}/${t} positions`) });
+    const labels = sampleCached(model, { count: f.samples, seed: f.seed, classes, onProgress: (d, t) => sp.update(d, `${d}/${t} positions`) });
     sp.stop();
     const file = join(f.out, 'samples.png');
     writeSampleGrid(file, labels, f.samples, model, c.height, c.width);
