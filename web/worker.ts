@@ -1,11 +1,10 @@
 /**
  * The sampling worker: holds the model and runs the sampler of the js backend, so the page stays
- * responsive. Posts partial images while it works (every ~60 ms) and the final labels at the end.
+ * responsive. Posts partial images while it works (every ~60 ms: copies of the sampler's live
+ * labels, which it hands to onProgress) and the final labels at the end.
  */
 import { sampleCached } from '../src/sample/cached.js';
 import { sampleNaive, type SampleOptions } from '../src/sample/naive.js';
-import { sampleLevel } from '../src/sample/categorical.js';
-import { Rng } from '../src/nn/rng.js';
 import type { AutoregressiveModel } from '../src/models/index.js';
 import { parseCheckpoint } from './checkpoint.js';
 import type { FromWorker, SampleRequest, ToWorker } from './protocol.js';
@@ -30,19 +29,26 @@ export function sampleBest(m: AutoregressiveModel, o: SampleOptions): Uint8Array
   }
 }
 
+/** Whether `a` and `b` (count, C, H, W) agree at every position in raster order below `upTo`. */
+function prefixAgrees(a: Uint8Array, b: Uint8Array, count: number, C: number, HW: number, upTo: number): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < count; i++) for (let c = 0; c < C; c++) {
+    const off = (i * C + c) * HW;
+    for (let p = 0; p * C + c < upTo && p < HW; p++) if (a[off + p] !== b[off + p]) return false;
+  }
+  return true;
+}
+
 function sample(r: SampleRequest): void {
   if (!model) throw new Error('no model loaded');
-  const { channels: C, height: H, width: W, levels: L, likelihood } = model.config;
-  const HW = H * W, total = C * HW, start = r.given ? r.given.observed : 0;
-  const perColour = likelihood === 'sigmoid' ? 1 : L;
+  const { channels: C, height: H, width: W } = model.config;
+  const HW = H * W, start = r.given ? r.given.observed : 0;
 
-  // Live preview. The sampler returns its labels only at the end, so the preview repeats its
-  // draws: it documents the random-number order (for each position in raster order, for each
-  // image, one sampleLevel draw from Rng(seed)) and hands each position's logits to onLogits
-  // before drawing. The final images are always the sampler's own result.
-  const preview = r.given ? Uint8Array.from(r.given.labels) : new Uint8Array(r.count * total);
-  for (let b = 0; b < r.count; b++) for (let pos = start; pos < total; pos++) preview[(b * C + (pos % C)) * HW + Math.floor(pos / C)] = 0;
-  const shadow = new Rng(r.seed);
+  // Live preview: copies of the sampler's own labels as it fills them. previewAgreed checks that
+  // what was shown stays true: each preview's final positions (below start + done) equal the
+  // next preview's, and the last one's equal the result.
+  let shown = null as { labels: Uint8Array; upTo: number } | null;
+  let agreed = true;
   let last = performance.now();
 
   const t0 = performance.now();
@@ -52,24 +58,20 @@ function sample(r: SampleRequest): void {
     seed: r.seed,
     classes: r.classes ? Int32Array.from(r.classes) : null,
     given: r.given,
-    onLogits: (pos, logits) => {
-      const p = Math.floor(pos / C), c = pos % C;
-      for (let b = 0; b < r.count; b++) {
-        preview[(b * C + c) * HW + p] = sampleLevel(logits, b * perColour, 1, perColour, r.temperature, shadow);
-      }
-    },
-    onProgress: (done, all) => {
+    onProgress: (done, all, live) => {
       const now = performance.now();
       if (now - last >= PROGRESS_INTERVAL_MS && done < all) {
         last = now;
-        const copy = preview.slice();
-        post({ type: 'progress', id: r.id, done, total: all, labels: copy }, [copy.buffer]);
+        const copy = live.slice();
+        if (shown && !prefixAgrees(shown.labels, copy, r.count, C, HW, shown.upTo)) agreed = false;
+        shown = { labels: copy, upTo: start + done };
+        // Cloned, not transferred: `copy` is kept for the next comparison.
+        post({ type: 'progress', id: r.id, done, total: all, labels: copy });
       }
     },
   });
   const ms = performance.now() - t0;
-  let agreed = labels.length === preview.length;
-  for (let i = 0; agreed && i < labels.length; i++) agreed = labels[i] === preview[i];
+  if (shown && !prefixAgrees(shown.labels, labels, r.count, C, HW, shown.upTo)) agreed = false;
   post({ type: 'done', id: r.id, labels, ms, previewAgreed: agreed }, [labels.buffer]);
 }
 

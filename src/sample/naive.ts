@@ -17,7 +17,14 @@ export interface SampleOptions {
    * (pixel-major, colour-minor: position = pixel·C + colour) are kept and the rest sampled.
    */
   given?: { labels: Uint8Array; observed: number } | null;
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Progress: `done` of `total` positions generated so far (a completion's observed prefix is
+   * not counted), after each position (or, natively, each image row). `labels` is the sampler's
+   * live (count, C, H, W) buffer: positions in raster order below observed + done hold their
+   * final values (the given ones below observed), the rest 0. Read-only and valid only during the
+   * call (the sampler keeps writing it): copy what you keep. Two-parameter callbacks still fit.
+   */
+  onProgress?: (done: number, total: number, labels: Uint8Array) => void;
   /**
    * Debug hook: the logits each draw used, per generated position (pixel·C + colour), as
    * (count, logitsPerColour) with logitsPerColour = L (softmax) or 1 (sigmoid). The array is
@@ -78,7 +85,7 @@ export function sampleNaive(model: AutoregressiveModel, o: SampleOptions): Uint8
         labels[idx] = v; x.data[idx] = v / (L - 1);
       }
       if (seen) o.onLogits!(pos, seen);
-      o.onProgress?.(pos + 1 - start, total - start);
+      o.onProgress?.(pos + 1 - start, total - start, labels);
     }
   });
   return labels;

@@ -6,9 +6,19 @@ import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamState } from '../nn/adam.js';
-import type { AutoregressiveModel } from '../models/model.js';
-import { decodeSafetensors, encodeSafetensors, type RawTensor } from './safetensors.js';
+import { encodeSafetensors, type RawTensor } from './safetensors.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
+import {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
+  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig, type ModelConfigObject,
+} from './checkpoint-format.js';
+
+// The format's constants and its file-system-free checks live in checkpoint-format.ts (shared
+// with the browser page); re-exported so that this module stays the one to import.
+export {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
+  checkGeneration, decodeCheckpointTensors, loadParamsInto, parseCheckpointConfig, type ModelConfigObject,
+} from './checkpoint-format.js';
 
 /**
  * A checkpoint is a directory:
@@ -37,20 +47,9 @@ import { fsyncDir, writeFileAtomic } from './atomic-write.js';
  * <dir> by someone else while a save is in progress may be lost.
  */
 
-export const CHECKPOINT_FORMAT = 'pixelcnn-checkpoint';
-export const CHECKPOINT_VERSION = 1;
-export const CONFIG_FILE = 'config.json';
-export const MODEL_FILE = 'model.safetensors';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
 const OWN_FILES = new Set([CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE]);
 /** Left behind by an interrupted writeFileAtomic; not carried over. */
 const STALE_TMP = /\.tmp-\d+-[0-9a-f]+$/;
-
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
-}
-
-export type ModelConfigObject = Record<string, unknown> & { arch: string };
 
 export interface CheckpointContents {
   modelConfig: ModelConfigObject;
@@ -159,41 +158,6 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   };
 }
 
-/**
- * Copies checkpoint parameters into a model. Every model parameter must be present with exactly
- * its shape and no others may be there (one error lists every problem); values must be finite.
- * Nothing is copied unless everything checks out.
- */
-export function loadParamsInto(model: AutoregressiveModel, params: Map<string, RawTensor>, source: string): void {
-  const own = model.parameters();
-  const missing: string[] = [], extra: string[] = [], misShaped: string[] = [];
-  for (const [name, p] of own) {
-    const t = params.get(name);
-    if (!t) missing.push(name);
-    else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      misShaped.push(`${name} (checkpoint [${t.shape.join(', ')}], model [${p.shape.join(', ')}])`);
-    } else if (t.data.length !== p.size) {
-      misShaped.push(`${name} (checkpoint holds ${t.data.length} values, model needs ${p.size})`);
-    }
-  }
-  for (const name of params.keys()) if (!own.has(name)) extra.push(name);
-  if (missing.length || extra.length || misShaped.length) {
-    const parts = [
-      missing.length ? `missing: ${missing.join(', ')}` : '',
-      extra.length ? `unexpected: ${extra.join(', ')}` : '',
-      misShaped.length ? `wrong shape: ${misShaped.join('; ')}` : '',
-    ].filter(Boolean);
-    throw new CheckpointError(`${source}: the parameters do not fit the ${model.config.arch} model; ${parts.join('; ')}`);
-  }
-  for (const [name, t] of params) {
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i])) throw new CheckpointError(`${source}: parameter '${name}' holds a non-finite value (${d[i]} at index ${i})`);
-    }
-  }
-  for (const [name, p] of own) p.data.set(params.get(name)!.data);
-}
-
 /** Merges `metrics` into the checkpoint's config.json (rewritten atomically); other files are untouched. */
 export function updateMetrics(dir: string, metrics: Record<string, number>): void {
   const from = findCheckpointDir(dir);
@@ -228,28 +192,13 @@ function findCheckpointDir(dir: string): string {
 function readConfig(dir: string): Record<string, unknown> {
   const path = join(dir, CONFIG_FILE);
   if (!existsSync(path)) throw new CheckpointError(`${path}: missing (not a checkpoint directory, or the first save did not finish)`);
-  let config: unknown;
+  let text: string;
   try {
-    config = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
   }
-  const bad = (msg: string) => new CheckpointError(`${path}: ${msg}`);
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw bad('not a JSON object');
-  const c = config as Record<string, unknown>;
-  if (c.format !== CHECKPOINT_FORMAT) throw bad(`"format" is ${JSON.stringify(c.format)}, expected "${CHECKPOINT_FORMAT}"`);
-  if (c.version !== CHECKPOINT_VERSION) {
-    throw bad(typeof c.version === 'number' && c.version > CHECKPOINT_VERSION
-      ? `checkpoint version ${c.version} was written by a newer version of this program (this one reads ${CHECKPOINT_VERSION})`
-      : `"version" is ${JSON.stringify(c.version)}, expected ${CHECKPOINT_VERSION}`);
-  }
-  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(c.model)) throw bad('"model" (the model config) is missing or not an object');
-  const arch = (c.model as Record<string, unknown>).arch;
-  if (typeof arch !== 'string' || arch === '') throw bad('the model config has no "arch"');
-  if (c.training !== undefined && !isObject(c.training)) throw bad('"training" is not an object');
-  if (c.metrics !== undefined && !isObject(c.metrics)) throw bad('"metrics" is not an object');
-  return c;
+  return parseCheckpointConfig(text, path);
 }
 
 function readSafetensors(path: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
@@ -259,17 +208,7 @@ function readSafetensors(path: string): { tensors: Map<string, RawTensor>; metad
   } catch (e) {
     throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
   }
-  try {
-    return decodeSafetensors(buf, path);
-  } catch (e) {
-    throw new CheckpointError((e as Error).message);
-  }
-}
-
-function checkGeneration(path: string, fileGeneration: string | undefined, configGeneration: string | null): void {
-  if (fileGeneration !== undefined && configGeneration !== null && fileGeneration !== configGeneration) {
-    throw new CheckpointError(`${path}: belongs to a different save than config.json (generation ${fileGeneration} vs ${configGeneration}); the directory mixes files of two checkpoints`);
-  }
+  return decodeCheckpointTensors(buf, path);
 }
 
 function encodeOptimizer(state: AdamState, params: Map<string, Tensor>, generation: string): Buffer {

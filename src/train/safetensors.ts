@@ -7,6 +7,12 @@
  * to the start of the byte buffer) plus an optional "__metadata__" object of string → string.
  * We write F32 only, tensors tightly packed in name order, the header padded with spaces so the
  * byte buffer starts at a multiple of 8. We read F32, F64, F16 and BF16 (converted to float32).
+ *
+ * Decoding is browser-safe: decodeSafetensors takes any Uint8Array (a Node Buffer is one) and uses
+ * only DataView, TextDecoder and typed arrays, so the page of `pixelcnn serve` (web/checkpoint.ts,
+ * through src/train/checkpoint-format.ts) reads checkpoints with it. Encoding returns a Node
+ * Buffer and is for Node only; the web bundle does not include it (scripts/build-web.mjs refuses
+ * a bundle that refers to Buffer).
  */
 
 export interface RawTensor {
@@ -83,7 +89,7 @@ export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Re
 }
 
 /**
- * Decodes a safetensors file; `file` names it in error messages. Every tensor is copied into a
+ * Decodes a safetensors file (browser-safe: no Buffer APIs); `file` names it in error messages. Every tensor is copied into a
  * fresh (aligned) Float32Array. Bytes after the last tensor are ignored; gaps between tensors
  * are allowed, overlapping tensors are not.
  */
