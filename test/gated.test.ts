@@ -242,11 +242,11 @@ test('Gated PixelCNN config validation names the field; createModel builds it', 
 // ---------------------------------------------------------------------------------------------
 // Backends
 
-test('Gated PixelCNN: the horizontal 1×k convolution (run as 3×k, middle row) equals the 1×k convolution', () => {
+test('Gated PixelCNN: the horizontal 1×k convolution on the active backend equals the js reference', () => {
   const m = new GatedPixelCnn(tiny({ channels: 3, layers: 2, firstKernel: 5 }), 4);
   const x = randomInput([2, 3, 5, 6], 3);
   const hc = m.layers[0].hconv;
-  // The 1×k reference on the js backend (the native one cannot run kh = 1 < kw; see RowConv).
+  // The 1×k reference on the js backend (one-row kernels once crashed the native padding).
   const before = backendName();
   let want: Tensor;
   try { useBackend('js'); want = conv2d(x, hc.weight, hc.bias, hc.inner.mask); } finally { useBackend(before); }

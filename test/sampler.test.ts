@@ -14,6 +14,8 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { Rng } from '../src/nn/rng.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
+import { GatedPixelCnn, defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from '../src/models/gated-pixelcnn.js';
+import type { AutoregressiveModel } from '../src/models/model.js';
 import { sampleNaive, type SampleOptions } from '../src/sample/naive.js';
 import { sampleCached } from '../src/sample/cached.js';
 import { useBackend, kernels } from '../src/backend/index.js';
@@ -28,7 +30,7 @@ const tiny = (over: Partial<PixelCnnConfig>): PixelCnnConfig =>
   ({ ...defaultPixelCnnConfig, hidden: 16, outHidden: 12, blocks: 2, levels: 4, height: 6, width: 5, ...over });
 
 /** Makes the random model's logits spread out (default init gives near-uniform distributions). */
-function sharpen(model: PixelCnn, factor: number): PixelCnn {
+function sharpen<M extends AutoregressiveModel>(model: M, factor: number): M {
   for (const p of model.parameters().values()) if (p.name?.startsWith('out2')) for (let i = 0; i < p.size; i++) p.data[i] *= factor;
   return model;
 }
@@ -40,11 +42,11 @@ function withBackend<T>(name: 'js' | 'native', f: () => T): T {
 }
 
 /** Logits of every position (pixel·C + colour) of the finished images, (count, perColour) per position. */
-function fullForwardLogits(model: PixelCnn, labels: Uint8Array, count: number): Float32Array[] {
+function fullForwardLogits(model: AutoregressiveModel, labels: Uint8Array, count: number, classes: Int32Array | null = null): Float32Array[] {
   const { channels: C, levels: L, height: H, width: W, likelihood } = model.config;
   const HW = H * W, perColour = likelihood === 'sigmoid' ? 1 : L;
   const x = new Tensor(Float32Array.from(labels, (v) => v / (L - 1)), [count, C, H, W]);
-  const out = noGrad(() => model.forward(x)).data;
+  const out = noGrad(() => model.forward(x, classes)).data;
   return Array.from({ length: C * HW }, (_, pos) => {
     const p = Math.floor(pos / C), c = pos % C, a = new Float32Array(count * perColour);
     for (let b = 0; b < count; b++) for (let k = 0; k < perColour; k++) a[b * perColour + k] = out[((b * perColour + k) * C + c) * HW + p];
@@ -53,13 +55,13 @@ function fullForwardLogits(model: PixelCnn, labels: Uint8Array, count: number): 
 }
 
 /** Runs the sampler recording the logits of every draw; checks them against the final image's forward pass. */
-function checkExact(model: PixelCnn, o: SampleOptions, sampler = sampleCached): Uint8Array {
+function checkExact(model: AutoregressiveModel, o: SampleOptions, sampler = sampleCached): Uint8Array {
   const recorded = new Map<number, Float32Array>();
   const labels = sampler(model, { ...o, onLogits: (pos, l) => recorded.set(pos, Float32Array.from(l)) });
   const { channels: C, height: H, width: W } = model.config;
   const start = o.given ? o.given.observed : 0;
   assert.equal(recorded.size, C * H * W - start, 'one onLogits call per generated position');
-  const full = fullForwardLogits(model, labels, o.count);
+  const full = fullForwardLogits(model, labels, o.count, o.classes ?? null);
   let maxDiff = 0, maxRef = 0;
   for (const [pos, l] of recorded) {
     const ref = full[pos];
@@ -160,6 +162,56 @@ test('bad observed prefixes are rejected with a clear error', () => {
   assert.throws(() => sampleCached(model, { count: 1, given: { labels: new Uint8Array(10), observed: 0 } }), /given labels hold 10 values, need 1×3×6×5 = 90/);
   assert.throws(() => sampleCached(model, { count: 1, given: { labels: new Uint8Array(90).fill(4), observed: 0 } }), /not below levels=4/);
 });
+
+// ---- Gated PixelCNN ----------------------------------------------------------------------------
+
+const tinyGated = (over: Partial<GatedPixelCnnConfig>): GatedPixelCnnConfig =>
+  ({ ...defaultGatedPixelCnnConfig, hidden: 12, outHidden: 10, layers: 3, kernel: 3, firstKernel: 5, levels: 4, height: 6, width: 5, ...over });
+
+const someClasses = (count: number, K: number) => Int32Array.from({ length: count }, (_, b) => (b * 3 + 1) % K);
+
+for (const C of [1, 3] as const) {
+  for (const L of [4, 256]) {
+    for (const K of [0, 4]) {
+      const what = `C=${C}, L=${L}${K ? ', conditional' : ''}, 6×5`;
+      test(`gated: cached sampler logits equal a full forward pass of the final image (${what}, 3 layers)`, () => withBackend('js', () => {
+        const model = sharpen(new GatedPixelCnn(tinyGated({ channels: C, levels: L, numClasses: K }), 3 + K), 4);
+        checkExact(model, { count: 3, seed: 11, classes: K ? someClasses(3, K) : null });
+      }));
+
+      test(`gated completion: cached logits equal a full forward pass (${what}, 2 layers, prefixes mid-row and below the vertical ring)`, () => withBackend('js', () => {
+        const model = sharpen(new GatedPixelCnn(tinyGated({ channels: C, levels: L, numClasses: K, layers: 2 }), 4 + K), 4);
+        const count = 2, n = count * C * 30, classes = K ? someClasses(count, K) : null;
+        for (const observed of [13 * C + (C === 3 ? 1 : 0), 20 * C, 27 * C + C - 1]) {
+          const given = { labels: randomLabels(n, L, observed), observed };
+          const labels = checkExact(model, { count, seed: 2, given, classes });
+          for (let b = 0; b < count; b++) for (let pos = 0; pos < observed; pos++) {
+            const idx = (b * C + (pos % C)) * 30 + Math.floor(pos / C);
+            assert.equal(labels[idx], given.labels[idx]);
+          }
+        }
+      }));
+    }
+  }
+}
+
+test('gated: cached sampler logits are exact for the sigmoid likelihood and for one layer (C=3, L=2)', () => withBackend('js', () => {
+  checkExact(sharpen(new GatedPixelCnn(tinyGated({ channels: 3, levels: 2, likelihood: 'sigmoid' }), 8), 4), { count: 2, seed: 4 });
+  checkExact(sharpen(new GatedPixelCnn(tinyGated({ channels: 3, levels: 4, layers: 1, firstKernel: 3 }), 9), 4), { count: 2, seed: 4 });
+}));
+
+for (const C of [1, 3] as const) {
+  test(`gated: cached and naive samplers give the same images for a seed (js backend, C=${C}, L=16, conditional, completion)`, () => withBackend('js', () => {
+    const model = sharpen(new GatedPixelCnn(tinyGated({ channels: C, levels: 16, numClasses: 3, layers: 2 }), 6), 3);
+    const classes = someClasses(4, 3);
+    for (const temperature of [1, 0.7]) {
+      const o = { count: 4, seed: 99, temperature, classes };
+      assert.deepEqual(sampleCached(model, o), sampleNaive(model, o));
+    }
+    const given = { labels: randomLabels(4 * C * 30, 16, 3), observed: 17 * C + (C - 1) };
+    assert.deepEqual(sampleCached(model, { count: 4, seed: 5, given, classes }), sampleNaive(model, { count: 4, seed: 5, given, classes }));
+  }));
+}
 
 // ---- CLI ----------------------------------------------------------------------------------------
 

@@ -5,6 +5,9 @@
 namespace pixelcnn {
 namespace PIXELCNN_NS {
 
+constexpr double kSerialMacs = 1 << 21;  // below ~2M multiply-adds one thread is faster
+
+
 void gemm(bool transA, bool transB, int m, int n, int k, const float* a, const float* b, float* c,
           int beta) {
   if (m <= 0 || n <= 0) return;
@@ -44,7 +47,14 @@ void gemm(bool transA, bool transB, int m, int n, int k, const float* a, const f
       else for (int j = 0; j < ncols; ++j) dst[j] += src[j];
     }
   };
-  pfor(static_cast<long>(tl.nmt) * tl.nnt, task);
+  // Small products (the cached samplers' per-pixel GEMMs) run on the calling thread: waking the
+  // pool costs more than it saves, and much more when other processes keep the cores busy.
+  const long tiles = static_cast<long>(tl.nmt) * tl.nnt;
+  if (static_cast<double>(M) * N * K < kSerialMacs) {
+    for (long t = 0; t < tiles; ++t) task(t, 0);
+  } else {
+    pfor(tiles, task);
+  }
 }
 
 }  // namespace PIXELCNN_NS

@@ -136,45 +136,29 @@ class MaskedConv {
 }
 
 /**
- * A 1×k convolution layer (the horizontal stack's), stored and initialised as PyTorch's
- * (O, I, 1, k) but run as a 3×k convolution whose live taps are the middle row only (the same
- * work): the native backend's padded-plane convolution overruns its planes when kh = 1 < kw.
+ * The horizontal stack's 1×k convolution, stored and initialised as PyTorch's (O, I, 1, k) and
+ * run as a plain 1×k masked convolution (`inner`; the native backend's padded-plane convolution
+ * handles kh = 1 < kw since its one-row padding fix).
  */
 class RowConv {
   readonly inner: MaskedConv;
-  readonly mask: ConvMask;
 
   constructor(name: string, inFilters: number, outFilters: number, k: number, rng: Rng,
               keep: (o: number, i: number, kx: number) => boolean) {
     this.inner = new MaskedConv(name, inFilters, outFilters, 1, k, rng, (o, i, _ky, kx) => keep(o, i, kx));
-    const K = 3 * k, values = new Float32Array(outFilters * inFilters * K);
-    for (let o = 0; o < outFilters; o++) for (let i = 0; i < inFilters; i++) {
-      for (let kx = 0; kx < k; kx++) values[(o * inFilters + i) * K + k + kx] = keep(o, i, kx) ? 1 : 0;
-    }
-    this.mask = { values, taps: liveTaps(values, K) };
   }
 
   get weight(): Tensor { return this.inner.weight; }
   get bias(): Tensor { return this.inner.bias; }
+  get mask(): ConvMask | null { return this.inner.mask; }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, middleRow(this.inner.weight), this.inner.bias, this.mask);
+    return this.inner.forward(x);
   }
 
   params(): Tensor[] {
     return this.inner.params();
   }
-}
-
-/** (O, I, 1, k) → (O, I, 3, k) with the weights in the middle row and zeros above and below. */
-function middleRow(w: Tensor): Tensor {
-  const [O, I, , k] = w.shape, n = O * I;
-  const y = new Float32Array(n * 3 * k);
-  for (let p = 0; p < n; p++) y.set(w.data.subarray(p * k, (p + 1) * k), p * 3 * k + k);
-  return result(y, [O, I, 3, k], [w], (out) => {
-    const g = out.grad!, d = w.gradBuffer();
-    for (let p = 0; p < n; p++) for (let x = 0; x < k; x++) d[p * k + x] += g[p * 3 * k + k + x];
-  });
 }
 
 /** Rows `classes` of an embedding table (K, D) → (B, D); the gradient goes to those rows only. */

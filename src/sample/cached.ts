@@ -23,6 +23,9 @@ export type { IncrementalNetwork } from './incremental/network.js';
  * sampler, the whole loop (every pixel, colour, layer and draw) runs in one addon call, or one per
  * image row when onProgress / onLogits is given; its RNG is a port of Rng, so the images are the
  * same as the js backend's for a seed (up to float ties).
+ *
+ * onProgress gets the live labels (see SampleOptions.onProgress): after each position on the js
+ * path, after each image row on the native one, with every draw up to that point written.
  */
 export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint8Array {
   const { H, W, T } = checkSampleOptions(model, o);
@@ -52,9 +55,11 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
     const seen = o.onLogits ? new Float32Array(chunk * B * perColour) : null;
     for (let pos = start; pos < total; pos += chunk) {
       const end = Math.min(total, pos + chunk);
+      // The addon writes the draws of [pos, end) into `labels` (and x) in place, so the buffer
+      // handed to onProgress is current here.
       generate(labels, pos, end, T, state, seen);
       if (seen) for (let q = pos; q < end; q++) o.onLogits!(q, seen.subarray((q - pos) * B * perColour, (q - pos + 1) * B * perColour));
-      o.onProgress?.(end - start, total - start);
+      o.onProgress?.(end - start, total - start, labels);
     }
     return labels;
   }
@@ -69,7 +74,7 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
       const idx = (b * C + c) * HW + p;
       labels[idx] = v; x[idx] = v / (L - 1);
     }
-    o.onProgress?.(pos + 1 - start, total - start);
+    o.onProgress?.(pos + 1 - start, total - start, labels);
   }
   return labels;
 }

@@ -35,7 +35,9 @@
 import type { AutoregressiveModel } from '../../models/model.js';
 import type { PixelCnn } from '../../models/pixelcnn.js';
 import type { NativeAddon } from '../../backend/native.js';
+import type { GatedPixelCnn } from '../../models/gated-pixelcnn.js';
 import { PixelCnnIncremental } from './pixelcnn.js';
+import { GatedPixelCnnIncremental } from './gated.js';
 
 export interface IncrementalNetwork {
   readonly batch: number;
@@ -72,6 +74,8 @@ export function createIncrementalNetwork(model: AutoregressiveModel, batch: numb
   switch (model.config.arch) {
     case 'pixelcnn':
       return new PixelCnnIncremental(model as unknown as PixelCnn, batch, height, width);
+    case 'gated':
+      return new GatedPixelCnnIncremental(model as unknown as GatedPixelCnn, batch, height, width);
     default:
       throw new Error(`cached sampling is not implemented for architecture '${model.config.arch}' (use the naive sampler)`);
   }
