@@ -173,8 +173,12 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   assert.ok(await page.evaluate(() => window.__pixelcnn!.progressEvents) > 0, 'no progress was shown');
 
   // Stop: the worker is replaced (model reloaded) and the next job runs normally.
-  await page.click('#generate');
-  await page.click('#stop');
+  // Both clicks in one task: the worker's reply cannot arrive in between, so Stop always lands
+  // on a running job (two separate clicks raced a fast tiny model and found Stop disabled).
+  await page.evaluate(() => {
+    (document.getElementById('generate') as HTMLButtonElement).click();
+    (document.getElementById('stop') as HTMLButtonElement).click();
+  });
   await page.waitForFunction(() => !(document.getElementById('generate') as HTMLButtonElement).disabled, null, { timeout: 15_000 });
   assert.equal(await page.textContent('#sample-status'), 'stopped');
   await page.fill('#batch', '2');
