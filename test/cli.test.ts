@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pixelcnn-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 600_000 }); // generous: CI machines are shared
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
