@@ -68,6 +68,17 @@ test('shift moves rows down with zero fill', () => {
   assert.deepEqual(Array.from(ops.shift(x, 0, 1).data), [0, 1, 0, 3, 0, 5]);
 });
 
+test('gate (fused tanh(f)·σ(g)) gradient x=[2,6,3,4] and value', () => {
+  checkGradients('gate', [randomTensor([2, 6, 3, 4], rng)], ops.gate);
+  const x = randomTensor([1, 4, 1, 2], rng, { requiresGrad: false });
+  const y = ops.gate(x);
+  for (let c = 0; c < 2; c++) for (let p = 0; p < 2; p++) {
+    const f = x.data[c * 2 + p], g = x.data[(c + 2) * 2 + p];
+    assert.ok(Math.abs(y.data[c * 2 + p] - Math.tanh(f) / (1 + Math.exp(-g))) < 1e-6);
+  }
+  assert.deepEqual(y.shape, [1, 2, 1, 2]);
+});
+
 test('sum and mean gradients', () => {
   checkGradients('sum', [randomTensor([3, 4], rng)], ops.sum);
   checkGradients('mean', [randomTensor([3, 4], rng)], ops.mean);

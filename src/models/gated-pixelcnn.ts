@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
-import { add, addChannelBias, conv2d, mul, relu, shift, sigmoid, splitChannels, tanh, type ConvMask } from '../ops/index.js';
+import { add, addChannelBias, conv2d, gate, relu, shift, type ConvMask } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { liveTaps, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
@@ -175,12 +175,6 @@ function embed(table: Tensor, classes: Int32Array): Tensor {
   });
 }
 
-/** tanh(f) ⊙ σ(g) with f = channels [0, h), g = [h, 2h). */
-function gate(pre: Tensor): Tensor {
-  const h = pre.shape[1] / 2;
-  const [f, g] = splitChannels(pre, [h, h]);
-  return mul(tanh(f), sigmoid(g));
-}
 
 class GatedLayer {
   readonly vconv: MaskedConv;

@@ -4,5 +4,6 @@ export { relu, tanh, sigmoid, add, mul } from './elementwise.js';
 export { sum, mean } from './reduce.js';
 export { concatChannels, sliceChannels, splitChannels, addChannelBias } from './channels.js';
 export { shift } from './shift.js';
+export { gate } from './gate.js';
 export { softmaxCrossEntropy, type NllResult } from './softmax-cross-entropy.js';
 export { sigmoidCrossEntropy } from './sigmoid-cross-entropy.js';
