@@ -6,7 +6,8 @@
     "kernel_sources": [
       "native/src/gemm.cc",
       "native/src/conv2d.cc",
-      "native/src/softmax_xent.cc"
+      "native/src/softmax_xent.cc",
+      "native/src/gate.cc"
     ],
     "common_cflags": ["-O3", "-fPIC", "-ffp-contract=fast", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
   },

@@ -323,10 +323,34 @@ for (const n of [1, 7, 65536 + 3, 300000]) {
 
 test('elementwise kernels reject mismatched lengths and wrong types', (t) => {
   withNative(t, (_k, a) => {
-    assert.throws(() => a.add(new Float32Array(3), new Float32Array(3), new Float32Array(2)), /add: lengths differ \(3, 3, 2\)/);
+    assert.throws(() => a.add(new Float32Array(3), new Float32Array(3), new Float32Array(2)), /add: b has 2 elements, needs at least 3/);
+    assert.throws(() => a.accumulate(new Float32Array(3), new Float32Array(4)), /accumulate: lengths differ \(out has 3 elements, a has 4\)/);
+    assert.throws(() => a.gateForward(new Float32Array(4), new Float32Array(7), 2, 2), /gateForward: x has 7 elements, needs at least 8/);
+    assert.throws(() => a.gateBackward(new Float32Array(8), new Float32Array(4), new Float32Array(8), 2, 2.5), /gateBackward: n must be an integer/);
     assert.throws(() => a.reluForward(new Float32Array(3), new Float64Array(3) as unknown as Float32Array), /reluForward: a must be a Float32Array/);
   });
 });
+
+// The gated unit: float tanh/σ against Math.tanh/Math.exp, over ordinary values, the polynomial /
+// quotient switch of tanh at |x| = 0.625, and saturation (|x| up to 100, where e^x overflows).
+for (const [batch, n, scale] of [[1, 1, 1], [3, 13, 1], [2, 8195, 3], [32, 24 * 784, 4], [2, 1000, 100]] as const) {
+  test(`gate kernels batch=${batch} n=${n} |x| ≤ ${scale}: forward and backward agree with the reference`, (t) => {
+    withNative(t, (k) => {
+      const r = rng(batch * 7919 + n);
+      const x = randn(batch * 2 * n, r, scale), dy = randn(batch * n, r), dx0 = randn(batch * 2 * n, r);
+      x[0] = 0.625; if (x.length > 3) { x[1] = -0.625; x[2] = 1e-9; x[3] = -88.5; }
+      const got = new Float32Array(batch * n), want = new Float32Array(batch * n);
+      k.gateForward(got, x, batch, n);
+      jsKernels.gateForward(want, x, batch, n);
+      assertClose(got, want, 'y', 1e-6);
+      const gdx = dx0.slice(), wdx = dx0.slice();
+      k.gateBackward(gdx, dy, x, batch, n);
+      jsKernels.gateBackward(wdx, dy, x, batch, n);
+      assertClose(gdx, wdx, 'dx', 1e-6);
+      for (const v of got) assert.ok(Number.isFinite(v));
+    });
+  });
+}
 
 // Rectangular kernels (the gated model's 1×k horizontal stack): one-row kernels have no
 // vertical padding, which once made the native padding write past its buffer.

@@ -76,6 +76,15 @@ PIXELCNN_INLINE void forRealPixels(long n0, int ncols, const Geo& g, F f) {
   }
 }
 
+// The planes on the padded grid: a 1×1 kernel has no padding (Hp = H, Wp = W), so the source
+// itself; otherwise a padded copy in shared scratch.
+const float* padded(const float* src, long count, const Geo& g) {
+  if (g.KK == 1) return src;
+  float* dst = sharedScratch(kSharedPad, count * g.plane);
+  padPlanes(dst, src, count, g);
+  return dst;
+}
+
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
 
 // A[m][k = c·T + t] = w[...] for the forward (m = o, c = i) and backward-data (m = i, c = o)
@@ -154,8 +163,7 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
     const long i = k / g.T, tap = taps[k - i * g.T];
     rowOff[k] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
-  float* xpad = sharedScratch(kSharedPad, g.B * g.I * g.plane);
-  padPlanes(xpad, x, g.B * g.I, g);
+  const float* xpad = padded(x, g.B * g.I, g);
   convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias);
 }
 
@@ -173,8 +181,7 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
     rowOff[k] = static_cast<int32_t>(o * g.plane + (g.KH - 1 - tap / g.KW) * g.Wp +
                                      (g.KW - 1 - tap % g.KW));
   }
-  float* dpad = sharedScratch(kSharedPad, g.B * g.O * g.plane);
-  padPlanes(dpad, dout, g.B * g.O, g);
+  const float* dpad = padded(dout, g.B * g.O, g);
   convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
 }
 
@@ -225,8 +232,7 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     const long i = n / g.T, tap = taps[n - i * g.T];
     colOff[n] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
-  float* xpad = sharedScratch(kSharedPad, g.B * g.I * g.plane);
-  padPlanes(xpad, x, g.B * g.I, g);
+  const float* xpad = padded(x, g.B * g.I, g);
 
   const Tiling tl = chooseTiling(M, N, 1);
   const long ldc = tl.ldc();

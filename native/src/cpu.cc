@@ -9,7 +9,7 @@ namespace {
 #define PIXELCNN_TABLE(ns, label)                                                             \
   KernelTable {                                                                               \
     label, ns::gemm, ns::conv2dForward, ns::conv2dBackwardData, ns::conv2dBackwardFilter,     \
-        ns::softmaxCrossEntropy                                                               \
+        ns::softmaxCrossEntropy, ns::gateForward, ns::gateBackward                            \
   }
 
 const KernelTable kGeneric = PIXELCNN_TABLE(generic, "generic");

@@ -5,6 +5,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "cpu.h"
+#include "napi_args.h"
 #include "threadpool.h"
 
 namespace pixelcnn {
@@ -45,7 +47,6 @@ void runChunk(void* ctx, long task, int) {
       for (; i < hi; ++i) y[i] += b[i] > 0.0f ? a[i] : 0.0f;
       break;
     }
-      break;
     case Op::Add:  // y = a + b
       for (long i = lo; i < hi; ++i) y[i] = a[i] + b[i];
       break;
@@ -55,34 +56,63 @@ void runChunk(void* ctx, long task, int) {
   }
 }
 
-float* f32(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name, size_t& len) {
+// Length of the Float32Array argument i (after a type check).
+size_t length(const Napi::CallbackInfo& info, const Args& args, size_t i, const char* name) {
   const Napi::Value v = info[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a Float32Array");
-  Napi::TypedArray arr = v.As<Napi::TypedArray>();
-  len = arr.ElementLength();
-  return reinterpret_cast<float*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+    args.typeError(std::string(name) + " must be a Float32Array");
+  return v.As<Napi::TypedArray>().ElementLength();
 }
 
 template <Op op>
 Napi::Value Binding(const Napi::CallbackInfo& info) {
   static const char* const names[] = {"reluForward", "reluBackward", "add", "accumulate"};
-  const char* fn = names[static_cast<int>(op)];
-  const size_t argc = (op == Op::ReluForward || op == Op::Accumulate) ? 2 : 3;
-  if (info.Length() < argc)
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(argc) + " arguments");
-  size_t n0 = 0, n1 = 0, n2 = 0;
-  Job j{op, f32(info, fn, 0, "out", n0), f32(info, fn, 1, "a", n1), nullptr, 0};
-  if (argc == 3) j.b = f32(info, fn, 2, "b", n2);
-  if (n1 != n0 || (argc == 3 && n2 != n0))
-    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": lengths differ (" + std::to_string(n0) + ", " +
-                                                std::to_string(n1) + (argc == 3 ? ", " + std::to_string(n2) : "") + ")");
-  j.n = static_cast<long>(n0);
-  if (j.n == 0) return info.Env().Undefined();
-  lockKernels();
-  parallelFor((j.n + kChunk - 1) / kChunk, runChunk, &j);
-  unlockKernels();
-  return info.Env().Undefined();
+  return guarded(info, [&] {
+    const char* fn = names[static_cast<int>(op)];
+    const size_t argc = (op == Op::ReluForward || op == Op::Accumulate) ? 2 : 3;
+    Args args(info, fn, argc);
+    const size_t n = length(info, args, 0, "out");
+    Job j{op, args.f32(0, "out", 0), args.f32(1, "a", n), argc == 3 ? args.f32(2, "b", n) : nullptr,
+          static_cast<long>(n)};
+    // Same length exactly (f32 checked "at least"): a longer input is a caller's mistake too.
+    for (size_t i = 1; i < argc; ++i)
+      if (length(info, args, i, i == 1 ? "a" : "b") != n)
+        args.rangeError("lengths differ (out has " + std::to_string(n) + " elements, " +
+                        (i == 1 ? "a" : "b") + " has " + std::to_string(length(info, args, i, "")) + ")");
+    if (j.n == 0) return;
+    KernelLock lock;
+    parallelFor((j.n + kChunk - 1) / kChunk, runChunk, &j);
+  });
+}
+
+// gateForward(y (B·n), x (B·2n), B, n) and gateBackward(dx (B·2n), dy (B·n), x (B·2n), B, n).
+Napi::Value GateForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    Args a(info, "gateForward", 4);
+    const int B = a.integer(2, "batch", 0);
+    const long n = a.integer(3, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* y = a.f32(0, "y", half);
+    const float* x = a.f32(1, "x", 2 * half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().gateForward(y, x, B, n);
+  });
+}
+
+Napi::Value GateBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    Args a(info, "gateBackward", 5);
+    const int B = a.integer(3, "batch", 0);
+    const long n = a.integer(4, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* dx = a.f32(0, "dx", 2 * half);
+    const float* dy = a.f32(1, "dy", half);
+    const float* x = a.f32(2, "x", 2 * half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().gateBackward(dx, dy, x, B, n);
+  });
 }
 
 }  // namespace
@@ -92,6 +122,8 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("reluBackward", Napi::Function::New(env, Binding<Op::ReluBackward>, "reluBackward"));
   exports.Set("add", Napi::Function::New(env, Binding<Op::Add>, "add"));
   exports.Set("accumulate", Napi::Function::New(env, Binding<Op::Accumulate>, "accumulate"));
+  exports.Set("gateForward", Napi::Function::New(env, GateForward, "gateForward"));
+  exports.Set("gateBackward", Napi::Function::New(env, GateBackward, "gateBackward"));
 }
 
 }  // namespace pixelcnn

@@ -1,5 +1,6 @@
-// Elementwise kernels of the training hot path (ReLU, residual add, gradient accumulation).
-// They are memory-bound: plain loops the compiler vectorises, split across the pool in chunks.
+// Bindings of the elementwise kernels of the training hot path: ReLU, residual add and gradient
+// accumulation (memory-bound loops here), and the gated unit (gate.cc, per instruction set).
+// All are split across the pool in chunks.
 #pragma once
 #include <napi.h>
 

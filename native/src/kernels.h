@@ -1,4 +1,4 @@
-// Entry points of the compute kernels. Every kernel source (gemm.cc, conv2d.cc, softmax_xent.cc)
+// Entry points of the compute kernels. Every kernel source (gemm.cc, conv2d.cc, softmax_xent.cc, gate.cc)
 // is compiled once per instruction set into its own namespace (pixelcnn::generic, pixelcnn::avx2,
 // pixelcnn::avx512) by binding.gyp; cpu.cc picks one table at load time.
 #pragma once
@@ -23,6 +23,9 @@ struct KernelTable {
                                const ConvDims& d, const int32_t* taps, int ntaps);
   void (*softmaxCrossEntropy)(double* nll, float* dlogits, const float* logits,
                               const uint8_t* targets, int B, int L, int C, int S, double gradScale);
+  // Gated unit (gate.cc): y (B, n) = tanh(x[b][0, n)) · σ(x[b][n, 2n)); dx (B, 2n) += its gradient.
+  void (*gateForward)(float* y, const float* x, int B, long n);
+  void (*gateBackward)(float* dx, const float* dy, const float* x, int B, long n);
 };
 
 #define PIXELCNN_DECLARE_ISA(ns)                                                              \
@@ -36,6 +39,8 @@ struct KernelTable {
                             const int32_t*, int);                                             \
   void softmaxCrossEntropy(double*, float*, const float*, const uint8_t*, int, int, int, int,  \
                            double);                                                           \
+  void gateForward(float*, const float*, int, long);                                          \
+  void gateBackward(float*, const float*, const float*, int, long);                           \
   }
 
 PIXELCNN_DECLARE_ISA(generic)

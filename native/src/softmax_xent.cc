@@ -6,6 +6,7 @@
 // Work is split into fixed chunks of pixels whose partial sums are added in order: the result
 // does not depend on the number of threads.
 #include "gemm_impl.h"
+#include "vmath.h"
 #include "kernels.h"
 
 namespace pixelcnn {
@@ -13,26 +14,6 @@ namespace PIXELCNN_NS {
 namespace {
 
 constexpr long kChunk = 1024;  // pixels per task (multiple of VL)
-
-PIXELCNN_INLINE vf vexp(vf x) {
-  const vf lo = splat(-87.3365447505531f), hi = splat(88.3762626647949f);
-  const vf xc = x < lo ? lo : (x > hi ? hi : x);
-  vf fx = xc * 1.44269504088896341f;
-  fx = (fx + 12582912.0f) - 12582912.0f;  // round to nearest integer
-  vf r = xc - fx * 0.693359375f;
-  r = r - fx * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const vi n = __builtin_convertvector(fx, vi);
-  const vf scale = (vf)((n + 127) << 23);
-  const vf res = p * scale;
-  return x < lo ? vf{} : res;
-}
 
 // One pixel, exactly as the reference (double).
 PIXELCNN_INLINE double pixelScalar(float* dl, const float* lg, long CS, int L, int t, double gradScale) {

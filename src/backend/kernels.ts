@@ -62,6 +62,13 @@ export interface Kernels {
   add(y: Float32Array, a: Float32Array, b: Float32Array): void;
   /** d += g (gradient accumulation). */
   accumulate(d: Float32Array, g: Float32Array): void;
+  /**
+   * Gated unit of Gated PixelCNN, per image b: y (B, n) = tanh(f) · σ(g) with f = x[b][0, n) and
+   * g = x[b][n, 2n) of x (B, 2n). Native: float tanh/σ (~1 ulp), js: Math.tanh/Math.exp.
+   */
+  gateForward(y: Float32Array, x: Float32Array, batch: number, n: number): void;
+  /** dx (B, 2n) += gradient of gateForward given dy (B, n); tanh and σ are recomputed from x. */
+  gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
 
   softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null,
                       logits: Float32Array, targets: Uint8Array,

@@ -28,6 +28,8 @@ export interface NativeAddon {
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
   add(y: Float32Array, a: Float32Array, b: Float32Array): void;
   accumulate(d: Float32Array, g: Float32Array): void;
+  gateForward(y: Float32Array, x: Float32Array, batch: number, n: number): void;
+  gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
   setThreads(n: number): void;
   getThreads(): number;
   /** e.g. 'avx2+fma' or 'generic' */
@@ -95,5 +97,7 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     reluBackward: (dx, dy, x) => addon.reluBackward(dx, dy, x),
     add: (y, a, b) => addon.add(y, a, b),
     accumulate: (d, g) => addon.accumulate(d, g),
+    gateForward: (y, x, B, n) => addon.gateForward(y, x, B, n),
+    gateBackward: (dx, dy, x, B, n) => addon.gateBackward(dx, dy, x, B, n),
   };
 }
