@@ -50,6 +50,21 @@ test('add: a tensor used twice gets both contributions', () => {
   assert.deepEqual(Array.from(a.grad!), [2, 2, 2, 2]);
 });
 
+// Intermediate gradients are written, not accumulated, by their first contribution (conv
+// backward-data and ReLU overwrite a fresh buffer, add hands its buffer over): an intermediate
+// read by several ops, in every order, must still get the sum of all contributions.
+test('an intermediate used by conv, relu and add (twice, and with itself) gets every contribution', () => {
+  const w = randomTensor([3, 3, 3, 3], rng);
+  const x = randomTensor([2, 3, 4, 4], rng, { minAbs: 0.1 });
+  checkGradients('shared intermediate', [x, w], (xx, ww) => {
+    const m = ops.mul(xx, xx), n = ops.tanh(xx);
+    const a = ops.add(ops.relu(m), ops.add(m, m));            // adopt, then accumulate into itself
+    const b = ops.add(ops.conv2d(m, ww, null), ops.relu(n));  // conv writes m's 4th contribution
+    const c = ops.add(ops.conv2d(n, ww, null), n);            // n: conv first, then add
+    return ops.add(ops.add(a, b), c);
+  });
+});
+
 test('concatChannels, sliceChannels, splitChannels gradients', () => {
   checkGradients('concat', [randomTensor([2, 2, 3, 3], rng), randomTensor([2, 3, 3, 3], rng)], (a, b) => ops.concatChannels([a, b]));
   checkGradients('slice', [randomTensor([2, 5, 3, 3], rng)], (a) => ops.sliceChannels(a, 1, 3));

@@ -156,15 +156,22 @@ for (const [ci, c] of convCases.entries()) {
       });
     });
   }
-  test(`conv2dBackwardData ${shape}`, (t) => {
+  test(`conv2dBackwardData ${shape} (accumulate and overwrite)`, (t) => {
     withNative(t, (nk) => {
       const { w, dout, taps } = convInputs(c, ci);
       const d = dimsOf(c);
-      const dx0 = randn(c.B * c.I * c.H * c.W, rng(ci + 99)); // accumulates
-      const want = dx0.slice(), got = dx0.slice();
-      jsKernels.conv2dBackwardData(want, dout, w, d, taps);
-      nk.conv2dBackwardData(got, dout, w, d, taps);
-      assertClose(got, want, 'dx');
+      for (const beta of [1, 0] as const) {
+        // beta 1 accumulates into dx0; beta 0 must ignore it (garbage, as in a recycled buffer)
+        const dx0 = randn(c.B * c.I * c.H * c.W, rng(ci + 99), 1e3);
+        const want = dx0.slice(), got = dx0.slice();
+        jsKernels.conv2dBackwardData(want, dout, w, d, taps, beta);
+        nk.conv2dBackwardData(got, dout, w, d, taps, beta);
+        assertClose(got, want, `dx beta=${beta}`);
+      }
+      const fresh = new Float32Array(c.B * c.I * c.H * c.W), over = randn(fresh.length, rng(ci), 1e3);
+      nk.conv2dBackwardData(fresh, dout, w, d, taps, 1);
+      nk.conv2dBackwardData(over, dout, w, d, taps, 0);
+      assert.deepEqual(over, fresh, 'overwrite = accumulate into zeros');
     });
   });
   for (const withBias of [false, true]) {
@@ -238,7 +245,9 @@ test('bad input throws instead of crashing', (t) => {
     // too-short buffers
     assert.throws(() => a.gemm(false, false, 5, 5, 5, f, f, f, 0), RangeError);
     assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps), /w has 8 elements/);
-    assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps), RangeError);
+    assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 1), RangeError);
+    assert.throws(() => a.conv2dBackwardData(f, f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 0.5), /beta must be 0 or 1/);
+    assert.throws(() => a.reluBackward(f, f, f, 2), /reluBackward: beta must be 0 or 1/);
     assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps), /dbias/);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, new Float32Array(4), new Uint8Array(4), 1, 4, 1, 4, 1), RangeError);
     // bad values
@@ -270,7 +279,7 @@ test('thread counts 1 and 2 give identical results', (t) => {
         const out = new Float32Array(3 * 24 * 784);
         nk.conv2dForward(out, x, w, bias, d, taps);
         const dx = new Float32Array(3 * 16 * 784);
-        nk.conv2dBackwardData(dx, dout, w, d, taps);
+        nk.conv2dBackwardData(dx, dout, w, d, taps, 1);
         const dw = new Float32Array(24 * 16 * 9), db = new Float32Array(24);
         nk.conv2dBackwardFilter(dw, db, dout, x, d, taps);
         const c = new Float32Array(130 * 90);
@@ -310,7 +319,8 @@ for (const n of [1, 7, 65536 + 3, 300000]) {
       };
       for (const [name, f] of [
         ['reluForward', (kk: Kernels, out: Float32Array) => kk.reluForward(out, x)],
-        ['reluBackward', (kk: Kernels, out: Float32Array) => kk.reluBackward(out, dy, x)],
+        ['reluBackward', (kk: Kernels, out: Float32Array) => kk.reluBackward(out, dy, x, 1)],
+        ['reluBackward overwrite', (kk: Kernels, out: Float32Array) => kk.reluBackward(out, dy, x, 0)],
         ['add', (kk: Kernels, out: Float32Array) => kk.add(out, x, b)],
         ['accumulate', (kk: Kernels, out: Float32Array) => kk.accumulate(out, dy)],
       ] as const) {
@@ -366,7 +376,7 @@ for (const [KH, KW] of [[1, 3], [1, 5], [3, 1], [3, 5], [1, 1]] as const) {
         jsKernels.conv2dForward(want, x, w, bias, d, taps); nk.conv2dForward(got, x, w, bias, d, taps);
         assertClose(got, want, 'out');
         const dxWant = new Float32Array(B * I * H * W), dxGot = dxWant.slice();
-        jsKernels.conv2dBackwardData(dxWant, dout, w, d, taps); nk.conv2dBackwardData(dxGot, dout, w, d, taps);
+        jsKernels.conv2dBackwardData(dxWant, dout, w, d, taps, 1); nk.conv2dBackwardData(dxGot, dout, w, d, taps, 1);
         assertClose(dxGot, dxWant, 'dx');
         const dwWant = new Float32Array(w.length), dwGot = dwWant.slice(), dbWant = new Float32Array(O), dbGot = dbWant.slice();
         jsKernels.conv2dBackwardFilter(dwWant, dbWant, dout, x, d, taps); nk.conv2dBackwardFilter(dwGot, dbGot, dout, x, d, taps);

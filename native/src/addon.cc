@@ -89,14 +89,16 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
 
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
-    Args a(info, "conv2dBackwardData", 11);
+    Args a(info, "conv2dBackwardData", 12);
     ConvArgs c = convArgs(a, 3);
     readTaps(info, a, 10, c);
+    const double beta = a.number(11, "beta");
+    if (beta != 0 && beta != 1) a.rangeError("beta must be 0 or 1");
     float* dx = a.f32(0, "dx", act(c.d, c.d.I));
     const float* dout = a.f32(1, "dout", act(c.d, c.d.O));
     const float* w = a.f32(2, "w", wsize(c.d));
     KernelLock lock;
-    activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps);
+    activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta == 0 ? 0 : 1);
   });
 }
 

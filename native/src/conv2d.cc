@@ -8,7 +8,7 @@
 // copies straight from the padded planes, masked taps never appear in K, and no im2col matrix is
 // ever built.
 //   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
-//   backward data:   dx_b (I, p')  += Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
+//   backward data:   dx_b (I, p') (=|+=) Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
 //   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_bᵀ (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
 // The backward filter owns each dW element in one task and sums the images in order, so it is
 // deterministic whatever the thread count.
@@ -168,10 +168,14 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
 }
 
 void conv2dBackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,
-                        const int32_t* taps, int ntaps) {
+                        const int32_t* taps, int ntaps, int beta) {
   const Geo g = geometry(d, ntaps);
   const long K = g.O * g.T;
-  if (g.B == 0 || g.I == 0 || g.HW == 0 || K == 0) return;
+  if (g.B == 0 || g.I == 0 || g.HW == 0) return;
+  if (K == 0) {
+    if (!beta) memset(dx, 0, sizeof(float) * g.B * g.I * g.HW);
+    return;
+  }
   const int kcn = kBlock(K);
   float* Ap = sharedScratch(kSharedA, roundUp(g.I, MR) * K);
   prepackWeights(Ap, g.I, K, kcn, w, taps, g.T, [&](long i, long o) { return (o * g.I + i) * g.KK; });
@@ -182,7 +186,8 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
                                      (g.KW - 1 - tap % g.KW));
   }
   const float* dpad = padded(dout, g.B * g.O, g);
-  convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
+  if (beta) convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
+  else convAsGemm<false>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
 }
 
 void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const float* x,

@@ -14,8 +14,11 @@ namespace {
 
 enum class Op { ReluForward, ReluBackward, Add, Accumulate };
 
+// ReluBackward: beta 1 accumulates into out, 0 overwrites it.
+
 struct Job {
   Op op;
+  int beta;
   float* out;
   const float* a;
   const float* b;
@@ -34,17 +37,24 @@ void runChunk(void* ctx, long task, int) {
     case Op::ReluForward:  // y = max(a, 0)
       for (long i = lo; i < hi; ++i) y[i] = a[i] > 0.0f ? a[i] : 0.0f;
       break;
-    case Op::ReluBackward: {  // y (dx) += a (dy) where b (x) > 0
+    case Op::ReluBackward: {  // y (dx) = beta · y + (a (dy) where b (x) > 0)
       long i = lo;
 #ifdef __SSE2__
       // GCC compiles the scalar form to a branch, which mispredicts on random signs (5× slower).
       const __m128 zero = _mm_setzero_ps();
-      for (; i + 4 <= hi; i += 4) {
-        const __m128 m = _mm_cmpgt_ps(_mm_loadu_ps(b + i), zero);
-        _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(y + i), _mm_and_ps(m, _mm_loadu_ps(a + i))));
+      if (j.beta) {
+        for (; i + 4 <= hi; i += 4) {
+          const __m128 m = _mm_cmpgt_ps(_mm_loadu_ps(b + i), zero);
+          _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(y + i), _mm_and_ps(m, _mm_loadu_ps(a + i))));
+        }
+      } else {
+        for (; i + 4 <= hi; i += 4) {
+          const __m128 m = _mm_cmpgt_ps(_mm_loadu_ps(b + i), zero);
+          _mm_storeu_ps(y + i, _mm_and_ps(m, _mm_loadu_ps(a + i)));
+        }
       }
 #endif
-      for (; i < hi; ++i) y[i] += b[i] > 0.0f ? a[i] : 0.0f;
+      for (; i < hi; ++i) y[i] = (j.beta ? y[i] : 0.0f) + (b[i] > 0.0f ? a[i] : 0.0f);
       break;
     }
     case Op::Add:  // y = a + b
@@ -70,9 +80,15 @@ Napi::Value Binding(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     const char* fn = names[static_cast<int>(op)];
     const size_t argc = (op == Op::ReluForward || op == Op::Accumulate) ? 2 : 3;
-    Args args(info, fn, argc);
+    Args args(info, fn, op == Op::ReluBackward ? 4 : argc);
+    int beta = 1;
+    if (op == Op::ReluBackward) {
+      const double v = args.number(3, "beta");
+      if (v != 0 && v != 1) args.rangeError("beta must be 0 or 1");
+      beta = v == 0 ? 0 : 1;
+    }
     const size_t n = length(info, args, 0, "out");
-    Job j{op, args.f32(0, "out", 0), args.f32(1, "a", n), argc == 3 ? args.f32(2, "b", n) : nullptr,
+    Job j{op, beta, args.f32(0, "out", 0), args.f32(1, "a", n), argc == 3 ? args.f32(2, "b", n) : nullptr,
           static_cast<long>(n)};
     // Same length exactly (f32 checked "at least"): a longer input is a caller's mistake too.
     for (size_t i = 1; i < argc; ++i)

@@ -5,7 +5,8 @@
  *
  * Conventions (llm.c style): outputs first, shapes in comments, row-major float32,
  * activations NCHW. Backward kernels ACCUMULATE (+=) into gradient buffers so that a
- * tensor used twice gets both contributions. Nothing here allocates per call except
+ * tensor used twice gets both contributions; the two that usually write a tensor's first
+ * contribution (conv backward-data, ReLU backward) take beta = 0 to overwrite instead. Nothing here allocates per call except
  * where noted; kernels validate nothing: ops check shapes before calling them.
  */
 
@@ -40,9 +41,12 @@ export interface Kernels {
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
                 d: Conv2dDims, taps: Int32Array): void;
 
-  /** dx (B, I, H, W) += conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw). */
+  /**
+   * dx (B, I, H, W) = beta · dx + conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw).
+   * beta 0 overwrites a fresh gradient buffer (no zero fill, no read), 1 accumulates.
+   */
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
-                     d: Conv2dDims, taps: Int32Array): void;
+                     d: Conv2dDims, taps: Int32Array, beta: 0 | 1): void;
 
   /** dw (O, I, kh, kw) += correlation of dout with x at the live taps; dbias (O) += Σ dout. */
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
@@ -56,8 +60,8 @@ export interface Kernels {
    */
   /** y = max(x, 0). */
   reluForward(y: Float32Array, x: Float32Array): void;
-  /** dx += dy where x > 0. */
-  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** dx = beta · dx + (dy where x > 0, else 0). */
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, beta: 0 | 1): void;
   /** y = a + b. */
   add(y: Float32Array, a: Float32Array, b: Float32Array): void;
   /** d += g (gradient accumulation). */

@@ -17,7 +17,7 @@ export interface NativeAddon {
                 taps: Int32Array): void;
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
                      B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                     taps: Int32Array): void;
+                     taps: Int32Array, beta: number): void;
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
                        B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                        taps: Int32Array): void;
@@ -25,7 +25,7 @@ export interface NativeAddon {
                       targets: Uint8Array, batch: number, levels: number, channels: number,
                       spatial: number, gradScale: number): void;
   reluForward(y: Float32Array, x: Float32Array): void;
-  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, beta: number): void;
   add(y: Float32Array, a: Float32Array, b: Float32Array): void;
   accumulate(d: Float32Array, g: Float32Array): void;
   gateForward(y: Float32Array, x: Float32Array, batch: number, n: number): void;
@@ -88,13 +88,13 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     name: 'native',
     gemm: (ta, tb, m, n, k, a, b, c, beta) => addon.gemm(ta, tb, m, n, k, a, b, c, beta),
     conv2dForward: (out, x, w, bias, d, taps) => addon.conv2dForward(out, x, w, bias, ...dims(d), taps),
-    conv2dBackwardData: (dx, dout, w, d, taps) => addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps),
+    conv2dBackwardData: (dx, dout, w, d, taps, beta) => addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta),
     conv2dBackwardFilter: (dw, dbias, dout, x, d, taps) =>
       addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps),
     softmaxCrossEntropy: (nll, dl, logits, targets, B, L, C, S, scale) =>
       addon.softmaxCrossEntropy(nll, dl, logits, targets, B, L, C, S, scale),
     reluForward: (y, x) => addon.reluForward(y, x),
-    reluBackward: (dx, dy, x) => addon.reluBackward(dx, dy, x),
+    reluBackward: (dx, dy, x, beta) => addon.reluBackward(dx, dy, x, beta),
     add: (y, a, b) => addon.add(y, a, b),
     accumulate: (d, g) => addon.accumulate(d, g),
     gateForward: (y, x, B, n) => addon.gateForward(y, x, B, n),

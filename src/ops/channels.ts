@@ -1,6 +1,7 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
 import { allocate } from '../tensor/arena.js';
+import { kernels } from '../backend/index.js';
 import { assertRank, assertTensor, fail } from './check.js';
 
 /** Concatenation and splitting along the channel axis of NCHW tensors. */
@@ -84,7 +85,7 @@ export function addChannelBias(x: Tensor, bias: Tensor): Tensor {
   }
   return result(y, x.shape, [x, bias], (out) => {
     const g = out.grad!;
-    if (x.requiresGrad) { const d = x.gradBuffer(); for (let i = 0; i < g.length; i++) d[i] += g[i]; }
+    if (x.requiresGrad && !x.adoptGrad(g)) kernels().accumulate(x.gradBuffer(), g);
     if (bias.requiresGrad) {
       const d = bias.gradBuffer();
       for (let bc = 0; bc < B * C; bc++) {

@@ -59,7 +59,10 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
   const parents = bias ? [x, w, bias] : [x, w];
   return result(y, [B, O, H, W], parents, (out) => {
     const g = out.grad!;
-    if (x.requiresGrad) k.conv2dBackwardData(x.gradBuffer(), g, wEff, d, taps);
+    if (x.requiresGrad) {
+      const [dx, beta] = x.gradTarget();
+      k.conv2dBackwardData(dx, g, wEff, d, taps, beta);
+    }
     const needW = w.requiresGrad, needB = !!bias && bias.requiresGrad;
     if (!needW && !needB) return;
     if (needW && mask) {

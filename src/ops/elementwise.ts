@@ -6,7 +6,9 @@ import { assertSameShape, assertTensor } from './check.js';
 
 /**
  * Elementwise ops. The hot ones of training (ReLU, add) run as kernels; the others (gated
- * units' tanh, sigmoid, mul) are plain loops here. Each backward accumulates into parents.
+ * units' tanh, sigmoid, mul) are plain loops here. Each backward accumulates into parents, except
+ * where a parent has no gradient yet: ReLU then overwrites a fresh buffer and add hands over its
+ * own gradient buffer (see Tensor.gradTarget/adoptGrad).
  */
 
 /** y = f(x) with dy/dx expressed from x and y; both given as whole-array loops (no per-element calls). */
@@ -20,8 +22,13 @@ function unary(op: string, x: Tensor,
 }
 
 export function relu(x: Tensor): Tensor {
-  const k = kernels();
-  return unary('relu', x, (y, a) => k.reluForward(y, a), (dx, dy, a) => k.reluBackward(dx, dy, a));
+  assertTensor('relu', 'x', x);
+  const k = kernels(), y = allocate(x.size, false);
+  k.reluForward(y, x.data);
+  return result(y, x.shape, [x], (out) => {
+    const [dx, beta] = x.gradTarget();
+    k.reluBackward(dx, out.grad!, x.data, beta);
+  });
 }
 
 export function tanh(x: Tensor): Tensor {
@@ -41,7 +48,14 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const k = kernels(), y = allocate(a.size, false);
   k.add(y, a.data, b.data);
   return result(y, a.shape, [a, b], (out) => {
-    for (const p of [a, b]) if (p.requiresGrad) k.accumulate(p.gradBuffer(), out.grad!);
+    // The output's gradient is each input's: the first input without one takes the buffer itself.
+    const g = out.grad!;
+    let adopted = false;
+    for (const p of [a, b]) {
+      if (!p.requiresGrad) continue;
+      if (!adopted && p.adoptGrad(g)) adopted = true;
+      else k.accumulate(p.gradBuffer(), g);
+    }
   });
 }
 

@@ -54,6 +54,28 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * Where a backward kernel writes this tensor's gradient, and how: [buffer, 1] to accumulate
+   * into an existing gradient; for an intermediate tensor's first contribution [fresh buffer, 0]
+   * to overwrite it (no zero fill and no read: one pass less over an activation-sized buffer).
+   */
+  gradTarget(): [Float32Array, 0 | 1] {
+    if (this.grad || !this.backwardFn) return [this.gradBuffer(), 1];
+    this.grad = allocate(this.data.length, false);
+    return [this.grad, 0];
+  }
+
+  /**
+   * Takes g as this intermediate tensor's gradient when it has none yet, instead of copying it
+   * (an add's output gradient is its inputs' gradient). g must belong to a tensor whose backward
+   * is running and that nothing reads afterwards. Returns false (and keeps nothing) otherwise.
+   */
+  adoptGrad(g: Float32Array): boolean {
+    if (this.grad || !this.backwardFn || g.length !== this.data.length) return false;
+    this.grad = g;
+    return true;
+  }
+
   zeroGrad(): void {
     this.grad?.fill(0);
   }

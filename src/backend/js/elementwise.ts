@@ -6,8 +6,9 @@ export function reluForward(y: Float32Array, x: Float32Array): void {
   for (let i = 0; i < x.length; i++) { const v = x[i]; y[i] = (v + Math.abs(v)) * 0.5; }
 }
 
-export function reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void {
-  for (let i = 0; i < x.length; i++) dx[i] += dy[i] * +(x[i] > 0);
+export function reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, beta: 0 | 1): void {
+  if (beta === 0) for (let i = 0; i < x.length; i++) dx[i] = dy[i] * +(x[i] > 0);
+  else for (let i = 0; i < x.length; i++) dx[i] += dy[i] * +(x[i] > 0);
 }
 
 export function add(y: Float32Array, a: Float32Array, b: Float32Array): void {
