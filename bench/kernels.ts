@@ -85,7 +85,7 @@ function measure(k: Kernels, s: Spec, batch: number | undefined, budget: number,
   const dx = new Float32Array(B * s.cin * HW), dw = new Float32Array(s.cout * s.cin * KK), db = new Float32Array(s.cout);
   const fwd = timeMs(() => k.conv2dForward(out, x, w, bias, d, taps), budget, minReps);
   const bwd = timeMs(() => {
-    k.conv2dBackwardData(dx, dout, w, d, taps, 1);
+    k.conv2dBackwardData(dx, dout, w, d, taps, 1, null);
     k.conv2dBackwardFilter(dw, db, dout, x, d, taps);
   }, budget, minReps);
   return [fwd, bwd];

@@ -25,6 +25,21 @@ for (const [x, w, mask] of [
   }
 }
 
+for (const [x, w, mask] of [
+  [[2, 3, 5, 4], [4, 3, 3, 3], 'B'],
+  [[2, 4, 4, 4], [3, 4, 1, 1], null],
+] as const) {
+  test(`conv2d of relu(x), fused, gradient x=[${x}] w=[${w}] mask=${mask ?? 'none'}`, () => {
+    const m = mask ? pixelCnnMask(mask, w[0], w[1], w[2], w[3], 1) : null;
+    const inputs = [randomTensor([...x], rng, { minAbs: 0.05 }), randomTensor([...w], rng), randomTensor([w[0]], rng)];
+    checkGradients('relu+conv2d', inputs, (xx, ww, bb) => ops.conv2d(xx, ww, bb, m, { relu: true }), { eps: 1e-3 });
+    // and it equals the unfused composition
+    const fused = ops.conv2d(inputs[0], inputs[1], inputs[2], m, { relu: true });
+    const plain = ops.conv2d(ops.relu(inputs[0]), inputs[1], inputs[2], m);
+    assert.deepEqual(fused.data, plain.data);
+  });
+}
+
 test('conv2d gradient: masked weights get exactly zero gradient', () => {
   const m = pixelCnnMask('A', 4, 3, 3, 3, 3);
   const x = randomTensor([1, 3, 4, 4], rng), w = randomTensor([4, 3, 3, 3], rng);

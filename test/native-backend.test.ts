@@ -156,22 +156,28 @@ for (const [ci, c] of convCases.entries()) {
       });
     });
   }
-  test(`conv2dBackwardData ${shape} (accumulate and overwrite)`, (t) => {
+  test(`conv2dBackwardData ${shape} (accumulate and overwrite, with and without a ReLU gate)`, (t) => {
     withNative(t, (nk) => {
-      const { w, dout, taps } = convInputs(c, ci);
+      const { x, w, dout, taps } = convInputs(c, ci);
       const d = dimsOf(c);
-      for (const beta of [1, 0] as const) {
-        // beta 1 accumulates into dx0; beta 0 must ignore it (garbage, as in a recycled buffer)
-        const dx0 = randn(c.B * c.I * c.H * c.W, rng(ci + 99), 1e3);
-        const want = dx0.slice(), got = dx0.slice();
-        jsKernels.conv2dBackwardData(want, dout, w, d, taps, beta);
-        nk.conv2dBackwardData(got, dout, w, d, taps, beta);
-        assertClose(got, want, `dx beta=${beta}`);
+      for (const gate of [null, x]) {
+        for (const beta of [1, 0] as const) {
+          // beta 1 accumulates into dx0; beta 0 must ignore it (garbage, as in a recycled buffer)
+          const dx0 = randn(c.B * c.I * c.H * c.W, rng(ci + 99), 1e3);
+          const want = dx0.slice(), got = dx0.slice();
+          jsKernels.conv2dBackwardData(want, dout, w, d, taps, beta, gate);
+          nk.conv2dBackwardData(got, dout, w, d, taps, beta, gate);
+          assertClose(got, want, `dx beta=${beta} gate=${!!gate}`);
+        }
       }
       const fresh = new Float32Array(c.B * c.I * c.H * c.W), over = randn(fresh.length, rng(ci), 1e3);
-      nk.conv2dBackwardData(fresh, dout, w, d, taps, 1);
-      nk.conv2dBackwardData(over, dout, w, d, taps, 0);
+      nk.conv2dBackwardData(fresh, dout, w, d, taps, 1, null);
+      nk.conv2dBackwardData(over, dout, w, d, taps, 0, null);
       assert.deepEqual(over, fresh, 'overwrite = accumulate into zeros');
+      // The gate zeroes exactly where x ≤ 0.
+      const gated = new Float32Array(fresh.length);
+      nk.conv2dBackwardData(gated, dout, w, d, taps, 0, x);
+      for (let i = 0; i < x.length; i++) assert.equal(gated[i], x[i] > 0 ? fresh[i] : 0);
     });
   });
   for (const withBias of [false, true]) {
@@ -245,8 +251,8 @@ test('bad input throws instead of crashing', (t) => {
     // too-short buffers
     assert.throws(() => a.gemm(false, false, 5, 5, 5, f, f, f, 0), RangeError);
     assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps), /w has 8 elements/);
-    assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 1), RangeError);
-    assert.throws(() => a.conv2dBackwardData(f, f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 0.5), /beta must be 0 or 1/);
+    assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 1, null), RangeError);
+    assert.throws(() => a.conv2dBackwardData(f, f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 0.5, null), /beta must be 0 or 1/);
     assert.throws(() => a.reluBackward(f, f, f, 2), /reluBackward: beta must be 0 or 1/);
     assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps), /dbias/);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, new Float32Array(4), new Uint8Array(4), 1, 4, 1, 4, 1), RangeError);
@@ -279,7 +285,7 @@ test('thread counts 1 and 2 give identical results', (t) => {
         const out = new Float32Array(3 * 24 * 784);
         nk.conv2dForward(out, x, w, bias, d, taps);
         const dx = new Float32Array(3 * 16 * 784);
-        nk.conv2dBackwardData(dx, dout, w, d, taps, 1);
+        nk.conv2dBackwardData(dx, dout, w, d, taps, 1, null);
         const dw = new Float32Array(24 * 16 * 9), db = new Float32Array(24);
         nk.conv2dBackwardFilter(dw, db, dout, x, d, taps);
         const c = new Float32Array(130 * 90);
@@ -376,7 +382,7 @@ for (const [KH, KW] of [[1, 3], [1, 5], [3, 1], [3, 5], [1, 1]] as const) {
         jsKernels.conv2dForward(want, x, w, bias, d, taps); nk.conv2dForward(got, x, w, bias, d, taps);
         assertClose(got, want, 'out');
         const dxWant = new Float32Array(B * I * H * W), dxGot = dxWant.slice();
-        jsKernels.conv2dBackwardData(dxWant, dout, w, d, taps, 1); nk.conv2dBackwardData(dxGot, dout, w, d, taps, 1);
+        jsKernels.conv2dBackwardData(dxWant, dout, w, d, taps, 1, null); nk.conv2dBackwardData(dxGot, dout, w, d, taps, 1, null);
         assertClose(dxGot, dxWant, 'dx');
         const dwWant = new Float32Array(w.length), dwGot = dwWant.slice(), dbWant = new Float32Array(O), dbGot = dbWant.slice();
         jsKernels.conv2dBackwardFilter(dwWant, dbWant, dout, x, d, taps); nk.conv2dBackwardFilter(dwGot, dbGot, dout, x, d, taps);

@@ -89,7 +89,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
 
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
-    Args a(info, "conv2dBackwardData", 12);
+    Args a(info, "conv2dBackwardData", 13);
     ConvArgs c = convArgs(a, 3);
     readTaps(info, a, 10, c);
     const double beta = a.number(11, "beta");
@@ -97,8 +97,9 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
     float* dx = a.f32(0, "dx", act(c.d, c.d.I));
     const float* dout = a.f32(1, "dout", act(c.d, c.d.O));
     const float* w = a.f32(2, "w", wsize(c.d));
+    const float* gate = a.f32(12, "gate", act(c.d, c.d.I), true);
     KernelLock lock;
-    activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta == 0 ? 0 : 1);
+    activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta == 0 ? 0 : 1, gate);
   });
 }
 

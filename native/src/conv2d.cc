@@ -8,7 +8,7 @@
 // copies straight from the padded planes, masked taps never appear in K, and no im2col matrix is
 // ever built.
 //   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
-//   backward data:   dx_b (I, p') (=|+=) Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
+//   backward data:   dx_b (I, p') (=|+=) [gate > 0] Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
 //   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_bᵀ (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
 // The backward filter owns each dW element in one task and sums the images in order, so it is
 // deterministic whatever the thread count.
@@ -104,10 +104,12 @@ void prepackWeights(float* Ap, long M, long K, int kcn, const float* w, const in
   prepackA(Ap, M, K, kcn, panel);
 }
 
-// Shared driver of forward and backward data: dst_b (M, p') (=|+=) A (M, K) · rows_b (K, p').
+// Shared driver of forward and backward data: dst_b (M, p') (=|+=) A (M, K) · rows_b (K, p'),
+// plus bias (forward), or only where gate > 0 (backward data through a ReLU).
 template <bool kAccumulate>
 void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t* rowOff, long M,
-                long K, int kcn, long channelsIn, const Geo& g, const float* bias) {
+                long K, int kcn, long channelsIn, const Geo& g, const float* bias,
+                const float* gate = nullptr) {
   const long Mpad = roundUp(M, MR);
   const Tiling tl = chooseTiling(M, g.Np, g.B);
   const long ldc = tl.ldc();
@@ -130,6 +132,16 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
       float* out = dst + (b * M + m0 + i) * g.HW;
       const float* c = Cb + i * ldc;
       const float bv = bias ? bias[m0 + i] : 0.f;
+      if (gate) {
+        const float* gt = gate + (b * M + m0 + i) * g.HW;
+        forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
+          for (long q = 0; q < len; ++q) {
+            const float v = gt[pix + q] > 0.f ? c[j + q] : 0.f;
+            out[pix + q] = kAccumulate ? out[pix + q] + v : v;
+          }
+        });
+        continue;
+      }
       forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
         if (kAccumulate) for (long q = 0; q < len; ++q) out[pix + q] += c[j + q];
         else for (long q = 0; q < len; ++q) out[pix + q] = c[j + q] + bv;
@@ -168,7 +180,7 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
 }
 
 void conv2dBackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,
-                        const int32_t* taps, int ntaps, int beta) {
+                        const int32_t* taps, int ntaps, int beta, const float* gate) {
   const Geo g = geometry(d, ntaps);
   const long K = g.O * g.T;
   if (g.B == 0 || g.I == 0 || g.HW == 0) return;
@@ -186,8 +198,8 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
                                      (g.KW - 1 - tap % g.KW));
   }
   const float* dpad = padded(dout, g.B * g.O, g);
-  if (beta) convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
-  else convAsGemm<false>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr);
+  if (beta) convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
+  else convAsGemm<false>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
 }
 
 void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const float* x,

@@ -17,9 +17,9 @@ struct KernelTable {
                float* c, int beta);
   void (*conv2dForward)(float* out, const float* x, const float* w, const float* bias,
                         const ConvDims& d, const int32_t* taps, int ntaps);
-  // dx = beta · dx + ... (beta 0 or 1)
+  // dx = beta · dx + ... (beta 0 or 1), where gate > 0 if gate is not null (gate = relu(x))
   void (*conv2dBackwardData)(float* dx, const float* dout, const float* w, const ConvDims& d,
-                             const int32_t* taps, int ntaps, int beta);
+                             const int32_t* taps, int ntaps, int beta, const float* gate);
   void (*conv2dBackwardFilter)(float* dw, float* dbias, const float* dout, const float* x,
                                const ConvDims& d, const int32_t* taps, int ntaps);
   void (*softmaxCrossEntropy)(double* nll, float* dlogits, const float* logits,
@@ -35,7 +35,7 @@ struct KernelTable {
   void conv2dForward(float*, const float*, const float*, const float*, const ConvDims&,       \
                      const int32_t*, int);                                                    \
   void conv2dBackwardData(float*, const float*, const float*, const ConvDims&, const int32_t*, \
-                          int, int);                                                          \
+                          int, int, const float*);                                            \
   void conv2dBackwardFilter(float*, float*, const float*, const float*, const ConvDims&,      \
                             const int32_t*, int);                                             \
   void softmaxCrossEntropy(double*, float*, const float*, const uint8_t*, int, int, int, int,  \

@@ -42,11 +42,13 @@ export interface Kernels {
                 d: Conv2dDims, taps: Int32Array): void;
 
   /**
-   * dx (B, I, H, W) = beta · dx + conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw).
+   * dx (B, I, H, W) = beta · dx + conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw),
+   * where gate (B, I, H, W) > 0 when a gate is given (0 elsewhere): the convolution's input was
+   * gate = relu(x), and this is the gradient with respect to x.
    * beta 0 overwrites a fresh gradient buffer (no zero fill, no read), 1 accumulates.
    */
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
-                     d: Conv2dDims, taps: Int32Array, beta: 0 | 1): void;
+                     d: Conv2dDims, taps: Int32Array, beta: 0 | 1, gate: Float32Array | null): void;
 
   /** dw (O, I, kh, kw) += correlation of dout with x at the live taps; dbias (O) += Σ dout. */
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,

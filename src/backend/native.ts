@@ -17,7 +17,7 @@ export interface NativeAddon {
                 taps: Int32Array): void;
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
                      B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                     taps: Int32Array, beta: number): void;
+                     taps: Int32Array, beta: number, gate: Float32Array | null): void;
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
                        B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                        taps: Int32Array): void;
@@ -88,7 +88,8 @@ export function nativeKernels(addon: NativeAddon): Kernels {
     name: 'native',
     gemm: (ta, tb, m, n, k, a, b, c, beta) => addon.gemm(ta, tb, m, n, k, a, b, c, beta),
     conv2dForward: (out, x, w, bias, d, taps) => addon.conv2dForward(out, x, w, bias, ...dims(d), taps),
-    conv2dBackwardData: (dx, dout, w, d, taps, beta) => addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta),
+    conv2dBackwardData: (dx, dout, w, d, taps, beta, gate) =>
+      addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta, gate),
     conv2dBackwardFilter: (dw, dbias, dout, x, d, taps) =>
       addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps),
     softmaxCrossEntropy: (nll, dl, logits, targets, B, L, C, S, scale) =>

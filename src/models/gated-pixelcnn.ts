@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
-import { add, addChannelBias, conv2d, gate, relu, shift, type ConvMask } from '../ops/index.js';
+import { add, addChannelBias, conv2d, gate, shift, type ConvMask } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { liveTaps, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
@@ -264,6 +264,6 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
       v = o.v; h = o.h;
       skips = skips ? add(skips, o.skip) : o.skip;
     }
-    return this.out2.forward(relu(this.out1.forward(relu(skips!))));
+    return this.out2.forward(this.out1.forward(skips!, true), true);
   }
 }

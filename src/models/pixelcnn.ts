@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { add, relu } from '../ops/index.js';
+import { add } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { Rng } from '../nn/rng.js';
 import { type AutoregressiveModel, type BaseModelConfig, logitChannels, validateBaseConfig } from './model.js';
@@ -54,7 +54,8 @@ class ResidualBlock {
   }
 
   forward(x: Tensor): Tensor {
-    const y = this.conv3.forward(relu(this.conv2.forward(relu(this.conv1.forward(relu(x))))));
+    // ReLU → conv, three times (the ReLUs fused into the convolutions).
+    const y = this.conv3.forward(this.conv2.forward(this.conv1.forward(x, true), true), true);
     return add(x, y);
   }
 }
@@ -85,6 +86,6 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
   forward(x: Tensor): Tensor {
     let h = this.input.forward(x);
     for (const block of this.blocks) h = block.forward(h);
-    return this.out2.forward(relu(this.out1.forward(relu(h))));
+    return this.out2.forward(this.out1.forward(h, true), true);
   }
 }

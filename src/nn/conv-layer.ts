@@ -26,8 +26,9 @@ export class Conv2dLayer {
     if (this.mask && this.mask.values.every((v) => v === 1)) this.mask = null;
   }
 
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, this.mask);
+  /** The convolution of x, or of relu(x) with `relu` (fused: see ops/conv2d). */
+  forward(x: Tensor, relu = false): Tensor {
+    return conv2d(x, this.weight, this.bias, this.mask, { relu });
   }
 
   params(): Tensor[] {

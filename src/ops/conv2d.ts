@@ -28,8 +28,11 @@ export function denseTaps(count: number): Int32Array {
  * x (B, I, H, W), w (O, I, kh, kw) with odd kh, kw; bias (O) or null → (B, O, H, W).
  * The mask is applied to a copy of the weights (never written into the parameter), and the
  * weight gradient is masked the same way.
+ * With `relu`, the convolution of relu(x) (the PixelCNN's pre-activation layers) as one op: the
+ * ReLU's gradient is applied inside the backward-data kernel, which saves a pass and a buffer.
  */
-export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask | null = null): Tensor {
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask | null = null,
+                       opts: { relu?: boolean } = {}): Tensor {
   const op = 'conv2d';
   assertTensor(op, 'x', x); assertTensor(op, 'w', w);
   assertRank(op, 'x', x, 4); assertRank(op, 'w', w, 4);
@@ -53,26 +56,31 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
     const m = mask.values;
     for (let i = 0; i < wEff.length; i++) wEff[i] = w.data[i] * m[i];
   }
+  let input = x.data;
+  if (opts.relu) {
+    input = allocate(x.size, false);
+    k.reluForward(input, x.data);
+  }
   const y = allocate(B * O * H * W, false);
-  k.conv2dForward(y, x.data, wEff, bias ? bias.data : null, d, taps);
+  k.conv2dForward(y, input, wEff, bias ? bias.data : null, d, taps);
 
   const parents = bias ? [x, w, bias] : [x, w];
   return result(y, [B, O, H, W], parents, (out) => {
     const g = out.grad!;
     if (x.requiresGrad) {
       const [dx, beta] = x.gradTarget();
-      k.conv2dBackwardData(dx, g, wEff, d, taps, beta);
+      k.conv2dBackwardData(dx, g, wEff, d, taps, beta, opts.relu ? input : null);
     }
     const needW = w.requiresGrad, needB = !!bias && bias.requiresGrad;
     if (!needW && !needB) return;
     if (needW && mask) {
       // Filter gradient into scratch, then masked accumulate: masked weights get exactly zero.
       const dw = allocate(w.size);
-      k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, x.data, d, taps);
+      k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, input, d, taps);
       const wg = w.gradBuffer(), m = mask.values;
       for (let i = 0; i < dw.length; i++) wg[i] += dw[i] * m[i];
     } else if (needW) {
-      k.conv2dBackwardFilter(w.gradBuffer(), needB ? bias!.gradBuffer() : null, g, x.data, d, taps);
+      k.conv2dBackwardFilter(w.gradBuffer(), needB ? bias!.gradBuffer() : null, g, input, d, taps);
     } else {
       // Only the bias needs a gradient.
       const db = bias!.gradBuffer(), HW = H * W;

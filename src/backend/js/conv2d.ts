@@ -39,10 +39,19 @@ export function conv2dForward(out: Float32Array, x: Float32Array, w: Float32Arra
 
 // dx (B, I, H, W) += Σ_o Σ_taps w[o, i, tap] · unshift(dout[b, o])
 export function conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
-                                   d: Conv2dDims, taps: Int32Array, beta: 0 | 1): void {
+                                   d: Conv2dDims, taps: Int32Array, beta: 0 | 1,
+                                   gate: Float32Array | null): void {
   const { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW } = d;
-  const HW = H * W, K = KH * KW;
-  if (beta === 0) dx.fill(0, 0, B * I * HW);
+  const HW = H * W, n = B * I * HW;
+  if (gate) {
+    // The plain transpose into scratch, then gated into dx.
+    const t = new Float32Array(n);
+    conv2dBackwardData(t, dout, w, d, taps, 1, null);
+    for (let i = 0; i < n; i++) dx[i] = (beta ? dx[i] : 0) + (gate[i] > 0 ? t[i] : 0);
+    return;
+  }
+  const K = KH * KW;
+  if (beta === 0) dx.fill(0, 0, n);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < I; i++) {
       const xb = (b * I + i) * HW;
