@@ -20,7 +20,8 @@ export function floatArg(min: number, max = Infinity, opts: { exclusiveMin?: boo
   };
 }
 
-export function choice<T extends string>(name: string, flags: string, description: string, choices: readonly T[], def?: T): Option {
+/** An option restricted to `choices` (commander lists them in --help and rejects others). */
+export function choice<T extends string>(flags: string, description: string, choices: readonly T[], def?: T): Option {
   const o = new Option(flags, description).choices(choices as unknown as string[]);
   return def !== undefined ? o.default(def) : o;
 }

@@ -40,7 +40,7 @@ export function completeCommand(): Command {
     'original, occluded (unobserved part gray), then the completions');
   cmd.requiredOption('--model <dir>', 'checkpoint directory')
     .option('--input <files...>', 'PNG images of the model\'s size (converted to its channels: gray by luma, or gray tiled to RGB)')
-    .addOption(choice('dataset', '--dataset <name>', 'take the images from a data set\'s test split instead', DATASET_NAMES))
+    .addOption(choice('--dataset <name>', 'take the images from a data set\'s test split instead', DATASET_NAMES))
     .option('--data-dir <path>', 'directory of the data files (as for train)')
     .option('--index <n>', 'first image of the data set', intArg(0), 0)
     .option('--count <k>', 'images from the data set', intArg(1, 1024), 1)

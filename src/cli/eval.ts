@@ -24,7 +24,7 @@ export function evalCommand(): Command {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd
-    .addOption(choice('split', '--split <name>', 'which split', ['train', 'test'] as const, 'test'))
+    .addOption(choice('--split <name>', 'which split', ['train', 'test'] as const, 'test'))
     .option('--batch <n>', 'batch size', intArg(1, 65536), 64)
     .option('--json', 'print one JSON object', false)
     .option('--no-progress', 'no progress bar')

@@ -5,10 +5,10 @@ import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
 /** Flags shared by the commands that read a data set. */
 export function addDataOptions(cmd: Command): Command {
   return cmd
-    .addOption(choice('dataset', '--dataset <name>', 'data set', DATASET_NAMES, 'mnist'))
+    .addOption(choice('--dataset <name>', 'data set', DATASET_NAMES, 'mnist'))
     .option('--data-dir <path>', 'directory of the data files (cifar10: the binary batches; png: the images; fashion-mnist: default /usr/share/datasets/fashion-mnist)')
-    .addOption(choice('colour', '--colour <mode>', 'gray data as gray, tiled to rgb, or coloured (random foreground/background per image)', ['gray', 'rgb', 'coloured'] as const, 'gray'))
-    .addOption(choice('binarise', '--binarise <mode>', 'for --levels 2: stochastic (as in the literature; comparable NLL) or threshold at 0.5 (not comparable)', ['stochastic', 'threshold'] as const, 'stochastic'))
+    .addOption(choice('--colour <mode>', 'gray data as gray, tiled to rgb, or coloured (random foreground/background per image)', ['gray', 'rgb', 'coloured'] as const, 'gray'))
+    .addOption(choice('--binarise <mode>', 'for --levels 2: stochastic (as in the literature; comparable NLL) or threshold at 0.5 (not comparable)', ['stochastic', 'threshold'] as const, 'stochastic'))
     .option('--limit <n>', 'use only the first n images of each split', intArg(1));
 }
 
@@ -27,9 +27,9 @@ export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {
 /** Flags that define a model (train and bench). */
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .addOption(choice('arch', '--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ['pixelcnn', 'gated'] as const, 'pixelcnn'))
+    .addOption(choice('--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ['pixelcnn', 'gated'] as const, 'pixelcnn'))
     .option('--levels <n>', 'levels per colour value (2 = binary)', intArg(2, 256), 256)
-    .addOption(choice('likelihood', '--likelihood <kind>', 'softmax over levels, or sigmoid (levels 2 only)', ['softmax', 'sigmoid'] as const, 'softmax'))
+    .addOption(choice('--likelihood <kind>', 'softmax over levels, or sigmoid (levels 2 only)', ['softmax', 'sigmoid'] as const, 'softmax'))
     .option('--hidden <h>', 'hidden filters h (pixelcnn: even; gated: filters per stack)', intArg(2, 4096), 128)
     .option('--out-hidden <d>', 'filters d of the output head', intArg(1, 4096), 32)
     .option('--blocks <r>', 'pixelcnn: residual blocks R', intArg(0, 256), 7)

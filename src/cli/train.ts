@@ -47,7 +47,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'stop after n epochs (fractions allowed)', floatArg(0, Infinity, { exclusiveMin: true }))
     .option('--minutes <m>', 'stop after m minutes of training (wall clock)', floatArg(0, Infinity, { exclusiveMin: true }))
     .option('--lr <rate>', 'Adam learning rate', floatArg(0, 10, { exclusiveMin: true }), 1e-3)
-    .addOption(choice('lrSchedule', '--lr-schedule <kind>', 'learning-rate schedule', ['constant', 'cosine', 'exp'] as const, 'constant'))
+    .addOption(choice('--lr-schedule <kind>', 'learning-rate schedule', ['constant', 'cosine', 'exp'] as const, 'constant'))
     .option('--lr-decay <f>', 'exp schedule: factor per epoch', floatArg(0, 1, { exclusiveMin: true }), 1)
     .option('--warmup <steps>', 'linear learning-rate warm-up steps', intArg(0), 0)
     .option('--clip <norm>', 'clip the global gradient norm (0 = off)', floatArg(0), 1)
