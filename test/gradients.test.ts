@@ -130,6 +130,21 @@ test('sigmoidCrossEntropy gradient logits=[2,3,3,3]', () => {
     (z) => ops.sigmoidCrossEntropy(z, targets).loss, { atol: 1e-5 });
 });
 
+// With the loss as the root (seed 1) the kernel's gradient buffer becomes the logits' gradient
+// as is; any other seed scales it. Both paths must agree.
+test('softmaxCrossEntropy of an intermediate: seed 1 (buffer handed over) and seed 2 (scaled) agree', () => {
+  const x = randomTensor([2, 3, 4, 4], rng), w = randomTensor([4 * 2, 3, 1, 1], rng);
+  const targets = Uint8Array.from({ length: 2 * 2 * 16 }, (_, i) => (i * 7) % 4);
+  const grads = [1, 2].map((seed) => {
+    w.grad = null;
+    const { loss } = ops.softmaxCrossEntropy(ops.conv2d(x, w, null), targets, 4, 2);
+    backward(loss, Float32Array.of(seed));
+    return Float32Array.from(w.grad!);
+  });
+  for (let i = 0; i < w.size; i++) assert.ok(Math.abs(grads[1][i] - 2 * grads[0][i]) <= 1e-6 * (1 + Math.abs(grads[1][i])), `w.grad[${i}]`);
+  assert.ok(grads[0].some((v) => v !== 0));
+});
+
 test('softmaxCrossEntropy of all-zero logits is ln L nats per dimension', () => {
   const L = 4, C = 3;
   const { loss, nllPerImage } = ops.softmaxCrossEntropy(Tensor.zeros([2, L * C, 5, 5]), new Uint8Array(2 * C * 25).fill(3), L, C);

@@ -37,7 +37,10 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Uint8Array, levels:
   let total = 0;
   for (let b = 0; b < B; b++) total += nll[b];
   const loss = result(Float32Array.of(total / (B * dims)), [1], [logits], (out) => {
-    const g = out.grad![0], d = logits.gradBuffer();
+    const g = out.grad![0];
+    // The usual case (the loss is the root: g = 1) hands the kernel's buffer over as is.
+    if (g === 1 && logits.adoptGrad(dlogits!)) return;
+    const d = logits.gradBuffer();
     for (let i = 0; i < d.length; i++) d[i] += g * dlogits![i];
   });
   return { loss, nllPerImage: nll };
