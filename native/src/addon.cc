@@ -27,10 +27,9 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     const float* A = a.f32(5, "a", M * K);
     const float* B = a.f32(6, "b", K * N);
     float* C = a.f32(7, "c", M * N);
-    const double beta = a.number(8, "beta");
-    if (beta != 0 && beta != 1) a.rangeError("beta must be 0 or 1");
+    const int beta = a.beta(8);
     KernelLock lock;
-    activeKernels().gemm(ta, tb, m, n, k, A, B, C, beta == 0 ? 0 : 1);
+    activeKernels().gemm(ta, tb, m, n, k, A, B, C, beta);
   });
 }
 
@@ -92,14 +91,13 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
     Args a(info, "conv2dBackwardData", 13);
     ConvArgs c = convArgs(a, 3);
     readTaps(info, a, 10, c);
-    const double beta = a.number(11, "beta");
-    if (beta != 0 && beta != 1) a.rangeError("beta must be 0 or 1");
+    const int beta = a.beta(11);
     float* dx = a.f32(0, "dx", act(c.d, c.d.I));
     const float* dout = a.f32(1, "dout", act(c.d, c.d.O));
     const float* w = a.f32(2, "w", wsize(c.d));
     const float* gate = a.f32(12, "gate", act(c.d, c.d.I), true);
     KernelLock lock;
-    activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta == 0 ? 0 : 1, gate);
+    activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta, gate);
   });
 }
 

@@ -14,11 +14,9 @@ namespace {
 
 enum class Op { ReluForward, ReluBackward, Add, Accumulate };
 
-// ReluBackward: beta 1 accumulates into out, 0 overwrites it.
-
 struct Job {
   Op op;
-  int beta;
+  int beta;  // ReluBackward: 1 accumulates into out, 0 overwrites it
   float* out;
   const float* a;
   const float* b;
@@ -81,12 +79,7 @@ Napi::Value Binding(const Napi::CallbackInfo& info) {
     const char* fn = names[static_cast<int>(op)];
     const size_t argc = (op == Op::ReluForward || op == Op::Accumulate) ? 2 : 3;
     Args args(info, fn, op == Op::ReluBackward ? 4 : argc);
-    int beta = 1;
-    if (op == Op::ReluBackward) {
-      const double v = args.number(3, "beta");
-      if (v != 0 && v != 1) args.rangeError("beta must be 0 or 1");
-      beta = v == 0 ? 0 : 1;
-    }
+    const int beta = op == Op::ReluBackward ? args.beta(3) : 1;
     const size_t n = length(info, args, 0, "out");
     Job j{op, beta, args.f32(0, "out", 0), args.f32(1, "a", n), argc == 3 ? args.f32(2, "b", n) : nullptr,
           static_cast<long>(n)};

@@ -4,8 +4,8 @@
 // tanh and σ are recomputed from x in backward instead of being stored: two fewer activation-sized
 // buffers, and the exps are cheap next to the memory traffic. Chunks of one image's plane go to
 // the pool; every element is written by one task.
+#include "gemm_impl.h"  // pfor
 #include "kernels.h"
-#include "threadpool.h"
 #include "vmath.h"
 
 namespace pixelcnn {
@@ -24,7 +24,7 @@ void forChunks(int B, long n, F&& body) {
   if (static_cast<long>(B) * n < 32768) {
     for (long t = 0; t < tasks; ++t) task(t, 0);
   } else {
-    parallelFor(tasks, [](void* ctx, long i, int tid) { (*static_cast<decltype(task)*>(ctx))(i, tid); }, &task);
+    pfor(tasks, task);
   }
 }
 

@@ -71,6 +71,13 @@ class Args {
     return reinterpret_cast<T*>(base + arr.ByteOffset());
   }
 
+  // beta of a kernel that overwrites (0) or accumulates (1).
+  int beta(size_t i) const {
+    const double v = number(i, "beta");
+    if (v != 0 && v != 1) rangeError("beta must be 0 or 1");
+    return v == 0 ? 0 : 1;
+  }
+
   float* f32(size_t i, const char* name, double needed, bool nullable = false) const {
     return array<float>(i, name, napi_float32_array, "Float32Array", needed, nullable);
   }
