@@ -10,8 +10,10 @@
 //   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
 //   backward data:   dx_b (I, p') (=|+=) [gate > 0] Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
 //   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_bᵀ (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
-// The backward filter owns each dW element in one task and sums the images in order, so it is
-// deterministic whatever the thread count.
+// The backward filter's operands are both contiguous along p', so it runs as blocks of dot
+// products read in place (dotBlock) rather than on the packed GEMM engine, whose transposing packs
+// had cost as much as the arithmetic. Each dW element is owned by one task and summed in a fixed
+// order (lanes, then images and pixels in order), so it is deterministic whatever the thread count.
 #include "gemm_impl.h"
 #include "kernels.h"
 
@@ -87,6 +89,62 @@ const float* padded(const float* src, long count, const Geo& g) {
 
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
 
+// Σ p[0..n) with four vector accumulators (a serial double sum is latency-bound: 4 cycles a float).
+PIXELCNN_INLINE double planeSum(const float* p, long n) {
+  vf s0{}, s1{}, s2{}, s3{};
+  long q = 0;
+  for (; q + 4 * VL <= n; q += 4 * VL) {
+    s0 += loadu(p + q);
+    s1 += loadu(p + q + VL);
+    s2 += loadu(p + q + 2 * VL);
+    s3 += loadu(p + q + 3 * VL);
+  }
+  for (; q + VL <= n; q += VL) s0 += loadu(p + q);
+  const vf v = (s0 + s1) + (s2 + s3);
+  double s = 0;
+  for (int l = 0; l < VL; ++l) s += v[l];
+  for (; q < n; ++q) s += p[q];
+  return s;
+}
+
+// Backward filter micro-kernel: the DR x DC dot products of rows a[r] and b[j] over len floats,
+// added lane-wise into acc[r·DC + j] (the scalar tail goes into lane 0). Both operands of the
+// filter gradient are contiguous along pixels, so they are read in place, with no packing.
+constexpr int DR = 4, DC = 3;  // 12 accumulators + 3 + 1 operands: the 16 AVX2 registers
+constexpr long DK = 256;       // pixels per pass over a tile: its rows stay in L2
+
+PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, long len, vf* acc) {
+  vf c[DR][DC];
+#pragma GCC unroll 4
+  for (int r = 0; r < DR; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < DC; ++j) c[r][j] = acc[r * DC + j];
+  long k = 0;
+  for (; k + VL <= len; k += VL) {
+    vf bv[DC];
+#pragma GCC unroll 3
+    for (int j = 0; j < DC; ++j) bv[j] = loadu(bc[j] + k);
+#pragma GCC unroll 4
+    for (int r = 0; r < DR; ++r) {
+      const vf av = loadu(a[r] + k);
+#pragma GCC unroll 3
+      for (int j = 0; j < DC; ++j) c[r][j] += av * bv[j];
+    }
+  }
+  if (k < len) {
+    float t[DR][DC] = {};
+    for (; k < len; ++k)
+      for (int r = 0; r < DR; ++r)
+        for (int j = 0; j < DC; ++j) t[r][j] += a[r][k] * bc[j][k];
+    for (int r = 0; r < DR; ++r)
+      for (int j = 0; j < DC; ++j) c[r][j][0] += t[r][j];
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < DR; ++r)
+#pragma GCC unroll 3
+    for (int j = 0; j < DC; ++j) acc[r * DC + j] = c[r][j];
+}
+
 // A[m][k = c·T + t] = w[...] for the forward (m = o, c = i) and backward-data (m = i, c = o)
 // weight views: w is (O, I, KK); wIndex(m, c) gives (o·I + i)·KK.
 template <class WIndex>
@@ -126,6 +184,20 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
       packBRows(d, k0, kcb, nn0, nc, [&](long k) { return src + rowOff[k]; });
     };
     float* Cb = threadScratch(kSlotC, tid);
+    // Activations outgrow the caches: ask for the tile's output lines now, so that their misses
+    // overlap with the GEMM instead of stalling the epilogue's stores (and gate loads).
+    {
+      const long y0 = n0 / g.Wp, y1 = (n0 + ncols - 1) / g.Wp;
+      const long p0 = y0 * g.W, p1 = minOf(g.HW, (y1 + 1) * g.W);
+      for (int i = 0; i < mrows; ++i) {
+        const float* o = dst + (b * M + m0 + i) * g.HW;
+        for (long q = p0; q < p1; q += 16) __builtin_prefetch(o + q, 1, 3);
+        if (gate) {
+          const float* gt = gate + (b * M + m0 + i) * g.HW;
+          for (long q = p0; q < p1; q += 16) __builtin_prefetch(gt + q, 0, 3);
+        }
+      }
+    }
     computeTile(Ap, Mpad, K, kcn, m0, mrows, n0, ncols, bpack, Cb, ldc, threadScratch(kSlotB, tid),
                 false);
     for (int i = 0; i < mrows; ++i) {
@@ -210,39 +282,32 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     auto task = [&](long o, int) {
       double acc = dbias[o];
       for (long b = 0; b < g.B; ++b) {
-        const float* p = dout + (b * g.O + o) * g.HW;
-        double s = 0;
-        for (long q = 0; q < g.HW; ++q) s += p[q];
-        acc = static_cast<float>(acc + s);  // as the reference: one float += per image
+        acc = static_cast<float>(acc + planeSum(dout + (b * g.O + o) * g.HW, g.HW));  // one float += per image, as the reference
       }
       dbias[o] = static_cast<float>(acc);
     };
     if (g.O * g.B * g.HW < 65536) for (long o = 0; o < g.O; ++o) task(o, 0);
     else pfor(g.O, task);
   }
-  const long N = g.I * g.T, K = g.Np, M = g.O;
+  const long N = g.I * g.T, M = g.O;
   if (N == 0 || g.B == 0 || g.HW == 0) return;
-  const int kcn = kBlock(K);
-  const long Mpad = roundUp(M, MR), perImageA = Mpad * K;
-  float* Ap = sharedScratch(kSharedA, g.B * perImageA);
-  for (long b = 0; b < g.B; ++b) {
-    const float* db = dout + b * g.O * g.HW;
-    auto panel = [&](float* dd, long m0, int mrows, long k0, int kcb) {
-      for (int r = 0; r < MR; ++r) {
-        if (r >= mrows) {
-          for (int kk = 0; kk < kcb; ++kk) dd[kk * MR + r] = 0.f;
-          continue;
-        }
-        const float* s = db + (m0 + r) * g.HW;
-        long y = k0 / g.Wp, xx = k0 - y * g.Wp;
-        const float* srow = s + y * g.W;
-        for (int kk = 0; kk < kcb; ++kk) {
-          dd[kk * MR + r] = xx < g.W ? srow[xx] : 0.f;
-          if (++xx == g.Wp) { xx = 0; srow += g.W; }
-        }
+  // dout on the padded grid, zero in the KW − 1 pad columns of each row (a one-column kernel's
+  // grid is the image's own).
+  const float* dg = dout;
+  long gs = g.HW;
+  if (g.Wp != g.W) {
+    gs = g.H * g.Wp;
+    float* t = sharedScratch(kSharedA, g.B * g.O * gs);
+    auto pad = [&](long p, int) {
+      const float* s = dout + p * g.HW;
+      float* d = t + p * gs;
+      for (long y = 0; y < g.H; ++y) {
+        memcpy(d + y * g.Wp, s + y * g.W, sizeof(float) * g.W);
+        memset(d + y * g.Wp + g.W, 0, sizeof(float) * (g.Wp - g.W));
       }
     };
-    prepackA(Ap + b * perImageA, M, K, kcn, panel);
+    pfor(g.B * g.O, pad);
+    dg = t;
   }
   int32_t* colOff = intTable(N);
   for (long n = 0; n < N; ++n) {
@@ -251,33 +316,53 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
   }
   const float* xpad = padded(x, g.B * g.I, g);
 
-  const Tiling tl = chooseTiling(M, N, 1);
-  const long ldc = tl.ldc();
-  ensureThreadScratch(kSlotB, kcn * ldc);
-  ensureThreadScratch(kSlotC, tl.cFloats());
+  // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
+  long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
+  const long want = 2L * numThreads();
+  while (nmt * nnt < want) {
+    if (ceilDiv(N, nnt * 2) >= 4 * DC) nnt *= 2;
+    else if (ceilDiv(M, nmt * 2) >= 2 * DR) nmt *= 2;
+    else break;
+  }
+  const long mc = roundUp(ceilDiv(M, nmt), DR), nc = roundUp(ceilDiv(N, nnt), DC);
+  nmt = ceilDiv(M, mc);
+  nnt = ceilDiv(N, nc);
+  ensureThreadScratch(kSlotC, mc * nc * VL);
   auto task = [&](long t, int tid) {
-    const long m0 = (t % tl.nmt) * tl.mc, n0 = (t / tl.nmt) * tl.nc;
-    const int mrows = static_cast<int>(minOf<long>(tl.mc, M - m0));
-    const int ncols = static_cast<int>(minOf<long>(tl.nc, N - n0));
-    float* Cb = threadScratch(kSlotC, tid);
-    float* Bb = threadScratch(kSlotB, tid);
+    const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
+    const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
+    const long mcb = ceilDiv(mrows, DR), ncb = ceilDiv(ncols, DC);
+    vf* acc = reinterpret_cast<vf*>(threadScratch(kSlotC, tid));
+    for (long q = 0; q < mcb * ncb * DR * DC; ++q) acc[q] = vf{};
     for (long b = 0; b < g.B; ++b) {
+      const float* db = dg + b * M * gs;
       const float* xb = xpad + b * g.I * g.plane;
-      auto bpack = [&](float* dd, long k0, int kcb, long nn0, int nc) {
-        packBCols(dd, k0, kcb, nn0, nc, [&](long n) { return xb + colOff[n]; });
-      };
-      computeTile(Ap + b * perImageA, Mpad, K, kcn, m0, mrows, n0, ncols, bpack, Cb, ldc, Bb, b > 0);
+      for (long k0 = 0; k0 < g.Np; k0 += DK) {
+        const long len = minOf(DK, g.Np - k0);
+        for (long mb = 0; mb < mcb; ++mb) {
+          const float* a[DR];
+          // rows (columns) past the tile's edge repeat the last one; their sums are dropped
+          for (int r = 0; r < DR; ++r) a[r] = db + minOf(m0 + mb * DR + r, M - 1) * gs + k0;
+          for (long nb = 0; nb < ncb; ++nb) {
+            const float* bc[DC];
+            for (int j = 0; j < DC; ++j) bc[j] = xb + colOff[minOf(n0 + nb * DC + j, N - 1)] + k0;
+            dotBlock(a, bc, len, acc + (mb * ncb + nb) * DR * DC);
+          }
+        }
+      }
     }
-    for (int i = 0; i < mrows; ++i) {
+    for (long i = 0; i < mrows; ++i) {
       const long o = m0 + i;
-      const float* c = Cb + i * ldc;
-      for (int j = 0; j < ncols; ++j) {
+      for (long j = 0; j < ncols; ++j) {
+        const vf v = acc[((i / DR) * ncb + j / DC) * DR * DC + (i % DR) * DC + j % DC];
+        float s = 0.f;
+        for (int l = 0; l < VL; ++l) s += v[l];
         const long n = n0 + j, ci = n / g.T, tap = taps[n - ci * g.T];
-        dw[(o * g.I + ci) * g.KK + tap] += c[j];
+        dw[(o * g.I + ci) * g.KK + tap] += s;
       }
     }
   };
-  pfor(static_cast<long>(tl.nmt) * tl.nnt, task);
+  pfor(nmt * nnt, task);
 }
 
 }  // namespace PIXELCNN_NS
