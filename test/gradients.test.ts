@@ -40,6 +40,28 @@ for (const [x, w, mask] of [
   });
 }
 
+// A residual fused into the convolution hands its gradient over after the convolution has read
+// it: with a residual that is a leaf, a fresh intermediate, an intermediate that already has a
+// gradient, and the convolution's own input (whose later consumers then write into that buffer).
+test('conv2d with a residual: gradients, and equal to conv + add', () => {
+  const m = pixelCnnMask('B', 3, 3, 3, 3, 1);
+  const w = randomTensor([3, 3, 3, 3], rng), b = randomTensor([3], rng);
+  const x = randomTensor([2, 3, 4, 4], rng, { minAbs: 0.1 }), r = randomTensor([2, 3, 4, 4], rng);
+  checkGradients('residual leaf', [x, w, b, r], (xx, ww, bb, rr) => ops.conv2d(xx, ww, bb, m, { relu: true, residual: rr }), { eps: 1e-3 });
+  checkGradients('residual chain', [x, w], (xx, ww) => {
+    const s = ops.tanh(xx);  // read only by the next conv, as its input and its residual
+    const t = ops.conv2d(s, ww, null, m, { relu: true, residual: s });
+    const y1 = ops.conv2d(t, ww, null, m, { relu: true, residual: t });   // residual = own input
+    const y2 = ops.conv2d(y1, ww, null, m, { relu: true, residual: y1 });
+    const y3 = ops.conv2d(y2, ww, null, m, { residual: ops.mul(t, t) });  // fresh intermediate
+    return ops.add(ops.add(y3, y2), ops.relu(y1));                        // y1, y2: more consumers
+  }, { eps: 1e-3 });
+  const fused = ops.conv2d(x, w, b, m, { residual: r });
+  const plain = ops.add(r, ops.conv2d(x, w, b, m));
+  for (let i = 0; i < fused.size; i++) assert.ok(Math.abs(fused.data[i] - plain.data[i]) <= 1e-6 * (1 + Math.abs(plain.data[i])));
+  assert.throws(() => ops.conv2d(x, w, b, m, { residual: randomTensor([2, 3, 4, 5], rng) }), /residual \[2, 3, 4, 5\] does not match the output \[2, 3, 4, 4\]/);
+});
+
 test('conv2d gradient: masked weights get exactly zero gradient', () => {
   const m = pixelCnnMask('A', 4, 3, 3, 3, 3);
   const x = randomTensor([1, 3, 4, 4], rng), w = randomTensor([4, 3, 3, 3], rng);

@@ -156,6 +156,20 @@ for (const [ci, c] of convCases.entries()) {
       });
     });
   }
+  test(`conv2dForward ${shape} with a residual`, (t) => {
+    withNative(t, (nk) => {
+      const { x, w, bias, dout: residual, taps } = convInputs(c, ci);
+      const d = dimsOf(c);
+      const want = new Float32Array(c.B * c.O * c.H * c.W).fill(7), got = want.slice(), plain = want.slice();
+      jsKernels.conv2dForward(want, x, w, bias, d, taps, residual);
+      nk.conv2dForward(got, x, w, bias, d, taps, residual);
+      assertClose(got, want, 'out');
+      // and it is the plain convolution plus the residual
+      nk.conv2dForward(plain, x, w, bias, d, taps);
+      for (let i = 0; i < plain.length; i++) plain[i] += residual[i];
+      assertClose(got, plain, 'conv + residual');
+    });
+  });
   test(`conv2dBackwardData ${shape} (accumulate and overwrite, with and without a ReLU gate)`, (t) => {
     withNative(t, (nk) => {
       const { x, w, dout, taps } = convInputs(c, ci);
@@ -245,20 +259,21 @@ test('bad input throws instead of crashing', (t) => {
     const taps = Int32Array.from([0, 1, 2, 3, 4]);
     // wrong array types
     assert.throws(() => a.gemm(false, false, 2, 2, 2, new Float64Array(4) as unknown as Float32Array, f, f, 0), TypeError);
-    assert.throws(() => a.conv2dForward(f, [1, 2] as unknown as Float32Array, f, null, 1, 1, 1, 2, 2, 3, 3, taps), TypeError);
-    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 2, 2, 3, 3, [0] as unknown as Int32Array), TypeError);
+    assert.throws(() => a.conv2dForward(f, [1, 2] as unknown as Float32Array, f, null, 1, 1, 1, 2, 2, 3, 3, taps, null), TypeError);
+    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 2, 2, 3, 3, [0] as unknown as Int32Array, null), TypeError);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, f, new Int8Array(4) as unknown as Uint8Array, 1, 4, 1, 4, 1), TypeError);
     // too-short buffers
     assert.throws(() => a.gemm(false, false, 5, 5, 5, f, f, f, 0), RangeError);
-    assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps), /w has 8 elements/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps, null), /w has 8 elements/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, taps, new Float32Array(15)), /residual has 15 elements/);
     assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 1, null), RangeError);
     assert.throws(() => a.conv2dBackwardData(f, f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 0.5, null), /beta must be 0 or 1/);
     assert.throws(() => a.reluBackward(f, f, f, 2), /reluBackward: beta must be 0 or 1/);
     assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps), /dbias/);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, new Float32Array(4), new Uint8Array(4), 1, 4, 1, 4, 1), RangeError);
     // bad values
-    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 4, 4, 2, 2, taps), /odd/);
-    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, Int32Array.from([9])), /taps\[0\]/);
+    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 4, 4, 2, 2, taps, null), /odd/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, Int32Array.from([9]), null), /taps\[0\]/);
     assert.throws(() => a.gemm(false, false, -1, 1, 1, f, f, f, 0), RangeError);
     assert.throws(() => a.gemm(false, false, 1.5, 1, 1, f, f, f, 0), RangeError);
     assert.throws(() => a.gemm(false, false, 1, 1, 1, f, f, f, 2), /beta/);

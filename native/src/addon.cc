@@ -74,15 +74,16 @@ double wsize(const ConvDims& d) { return static_cast<double>(d.O) * d.I * d.KH *
 
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
-    Args a(info, "conv2dForward", 12);
+    Args a(info, "conv2dForward", 13);
     ConvArgs c = convArgs(a, 4);
     readTaps(info, a, 11, c);
     float* out = a.f32(0, "out", act(c.d, c.d.O));
     const float* x = a.f32(1, "x", act(c.d, c.d.I));
     const float* w = a.f32(2, "w", wsize(c.d));
     const float* bias = a.f32(3, "bias", c.d.O, true);
+    const float* residual = a.f32(12, "residual", act(c.d, c.d.O), true);
     KernelLock lock;
-    activeKernels().conv2dForward(out, x, w, bias, c.d, c.taps, c.ntaps);
+    activeKernels().conv2dForward(out, x, w, bias, c.d, c.taps, c.ntaps, residual);
   });
 }
 

@@ -67,6 +67,10 @@ void padPlanes(float* dst, const float* src, long count, const Geo& g) {
 // tile column j holds image pixel `pixel` (= y·W + x), for len consecutive pixels.
 template <class F>
 PIXELCNN_INLINE void forRealPixels(long n0, int ncols, const Geo& g, F f) {
+  if (g.Wp == g.W) {  // no pad columns: one run
+    f(0, n0, ncols);
+    return;
+  }
   long p = n0;
   const long end = n0 + ncols;
   while (p < end) {
@@ -167,7 +171,7 @@ void prepackWeights(float* Ap, long M, long K, int kcn, const float* w, const in
 template <bool kAccumulate>
 void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t* rowOff, long M,
                 long K, int kcn, long channelsIn, const Geo& g, const float* bias,
-                const float* gate = nullptr) {
+                const float* gate = nullptr, const float* residual = nullptr) {
   const long Mpad = roundUp(M, MR);
   const Tiling tl = chooseTiling(M, g.Np, g.B);
   const long ldc = tl.ldc();
@@ -192,8 +196,9 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
       for (int i = 0; i < mrows; ++i) {
         const float* o = dst + (b * M + m0 + i) * g.HW;
         for (long q = p0; q < p1; q += 16) __builtin_prefetch(o + q, 1, 3);
-        if (gate) {
-          const float* gt = gate + (b * M + m0 + i) * g.HW;
+        const float* in = gate ? gate : residual;
+        if (in) {
+          const float* gt = in + (b * M + m0 + i) * g.HW;
           for (long q = p0; q < p1; q += 16) __builtin_prefetch(gt + q, 0, 3);
         }
       }
@@ -214,6 +219,13 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
         });
         continue;
       }
+      if (residual) {
+        const float* rs = residual + (b * M + m0 + i) * g.HW;
+        forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
+          for (long q = 0; q < len; ++q) out[pix + q] = c[j + q] + bv + rs[pix + q];
+        });
+        continue;
+      }
       forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
         if (kAccumulate) for (long q = 0; q < len; ++q) out[pix + q] += c[j + q];
         else for (long q = 0; q < len; ++q) out[pix + q] = c[j + q] + bv;
@@ -226,7 +238,7 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
 }  // namespace
 
 void conv2dForward(float* out, const float* x, const float* w, const float* bias,
-                   const ConvDims& d, const int32_t* taps, int ntaps) {
+                   const ConvDims& d, const int32_t* taps, int ntaps, const float* residual) {
   const Geo g = geometry(d, ntaps);
   if (g.B == 0 || g.O == 0 || g.HW == 0) return;
   const long K = g.I * g.T;
@@ -235,7 +247,8 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
       for (long o = 0; o < g.O; ++o) {
         float* p = out + (b * g.O + o) * g.HW;
         const float v = bias ? bias[o] : 0.f;
-        for (long q = 0; q < g.HW; ++q) p[q] = v;
+        const float* r = residual ? residual + (b * g.O + o) * g.HW : nullptr;
+        for (long q = 0; q < g.HW; ++q) p[q] = v + (r ? r[q] : 0.f);
       }
     return;
   }
@@ -248,7 +261,7 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
     rowOff[k] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
   const float* xpad = padded(x, g.B * g.I, g);
-  convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias);
+  convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias, nullptr, residual);
 }
 
 void conv2dBackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,

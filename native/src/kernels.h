@@ -15,8 +15,9 @@ struct KernelTable {
   // c (m, n) = op(a) · op(b) + beta · c, row-major (see src/backend/kernels.ts).
   void (*gemm)(bool transA, bool transB, int m, int n, int k, const float* a, const float* b,
                float* c, int beta);
+  // out = conv + bias (+ residual if not null)
   void (*conv2dForward)(float* out, const float* x, const float* w, const float* bias,
-                        const ConvDims& d, const int32_t* taps, int ntaps);
+                        const ConvDims& d, const int32_t* taps, int ntaps, const float* residual);
   // dx = beta · dx + ... (beta 0 or 1), where gate > 0 if gate is not null (gate = relu(x))
   void (*conv2dBackwardData)(float* dx, const float* dout, const float* w, const ConvDims& d,
                              const int32_t* taps, int ntaps, int beta, const float* gate);
@@ -33,7 +34,7 @@ struct KernelTable {
   namespace ns {                                                                              \
   void gemm(bool, bool, int, int, int, const float*, const float*, float*, int);              \
   void conv2dForward(float*, const float*, const float*, const float*, const ConvDims&,       \
-                     const int32_t*, int);                                                    \
+                     const int32_t*, int, const float*);                                      \
   void conv2dBackwardData(float*, const float*, const float*, const ConvDims&, const int32_t*, \
                           int, int, const float*);                                            \
   void conv2dBackwardFilter(float*, float*, const float*, const float*, const ConvDims&,      \

@@ -36,10 +36,11 @@ export interface Kernels {
   /**
    * Masked/dense convolution, only over the live taps (tap index = ky·kernelW + kx).
    * out (B, O, H, W) is overwritten; x is (B, I, H, W); w is (O, I, kh, kw) with the
-   * mask already multiplied in; bias (O) or null.
+   * mask already multiplied in; bias (O) or null. A residual (B, O, H, W) is added to the result
+   * (a residual connection fused into the convolution's epilogue: no separate add pass).
    */
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
-                d: Conv2dDims, taps: Int32Array): void;
+                d: Conv2dDims, taps: Int32Array, residual?: Float32Array | null): void;
 
   /**
    * dx (B, I, H, W) = beta · dx + conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw),

@@ -14,7 +14,7 @@ export interface NativeAddon {
        a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
                 B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                taps: Int32Array): void;
+                taps: Int32Array, residual: Float32Array | null): void;
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
                      B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                      taps: Int32Array, beta: number, gate: Float32Array | null): void;
@@ -87,7 +87,8 @@ export function nativeKernels(addon: NativeAddon): Kernels {
   return {
     name: 'native',
     gemm: (ta, tb, m, n, k, a, b, c, beta) => addon.gemm(ta, tb, m, n, k, a, b, c, beta),
-    conv2dForward: (out, x, w, bias, d, taps) => addon.conv2dForward(out, x, w, bias, ...dims(d), taps),
+    conv2dForward: (out, x, w, bias, d, taps, residual) =>
+      addon.conv2dForward(out, x, w, bias, ...dims(d), taps, residual ?? null),
     conv2dBackwardData: (dx, dout, w, d, taps, beta, gate) =>
       addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta, gate),
     conv2dBackwardFilter: (dw, dbias, dout, x, d, taps) =>

@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
-import { add, addChannelBias, conv2d, gate, shift, type ConvMask } from '../ops/index.js';
+import { addChannelBias, conv2d, gate, shift, type ConvMask } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { liveTaps, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
@@ -203,15 +203,15 @@ class GatedLayer {
   }
 
   /** (v, h) of the previous layer (x, x in layer 0) → (v, h, skip); v is null in the last layer. */
-  forward(v: Tensor, hIn: Tensor, classes: Int32Array | null): { v: Tensor | null; h: Tensor | null; skip: Tensor } {
+  forward(v: Tensor, hIn: Tensor, classes: Int32Array | null, skipsIn: Tensor | null): { v: Tensor | null; h: Tensor | null; skip: Tensor } {
     const e = this.cond && classes ? embed(this.cond, classes) : null;
     const withCond = (t: Tensor) => (e ? addChannelBias(t, e) : t);
     const vp = this.vconv.forward(v);
-    const hp = add(this.hconv.forward(hIn), this.v2h.forward(shift(vp, 1, 0)));
+    const hp = this.v2h.forward(shift(vp, 1, 0), false, this.hconv.forward(hIn));
     const u = gate(withCond(hp));
-    const skip = this.skip.forward(u);
+    const skip = this.skip.forward(u, false, skipsIn);
     const vOut = this.res ? gate(withCond(vp)) : null;
-    const hOut = this.res ? (this.index === 0 ? this.res.forward(u) : add(hIn, this.res.forward(u))) : null;
+    const hOut = this.res ? this.res.forward(u, false, this.index === 0 ? null : hIn) : null;
     return { v: vOut, h: hOut, skip };
   }
 
@@ -260,9 +260,9 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
     }
     let v: Tensor | null = x, h: Tensor | null = x, skips: Tensor | null = null;
     for (const layer of this.layers) {
-      const o = layer.forward(v!, h!, cls);
+      const o = layer.forward(v!, h!, cls, skips);
       v = o.v; h = o.h;
-      skips = skips ? add(skips, o.skip) : o.skip;
+      skips = o.skip;  // the running sum of the skip outputs, added inside each skip convolution
     }
     return this.out2.forward(this.out1.forward(skips!, true), true);
   }

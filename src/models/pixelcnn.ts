@@ -1,5 +1,4 @@
 import { Tensor } from '../tensor/tensor.js';
-import { add } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { Rng } from '../nn/rng.js';
 import { type AutoregressiveModel, type BaseModelConfig, logitChannels, validateBaseConfig } from './model.js';
@@ -55,8 +54,7 @@ class ResidualBlock {
 
   forward(x: Tensor): Tensor {
     // ReLU → conv, three times (the ReLUs fused into the convolutions).
-    const y = this.conv3.forward(this.conv2.forward(this.conv1.forward(x, true), true), true);
-    return add(x, y);
+    return this.conv3.forward(this.conv2.forward(this.conv1.forward(x, true), true), true, x);
   }
 }
 

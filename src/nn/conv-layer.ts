@@ -26,9 +26,12 @@ export class Conv2dLayer {
     if (this.mask && this.mask.values.every((v) => v === 1)) this.mask = null;
   }
 
-  /** The convolution of x, or of relu(x) with `relu` (fused: see ops/conv2d). */
-  forward(x: Tensor, relu = false): Tensor {
-    return conv2d(x, this.weight, this.bias, this.mask, { relu });
+  /**
+   * The convolution of x, or of relu(x) with `relu`; plus `residual` when given (both fused into
+   * the convolution: see ops/conv2d).
+   */
+  forward(x: Tensor, relu = false, residual: Tensor | null = null): Tensor {
+    return conv2d(x, this.weight, this.bias, this.mask, { relu, residual });
   }
 
   params(): Tensor[] {

@@ -30,9 +30,12 @@ export function denseTaps(count: number): Int32Array {
  * weight gradient is masked the same way.
  * With `relu`, the convolution of relu(x) (the PixelCNN's pre-activation layers) as one op: the
  * ReLU's gradient is applied inside the backward-data kernel, which saves a pass and a buffer.
+ * With `residual` r (same shape as the output), the result is r + conv: a residual connection
+ * added in the kernel's epilogue; r's gradient is the output's, handed over after the
+ * convolution's own backward has read it (no copy when r has no gradient yet).
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask | null = null,
-                       opts: { relu?: boolean } = {}): Tensor {
+                       opts: { relu?: boolean; residual?: Tensor | null } = {}): Tensor {
   const op = 'conv2d';
   assertTensor(op, 'x', x); assertTensor(op, 'w', w);
   assertRank(op, 'x', x, 4); assertRank(op, 'w', w, 4);
@@ -46,6 +49,14 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
     if (bias.size !== O) fail(op, `bias ${shapeStr(bias.shape)} does not match ${O} output channels: ${desc}`);
   }
   if (mask && mask.values.length !== w.size) fail(op, `mask has ${mask.values.length} values for ${desc}`);
+  const residual = opts.residual ?? null;
+  if (residual) {
+    assertTensor(op, 'residual', residual);
+    const want = [B, O, H, W];
+    if (residual.shape.length !== 4 || residual.shape.some((v, i) => v !== want[i])) {
+      fail(op, `residual ${shapeStr(residual.shape)} does not match the output ${shapeStr(want)}: ${desc}`);
+    }
+  }
 
   const k = kernels();
   const d: Conv2dDims = { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW };
@@ -62,9 +73,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
     k.reluForward(input, x.data);
   }
   const y = allocate(B * O * H * W, false);
-  k.conv2dForward(y, input, wEff, bias ? bias.data : null, d, taps);
+  k.conv2dForward(y, input, wEff, bias ? bias.data : null, d, taps, residual ? residual.data : null);
 
-  const parents = bias ? [x, w, bias] : [x, w];
+  const parents = [x, w];
+  if (bias) parents.push(bias);
+  if (residual) parents.push(residual);
   return result(y, [B, O, H, W], parents, (out) => {
     const g = out.grad!;
     if (x.requiresGrad) {
@@ -72,7 +85,6 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
       k.conv2dBackwardData(dx, g, wEff, d, taps, beta, opts.relu ? input : null);
     }
     const needW = w.requiresGrad, needB = !!bias && bias.requiresGrad;
-    if (!needW && !needB) return;
     if (needW && mask) {
       // Filter gradient into scratch, then masked accumulate: masked weights get exactly zero.
       const dw = allocate(w.size);
@@ -81,7 +93,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
       for (let i = 0; i < dw.length; i++) wg[i] += dw[i] * m[i];
     } else if (needW) {
       k.conv2dBackwardFilter(w.gradBuffer(), needB ? bias!.gradBuffer() : null, g, input, d, taps);
-    } else {
+    } else if (needB) {
       // Only the bias needs a gradient.
       const db = bias!.gradBuffer(), HW = H * W;
       for (let b = 0; b < B; b++) for (let o = 0; o < O; o++) {
@@ -90,5 +102,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
         db[o] += s;
       }
     }
+    // Last: g is read by everything above before the residual may take it over.
+    if (residual?.requiresGrad && !residual.adoptGrad(g)) k.accumulate(residual.gradBuffer(), g);
   });
 }

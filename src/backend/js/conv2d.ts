@@ -13,7 +13,8 @@ function range(offset: number, size: number): [number, number] {
 
 // out (B, O, H, W) = bias + Σ_i Σ_taps w[o, i, tap] · shift(x[b, i])
 export function conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array,
-                              bias: Float32Array | null, d: Conv2dDims, taps: Int32Array): void {
+                              bias: Float32Array | null, d: Conv2dDims, taps: Int32Array,
+                              residual: Float32Array | null = null): void {
   const { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW } = d;
   const HW = H * W, K = KH * KW;
   for (let b = 0; b < B; b++) {
@@ -35,6 +36,7 @@ export function conv2dForward(out: Float32Array, x: Float32Array, w: Float32Arra
       }
     }
   }
+  if (residual) for (let q = 0; q < out.length; q++) out[q] += residual[q];
 }
 
 // dx (B, I, H, W) += Σ_o Σ_taps w[o, i, tap] · unshift(dout[b, o])
