@@ -170,6 +170,26 @@ for (const [ci, c] of convCases.entries()) {
       assertClose(got, plain, 'conv + residual');
     });
   });
+  test(`conv2dForward and conv2dBackwardFilter ${shape} reading relu(x)`, (t) => {
+    withNative(t, (nk) => {
+      const { x, w, bias, dout, taps } = convInputs(c, ci);
+      const d = dimsOf(c);
+      const rx = x.map((v) => (v > 0 ? v : 0));
+      const want = new Float32Array(c.B * c.O * c.H * c.W), got = want.slice(), plain = want.slice();
+      jsKernels.conv2dForward(want, x, w, bias, d, taps, null, true);
+      nk.conv2dForward(got, x, w, bias, d, taps, null, true);
+      nk.conv2dForward(plain, rx, w, bias, d, taps, null, false);
+      assertClose(got, want, 'out');
+      assert.deepEqual(got, plain, 'fused ReLU = convolution of relu(x)');
+      const dw0 = randn(c.O * c.I * c.K * c.K, rng(ci + 3));
+      const wantW = dw0.slice(), gotW = dw0.slice(), plainW = dw0.slice();
+      jsKernels.conv2dBackwardFilter(wantW, null, dout, x, d, taps, true);
+      nk.conv2dBackwardFilter(gotW, null, dout, x, d, taps, true);
+      nk.conv2dBackwardFilter(plainW, null, dout, rx, d, taps, false);
+      assertClose(gotW, wantW, 'dw');
+      assert.deepEqual(gotW, plainW, 'fused ReLU = filter gradient of relu(x)');
+    });
+  });
   test(`conv2dBackwardData ${shape} (accumulate and overwrite, with and without a ReLU gate)`, (t) => {
     withNative(t, (nk) => {
       const { x, w, dout, taps } = convInputs(c, ci);
@@ -259,21 +279,22 @@ test('bad input throws instead of crashing', (t) => {
     const taps = Int32Array.from([0, 1, 2, 3, 4]);
     // wrong array types
     assert.throws(() => a.gemm(false, false, 2, 2, 2, new Float64Array(4) as unknown as Float32Array, f, f, 0), TypeError);
-    assert.throws(() => a.conv2dForward(f, [1, 2] as unknown as Float32Array, f, null, 1, 1, 1, 2, 2, 3, 3, taps, null), TypeError);
-    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 2, 2, 3, 3, [0] as unknown as Int32Array, null), TypeError);
+    assert.throws(() => a.conv2dForward(f, [1, 2] as unknown as Float32Array, f, null, 1, 1, 1, 2, 2, 3, 3, taps, null, false), TypeError);
+    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 2, 2, 3, 3, [0] as unknown as Int32Array, null, false), TypeError);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, f, new Int8Array(4) as unknown as Uint8Array, 1, 4, 1, 4, 1), TypeError);
     // too-short buffers
     assert.throws(() => a.gemm(false, false, 5, 5, 5, f, f, f, 0), RangeError);
-    assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps, null), /w has 8 elements/);
-    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, taps, new Float32Array(15)), /residual has 15 elements/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(8), null, 1, 1, 1, 4, 4, 3, 3, taps, null, false), /w has 8 elements/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, taps, new Float32Array(15), false), /residual has 15 elements/);
     assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 1, null), RangeError);
     assert.throws(() => a.conv2dBackwardData(f, f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 0.5, null), /beta must be 0 or 1/);
     assert.throws(() => a.reluBackward(f, f, f, 2), /reluBackward: beta must be 0 or 1/);
-    assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps), /dbias/);
+    assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps, false), /dbias/);
+    assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), null, f, f, 1, 1, 1, 4, 4, 3, 3, taps, 1 as unknown as boolean), /reluInput must be a boolean/);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, new Float32Array(4), new Uint8Array(4), 1, 4, 1, 4, 1), RangeError);
     // bad values
-    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 4, 4, 2, 2, taps, null), /odd/);
-    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, Int32Array.from([9]), null), /taps\[0\]/);
+    assert.throws(() => a.conv2dForward(f, f, f, null, 1, 1, 1, 4, 4, 2, 2, taps, null, false), /odd/);
+    assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, Int32Array.from([9]), null, false), /taps\[0\]/);
     assert.throws(() => a.gemm(false, false, -1, 1, 1, f, f, f, 0), RangeError);
     assert.throws(() => a.gemm(false, false, 1.5, 1, 1, f, f, f, 0), RangeError);
     assert.throws(() => a.gemm(false, false, 1, 1, 1, f, f, f, 2), /beta/);

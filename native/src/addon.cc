@@ -74,7 +74,7 @@ double wsize(const ConvDims& d) { return static_cast<double>(d.O) * d.I * d.KH *
 
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
-    Args a(info, "conv2dForward", 13);
+    Args a(info, "conv2dForward", 14);
     ConvArgs c = convArgs(a, 4);
     readTaps(info, a, 11, c);
     float* out = a.f32(0, "out", act(c.d, c.d.O));
@@ -82,8 +82,9 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
     const float* w = a.f32(2, "w", wsize(c.d));
     const float* bias = a.f32(3, "bias", c.d.O, true);
     const float* residual = a.f32(12, "residual", act(c.d, c.d.O), true);
+    const bool relu = a.boolean(13, "reluInput");
     KernelLock lock;
-    activeKernels().conv2dForward(out, x, w, bias, c.d, c.taps, c.ntaps, residual);
+    activeKernels().conv2dForward(out, x, w, bias, c.d, c.taps, c.ntaps, residual, relu);
   });
 }
 
@@ -104,15 +105,16 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
 
 Napi::Value ConvBackwardFilter(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
-    Args a(info, "conv2dBackwardFilter", 12);
+    Args a(info, "conv2dBackwardFilter", 13);
     ConvArgs c = convArgs(a, 4);
     readTaps(info, a, 11, c);
     float* dw = a.f32(0, "dw", wsize(c.d));
     float* dbias = a.f32(1, "dbias", c.d.O, true);
     const float* dout = a.f32(2, "dout", act(c.d, c.d.O));
     const float* x = a.f32(3, "x", act(c.d, c.d.I));
+    const bool relu = a.boolean(12, "reluInput");
     KernelLock lock;
-    activeKernels().conv2dBackwardFilter(dw, dbias, dout, x, c.d, c.taps, c.ntaps);
+    activeKernels().conv2dBackwardFilter(dw, dbias, dout, x, c.d, c.taps, c.ntaps, relu);
   });
 }
 

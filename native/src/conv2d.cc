@@ -39,8 +39,8 @@ Geo geometry(const ConvDims& d, int ntaps) {
   return g;
 }
 
-// Copies `count` planes (H, W) into zero-padded planes (Hp, Wp).
-void padPlanes(float* dst, const float* src, long count, const Geo& g) {
+// Copies `count` planes (H, W) into zero-padded planes (Hp, Wp), through a ReLU with `relu`.
+void padPlanes(float* dst, const float* src, long count, const Geo& g, bool relu) {
   const long ph = g.KH / 2, pw = g.KW / 2, H = g.H, W = g.W, Wp = g.Wp;
   auto task = [&](long p, int) {
     float* d = dst + p * g.plane;
@@ -48,7 +48,8 @@ void padPlanes(float* dst, const float* src, long count, const Geo& g) {
     memset(d, 0, sizeof(float) * (ph * Wp + pw));
     for (long y = 0; y < H; ++y) {
       float* row = d + (y + ph) * Wp + pw;
-      memcpy(row, s + y * W, sizeof(float) * W);
+      if (relu) for (long x = 0; x < W; ++x) row[x] = relus(s[y * W + x]);
+      else memcpy(row, s + y * W, sizeof(float) * W);
       // right margin of this row + left margin of the next (the last row has no next: with a
       // one-row kernel there is no bottom padding to write into)
       memset(row + W, 0, sizeof(float) * (y + 1 < H ? Wp - W : pw));
@@ -83,11 +84,16 @@ PIXELCNN_INLINE void forRealPixels(long n0, int ncols, const Geo& g, F f) {
 }
 
 // The planes on the padded grid: a 1×1 kernel has no padding (Hp = H, Wp = W), so the source
-// itself; otherwise a padded copy in shared scratch.
-const float* padded(const float* src, long count, const Geo& g) {
-  if (g.KK == 1) return src;
+// itself (a ReLU of the input is then left to the reader: *reluLeft = relu); otherwise a padded
+// copy in shared scratch, with the ReLU applied on the way.
+const float* padded(const float* src, long count, const Geo& g, bool relu, bool* reluLeft) {
+  *reluLeft = false;
+  if (g.KK == 1) {
+    *reluLeft = relu;
+    return src;
+  }
   float* dst = sharedScratch(kSharedPad, count * g.plane);
-  padPlanes(dst, src, count, g);
+  padPlanes(dst, src, count, g, relu);
   return dst;
 }
 
@@ -117,6 +123,7 @@ PIXELCNN_INLINE double planeSum(const float* p, long n) {
 constexpr int DR = 4, DC = 3;  // 12 accumulators + 3 + 1 operands: the 16 AVX2 registers
 constexpr long DK = 256;       // pixels per pass over a tile: its rows stay in L2
 
+template <bool kRelu>
 PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, long len, vf* acc) {
   vf c[DR][DC];
 #pragma GCC unroll 4
@@ -127,7 +134,7 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
   for (; k + VL <= len; k += VL) {
     vf bv[DC];
 #pragma GCC unroll 3
-    for (int j = 0; j < DC; ++j) bv[j] = loadu(bc[j] + k);
+    for (int j = 0; j < DC; ++j) bv[j] = kRelu ? reluv(loadu(bc[j] + k)) : loadu(bc[j] + k);
 #pragma GCC unroll 4
     for (int r = 0; r < DR; ++r) {
       const vf av = loadu(a[r] + k);
@@ -139,7 +146,7 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
     float t[DR][DC] = {};
     for (; k < len; ++k)
       for (int r = 0; r < DR; ++r)
-        for (int j = 0; j < DC; ++j) t[r][j] += a[r][k] * bc[j][k];
+        for (int j = 0; j < DC; ++j) t[r][j] += a[r][k] * (kRelu ? relus(bc[j][k]) : bc[j][k]);
     for (int r = 0; r < DR; ++r)
       for (int j = 0; j < DC; ++j) c[r][j][0] += t[r][j];
   }
@@ -171,7 +178,7 @@ void prepackWeights(float* Ap, long M, long K, int kcn, const float* w, const in
 template <bool kAccumulate>
 void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t* rowOff, long M,
                 long K, int kcn, long channelsIn, const Geo& g, const float* bias,
-                const float* gate = nullptr, const float* residual = nullptr) {
+                const float* gate = nullptr, const float* residual = nullptr, bool reluB = false) {
   const long Mpad = roundUp(M, MR);
   const Tiling tl = chooseTiling(M, g.Np, g.B);
   const long ldc = tl.ldc();
@@ -185,7 +192,9 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
     const int ncols = static_cast<int>(minOf<long>(tl.nc, g.Np - n0));
     const float* src = padded + b * channelsIn * g.plane;
     auto bpack = [&](float* d, long k0, int kcb, long nn0, int nc) {
-      packBRows(d, k0, kcb, nn0, nc, [&](long k) { return src + rowOff[k]; });
+      auto row = [&](long k) { return src + rowOff[k]; };
+      if (reluB) packBRows<true>(d, k0, kcb, nn0, nc, row);
+      else packBRows<false>(d, k0, kcb, nn0, nc, row);
     };
     float* Cb = threadScratch(kSlotC, tid);
     // Activations outgrow the caches: ask for the tile's output lines now, so that their misses
@@ -238,7 +247,8 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
 }  // namespace
 
 void conv2dForward(float* out, const float* x, const float* w, const float* bias,
-                   const ConvDims& d, const int32_t* taps, int ntaps, const float* residual) {
+                   const ConvDims& d, const int32_t* taps, int ntaps, const float* residual,
+                   int reluInput) {
   const Geo g = geometry(d, ntaps);
   if (g.B == 0 || g.O == 0 || g.HW == 0) return;
   const long K = g.I * g.T;
@@ -260,8 +270,9 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
     const long i = k / g.T, tap = taps[k - i * g.T];
     rowOff[k] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
-  const float* xpad = padded(x, g.B * g.I, g);
-  convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias, nullptr, residual);
+  bool reluLeft;
+  const float* xpad = padded(x, g.B * g.I, g, reluInput != 0, &reluLeft);
+  convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias, nullptr, residual, reluLeft);
 }
 
 void conv2dBackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,
@@ -282,13 +293,14 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
     rowOff[k] = static_cast<int32_t>(o * g.plane + (g.KH - 1 - tap / g.KW) * g.Wp +
                                      (g.KW - 1 - tap % g.KW));
   }
-  const float* dpad = padded(dout, g.B * g.O, g);
+  bool reluLeft;
+  const float* dpad = padded(dout, g.B * g.O, g, false, &reluLeft);
   if (beta) convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
   else convAsGemm<false>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
 }
 
 void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const float* x,
-                          const ConvDims& d, const int32_t* taps, int ntaps) {
+                          const ConvDims& d, const int32_t* taps, int ntaps, int reluInput) {
   const Geo g = geometry(d, ntaps);
   if (g.O == 0) return;
   if (dbias && g.B > 0) {
@@ -327,7 +339,8 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     const long i = n / g.T, tap = taps[n - i * g.T];
     colOff[n] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
-  const float* xpad = padded(x, g.B * g.I, g);
+  bool reluLeft;
+  const float* xpad = padded(x, g.B * g.I, g, reluInput != 0, &reluLeft);
 
   // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
   long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
@@ -359,7 +372,8 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
           for (long nb = 0; nb < ncb; ++nb) {
             const float* bc[DC];
             for (int j = 0; j < DC; ++j) bc[j] = xb + colOff[minOf(n0 + nb * DC + j, N - 1)] + k0;
-            dotBlock(a, bc, len, acc + (mb * ncb + nb) * DR * DC);
+            if (reluLeft) dotBlock<true>(a, bc, len, acc + (mb * ncb + nb) * DR * DC);
+            else dotBlock<false>(a, bc, len, acc + (mb * ncb + nb) * DR * DC);
           }
         }
       }

@@ -110,8 +110,8 @@ PIXELCNN_INLINE void packACols(float* d, long m0, int mrows, long k0, int kcb, C
 }
 
 // B packers: fill ceil(ncols/NR) panels of kcb·NR at dst + jp·kcb·NR (columns ≥ ncols zero).
-// B[k][n] = rows(k)[n]: contiguous vector copies.
-template <class Rows>
+// B[k][n] = rows(k)[n] (relu(rows(k)[n]) with kRelu): contiguous vector copies.
+template <bool kRelu = false, class Rows>
 PIXELCNN_INLINE void packBRows(float* dst, long k0, int kcb, long n0, int ncols, Rows rows) {
   const int nfull = ncols / NR, rem = ncols % NR;
   const long panel = static_cast<long>(kcb) * NR;
@@ -120,13 +120,16 @@ PIXELCNN_INLINE void packBRows(float* dst, long k0, int kcb, long n0, int ncols,
     float* d = dst + kk * NR;
     for (int jp = 0; jp < nfull; ++jp) {
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) store(d + jp * panel + v * VL, loadu(s + jp * NR + v * VL));
+      for (int v = 0; v < NV; ++v) {
+        const vf x = loadu(s + jp * NR + v * VL);
+        store(d + jp * panel + v * VL, kRelu ? reluv(x) : x);
+      }
     }
     if (rem) {
       float* dd = d + nfull * panel;
       const float* ss = s + nfull * NR;
       int j = 0;
-      for (; j < rem; ++j) dd[j] = ss[j];
+      for (; j < rem; ++j) dd[j] = kRelu ? relus(ss[j]) : ss[j];
       for (; j < NR; ++j) dd[j] = 0.f;
     }
   }

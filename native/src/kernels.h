@@ -15,14 +15,15 @@ struct KernelTable {
   // c (m, n) = op(a) · op(b) + beta · c, row-major (see src/backend/kernels.ts).
   void (*gemm)(bool transA, bool transB, int m, int n, int k, const float* a, const float* b,
                float* c, int beta);
-  // out = conv + bias (+ residual if not null)
+  // out = conv(x, or relu(x) if reluInput) + bias (+ residual if not null)
   void (*conv2dForward)(float* out, const float* x, const float* w, const float* bias,
-                        const ConvDims& d, const int32_t* taps, int ntaps, const float* residual);
+                        const ConvDims& d, const int32_t* taps, int ntaps, const float* residual,
+                        int reluInput);
   // dx = beta · dx + ... (beta 0 or 1), where gate > 0 if gate is not null (gate = relu(x))
   void (*conv2dBackwardData)(float* dx, const float* dout, const float* w, const ConvDims& d,
                              const int32_t* taps, int ntaps, int beta, const float* gate);
   void (*conv2dBackwardFilter)(float* dw, float* dbias, const float* dout, const float* x,
-                               const ConvDims& d, const int32_t* taps, int ntaps);
+                               const ConvDims& d, const int32_t* taps, int ntaps, int reluInput);
   void (*softmaxCrossEntropy)(double* nll, float* dlogits, const float* logits,
                               const uint8_t* targets, int B, int L, int C, int S, double gradScale);
   // Gated unit (gate.cc): y (B, n) = tanh(x[b][0, n)) · σ(x[b][n, 2n)); dx (B, 2n) += its gradient.
@@ -34,11 +35,11 @@ struct KernelTable {
   namespace ns {                                                                              \
   void gemm(bool, bool, int, int, int, const float*, const float*, float*, int);              \
   void conv2dForward(float*, const float*, const float*, const float*, const ConvDims&,       \
-                     const int32_t*, int, const float*);                                      \
+                     const int32_t*, int, const float*, int);                                 \
   void conv2dBackwardData(float*, const float*, const float*, const ConvDims&, const int32_t*, \
                           int, int, const float*);                                            \
   void conv2dBackwardFilter(float*, float*, const float*, const float*, const ConvDims&,      \
-                            const int32_t*, int);                                             \
+                            const int32_t*, int, int);                                        \
   void softmaxCrossEntropy(double*, float*, const float*, const uint8_t*, int, int, int, int,  \
                            double);                                                           \
   void gateForward(float*, const float*, int, long);                                          \

@@ -38,6 +38,8 @@ PIXELCNN_INLINE void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 PIXELCNN_INLINE vf load(const float* p) { return *reinterpret_cast<const vf*>(p); }
 PIXELCNN_INLINE void store(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
 PIXELCNN_INLINE vf splat(float x) { return x - vf{}; }  // x − (+0) = x exactly, folds to a broadcast
+PIXELCNN_INLINE vf reluv(vf v) { return v > vf{} ? v : vf{}; }
+PIXELCNN_INLINE float relus(float v) { return v > 0.f ? v : 0.f; }
 
 template <class T> PIXELCNN_INLINE T minOf(T a, T b) { return a < b ? a : b; }
 template <class T> PIXELCNN_INLINE T maxOf(T a, T b) { return a > b ? a : b; }

@@ -37,10 +37,11 @@ export interface Kernels {
    * Masked/dense convolution, only over the live taps (tap index = ky·kernelW + kx).
    * out (B, O, H, W) is overwritten; x is (B, I, H, W); w is (O, I, kh, kw) with the
    * mask already multiplied in; bias (O) or null. A residual (B, O, H, W) is added to the result
-   * (a residual connection fused into the convolution's epilogue: no separate add pass).
+   * (a residual connection fused into the convolution's epilogue: no separate add pass). With
+   * reluInput the input is relu(x), applied while the kernel reads x (never materialised).
    */
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
-                d: Conv2dDims, taps: Int32Array, residual?: Float32Array | null): void;
+                d: Conv2dDims, taps: Int32Array, residual?: Float32Array | null, reluInput?: boolean): void;
 
   /**
    * dx (B, I, H, W) = beta · dx + conv2d-transpose of dout (B, O, H, W) with w (O, I, kh, kw),
@@ -51,9 +52,12 @@ export interface Kernels {
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
                      d: Conv2dDims, taps: Int32Array, beta: 0 | 1, gate: Float32Array | null): void;
 
-  /** dw (O, I, kh, kw) += correlation of dout with x at the live taps; dbias (O) += Σ dout. */
+  /**
+   * dw (O, I, kh, kw) += correlation of dout with x (relu(x) with reluInput) at the live taps;
+   * dbias (O) += Σ dout.
+   */
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
-                       x: Float32Array, d: Conv2dDims, taps: Int32Array): void;
+                       x: Float32Array, d: Conv2dDims, taps: Int32Array, reluInput?: boolean): void;
 
   /**
    * Softmax cross-entropy over a levels axis.

@@ -14,13 +14,13 @@ export interface NativeAddon {
        a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
                 B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                taps: Int32Array, residual: Float32Array | null): void;
+                taps: Int32Array, residual: Float32Array | null, reluInput: boolean): void;
   conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
                      B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                      taps: Int32Array, beta: number, gate: Float32Array | null): void;
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
                        B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                       taps: Int32Array): void;
+                       taps: Int32Array, reluInput: boolean): void;
   softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null, logits: Float32Array,
                       targets: Uint8Array, batch: number, levels: number, channels: number,
                       spatial: number, gradScale: number): void;
@@ -87,12 +87,12 @@ export function nativeKernels(addon: NativeAddon): Kernels {
   return {
     name: 'native',
     gemm: (ta, tb, m, n, k, a, b, c, beta) => addon.gemm(ta, tb, m, n, k, a, b, c, beta),
-    conv2dForward: (out, x, w, bias, d, taps, residual) =>
-      addon.conv2dForward(out, x, w, bias, ...dims(d), taps, residual ?? null),
+    conv2dForward: (out, x, w, bias, d, taps, residual, reluInput) =>
+      addon.conv2dForward(out, x, w, bias, ...dims(d), taps, residual ?? null, !!reluInput),
     conv2dBackwardData: (dx, dout, w, d, taps, beta, gate) =>
       addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta, gate),
-    conv2dBackwardFilter: (dw, dbias, dout, x, d, taps) =>
-      addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps),
+    conv2dBackwardFilter: (dw, dbias, dout, x, d, taps, reluInput) =>
+      addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps, !!reluInput),
     softmaxCrossEntropy: (nll, dl, logits, targets, B, L, C, S, scale) =>
       addon.softmaxCrossEntropy(nll, dl, logits, targets, B, L, C, S, scale),
     reluForward: (y, x) => addon.reluForward(y, x),

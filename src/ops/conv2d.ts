@@ -29,7 +29,8 @@ export function denseTaps(count: number): Int32Array {
  * The mask is applied to a copy of the weights (never written into the parameter), and the
  * weight gradient is masked the same way.
  * With `relu`, the convolution of relu(x) (the PixelCNN's pre-activation layers) as one op: the
- * ReLU's gradient is applied inside the backward-data kernel, which saves a pass and a buffer.
+ * kernels apply the ReLU as they read x (relu(x) is never stored) and the backward-data kernel
+ * applies its gradient (x > 0) in its epilogue.
  * With `residual` r (same shape as the output), the result is r + conv: a residual connection
  * added in the kernel's epilogue; r's gradient is the output's, handed over after the
  * convolution's own backward has read it (no copy when r has no gradient yet).
@@ -67,13 +68,9 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
     const m = mask.values;
     for (let i = 0; i < wEff.length; i++) wEff[i] = w.data[i] * m[i];
   }
-  let input = x.data;
-  if (opts.relu) {
-    input = allocate(x.size, false);
-    k.reluForward(input, x.data);
-  }
+  const relu = !!opts.relu;
   const y = allocate(B * O * H * W, false);
-  k.conv2dForward(y, input, wEff, bias ? bias.data : null, d, taps, residual ? residual.data : null);
+  k.conv2dForward(y, x.data, wEff, bias ? bias.data : null, d, taps, residual ? residual.data : null, relu);
 
   const parents = [x, w];
   if (bias) parents.push(bias);
@@ -82,17 +79,17 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
     const g = out.grad!;
     if (x.requiresGrad) {
       const [dx, beta] = x.gradTarget();
-      k.conv2dBackwardData(dx, g, wEff, d, taps, beta, opts.relu ? input : null);
+      k.conv2dBackwardData(dx, g, wEff, d, taps, beta, relu ? x.data : null);
     }
     const needW = w.requiresGrad, needB = !!bias && bias.requiresGrad;
     if (needW && mask) {
       // Filter gradient into scratch, then masked accumulate: masked weights get exactly zero.
       const dw = allocate(w.size);
-      k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, input, d, taps);
+      k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, x.data, d, taps, relu);
       const wg = w.gradBuffer(), m = mask.values;
       for (let i = 0; i < dw.length; i++) wg[i] += dw[i] * m[i];
     } else if (needW) {
-      k.conv2dBackwardFilter(w.gradBuffer(), needB ? bias!.gradBuffer() : null, g, input, d, taps);
+      k.conv2dBackwardFilter(w.gradBuffer(), needB ? bias!.gradBuffer() : null, g, x.data, d, taps, relu);
     } else if (needB) {
       // Only the bias needs a gradient.
       const db = bias!.gradBuffer(), HW = H * W;

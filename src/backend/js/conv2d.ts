@@ -1,4 +1,5 @@
 import type { Conv2dDims } from '../kernels.js';
+import { reluForward } from './elementwise.js';
 
 /**
  * Reference stride-1 'same' convolution over live taps only.
@@ -12,9 +13,17 @@ function range(offset: number, size: number): [number, number] {
 }
 
 // out (B, O, H, W) = bias + Σ_i Σ_taps w[o, i, tap] · shift(x[b, i])
+/** relu(x) as a new array: the reference applies a fused ReLU literally. */
+function reluCopy(x: Float32Array): Float32Array {
+  const y = new Float32Array(x.length);
+  reluForward(y, x);
+  return y;
+}
+
 export function conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array,
                               bias: Float32Array | null, d: Conv2dDims, taps: Int32Array,
-                              residual: Float32Array | null = null): void {
+                              residual: Float32Array | null = null, reluInput = false): void {
+  if (reluInput) x = reluCopy(x);
   const { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW } = d;
   const HW = H * W, K = KH * KW;
   for (let b = 0; b < B; b++) {
@@ -76,7 +85,9 @@ export function conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Floa
 
 // dw[o, i, tap] += Σ_b Σ_y,x dout[b, o, y, x] · x[b, i, y + dy, x + dx];  dbias[o] += Σ dout[b, o]
 export function conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
-                                     x: Float32Array, d: Conv2dDims, taps: Int32Array): void {
+                                     x: Float32Array, d: Conv2dDims, taps: Int32Array,
+                                     reluInput = false): void {
+  if (reluInput) x = reluCopy(x);
   const { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW } = d;
   const HW = H * W, K = KH * KW;
   for (let b = 0; b < B; b++) {
