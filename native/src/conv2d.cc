@@ -96,6 +96,10 @@ const float* padded(const float* src, long count, const Geo& g, bool relu, bool*
   padPlanes(dst, src, count, g, relu);
   return dst;
 }
+const float* padded(const float* src, long count, const Geo& g) {
+  bool none;
+  return padded(src, count, g, false, &none);
+}
 
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
 
@@ -293,8 +297,7 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
     rowOff[k] = static_cast<int32_t>(o * g.plane + (g.KH - 1 - tap / g.KW) * g.Wp +
                                      (g.KW - 1 - tap % g.KW));
   }
-  bool reluLeft;
-  const float* dpad = padded(dout, g.B * g.O, g, false, &reluLeft);
+  const float* dpad = padded(dout, g.B * g.O, g);
   if (beta) convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
   else convAsGemm<false>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
 }
