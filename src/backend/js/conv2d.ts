@@ -12,7 +12,6 @@ function range(offset: number, size: number): [number, number] {
   return [Math.max(0, -offset), Math.min(size, size - offset)];
 }
 
-// out (B, O, H, W) = bias + Σ_i Σ_taps w[o, i, tap] · shift(x[b, i])
 /** relu(x) as a new array: the reference applies a fused ReLU literally. */
 function reluCopy(x: Float32Array): Float32Array {
   const y = new Float32Array(x.length);
@@ -20,6 +19,7 @@ function reluCopy(x: Float32Array): Float32Array {
   return y;
 }
 
+// out (B, O, H, W) = bias + Σ_i Σ_taps w[o, i, tap] · shift(x[b, i]) (+ residual)
 export function conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array,
                               bias: Float32Array | null, d: Conv2dDims, taps: Int32Array,
                               residual: Float32Array | null = null, reluInput = false): void {
