@@ -1,9 +1,10 @@
 /**
- * Per-layer convolution timings on the shapes of the training bench config (PixelCNN h 128,
- * d 32, 256 levels, batch 32, 28×28): forward, backward data and filter gradient of each layer
- * kind, native backend, all threads, best of `--reps` calls (default 15). A quick way to see which
+ * Per-layer convolution timings on the shapes of a PixelCNN (by default the training bench config:
+ * h 128, d 32, 256 levels, batch 32, 28×28; the binarised-MNIST hour model is --hidden 48
+ * --out-hidden 64 --levels 2): forward, backward data and filter gradient of each layer kind,
+ * native backend, all threads, best of `--reps` calls (default 15). A quick way to see which
  * kernel a change moved; the whole-step figure is `node dist/bench/training.js`.
- * Usage: node dist/bench/conv-layers.js [--batch 32] [--reps 15]
+ * Usage: node dist/bench/conv-layers.js [--batch 32] [--reps 15] [--hidden 128] [--out-hidden 32] [--levels 256]
  */
 import { tryNativeKernels, type Conv2dDims } from '../src/backend/index.js';
 
@@ -13,6 +14,7 @@ const flag = (name: string, dflt: number) => {
   return i >= 0 ? Number(argv[i + 1]) : dflt;
 };
 const B = flag('--batch', 32), reps = flag('--reps', 15), H = 28, W = 28;
+const h = flag('--hidden', 128), dOut = flag('--out-hidden', 32), L = flag('--levels', 256);
 const k = tryNativeKernels();
 if (!k) {
   console.error('conv-layers: the native backend is not built (npm run build:native)');
@@ -21,12 +23,12 @@ if (!k) {
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 // [name, in, out, kernel, live taps]
 const layers: Array<[string, number, number, number, number[]]> = [
-  ['block 1x1 128->64', 128, 64, 1, [0]],
-  ['block 3x3 type B 64->64', 64, 64, 3, range(5)],
-  ['block 1x1 64->128', 64, 128, 1, [0]],
-  ['input 7x7 type A 1->128', 1, 128, 7, range(24)],
-  ['head 1x1 128->32', 128, 32, 1, [0]],
-  ['head 1x1 32->256', 32, 256, 1, [0]],
+  [`block 1x1 ${h}->${h / 2}`, h, h / 2, 1, [0]],
+  [`block 3x3 type B ${h / 2}->${h / 2}`, h / 2, h / 2, 3, range(5)],
+  [`block 1x1 ${h / 2}->${h}`, h / 2, h, 1, [0]],
+  [`input 7x7 type A 1->${h}`, 1, h, 7, range(24)],
+  [`head 1x1 ${h}->${dOut}`, h, dOut, 1, [0]],
+  [`head 1x1 ${dOut}->${L}`, dOut, L, 1, [0]],
 ];
 const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 const best = (fn: () => void) => {

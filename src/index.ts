@@ -21,6 +21,7 @@ export { kernels, useBackend, backendName, jsKernels, type BackendName, type Ker
 export { pixelCnnMask, centreConnectivity, spatialMask, type MaskType } from './nn/masks.js';
 export { Conv2dLayer } from './nn/conv-layer.js';
 export { Adam, defaultAdamOptions, type AdamOptions, type AdamState } from './nn/adam.js';
+export { WeightAverage, type WeightAverageState } from './nn/weight-average.js';
 export { Rng } from './nn/rng.js';
 
 // Models

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 
 const bin = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'pixelcnn.js');
 const dir = mkdtempSync(join(tmpdir(), 'pixelcnn-cli-'));
@@ -53,6 +54,7 @@ test('nonsense flags exit 2 with a message naming the flag', () => {
     [['train', '--levels', '300', '--steps', '1', '--out', join(dir, 'x')], /expected an integer in \[2, 256\], got '300'/],
     [['train', '--dataset', 'imagenet', '--steps', '1', '--out', join(dir, 'x')], /Allowed choices are mnist, fashion-mnist, cifar10, png/],
     [['train', '--lr', '-1', '--steps', '1', '--out', join(dir, 'x')], /--lr.*expected a number > 0/],
+    [['train', '--ema', '1', '--steps', '1', '--out', join(dir, 'x')], /--ema.*expected a number ≥ 0 and < 1, got '1'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['eval'], /required option '--model <dir>' not specified/],
   ];
@@ -77,6 +79,20 @@ test('train without a length, and a missing or corrupt model, exit 1 with a clea
   assert.equal(r3.code, 1);
   assert.match(r3.err, /model\.safetensors/);
   assert.doesNotMatch(r3.err, /at .*\.js:\d+/);
+});
+
+test('train --ema then --resume: the weight average travels through the checkpoint', () => {
+  const out = join(dir, 'ema');
+  const common = ['--dataset', 'mnist', '--limit', '32', '--levels', '2', '--hidden', '8', '--out-hidden', '8',
+    '--blocks', '1', '--batch', '8', '--ema', '0.9', '--samples', '0', '--no-progress', '--out', out];
+  const a = cli('train', ...common, '--steps', '2');
+  assert.equal(a.code, 0, a.err);
+  const b = cli('train', ...common, '--steps', '5', '--resume');
+  assert.equal(b.code, 0, b.err);
+  assert.match(b.err, /resuming .* at step 2/);
+  const ck = loadCheckpoint(out);
+  assert.equal(ck.average?.updates, 5);
+  assert.equal(ck.average?.decay, 0.9);
 });
 
 test('CIFAR-10 directory that does not exist: the error names it', () => {

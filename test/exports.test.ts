@@ -7,7 +7,7 @@ import * as api from '../src/index.js';
 
 test('public exports snapshot (an accidental API change fails here)', () => {
   assert.deepEqual(Object.keys(api).sort(), [
-    'Adam', 'CheckpointError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'Rng', 'Tensor',
+    'Adam', 'CheckpointError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'Rng', 'Tensor', 'WeightAverage',
     'backendName', 'backward', 'batchLevels', 'binariseStochastic', 'binariseThreshold', 'bitsPerDim', 'centreConnectivity',
     'createModel', 'decodeSafetensors', 'defaultAdamOptions', 'defaultGatedPixelCnnConfig', 'defaultPixelCnnConfig',
     'defaultTrainOptions', 'encodeGrid', 'encodeSafetensors', 'evaluate', 'fixedLevels', 'jsKernels', 'kernels',

@@ -11,11 +11,14 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-export function floatArg(min: number, max = Infinity, opts: { exclusiveMin?: boolean } = {}) {
+export function floatArg(min: number, max = Infinity, opts: { exclusiveMin?: boolean; exclusiveMax?: boolean } = {}) {
   return (v: string): number => {
     const n = Number(v);
-    const ok = v.trim() !== '' && Number.isFinite(n) && (opts.exclusiveMin ? n > min : n >= min) && n <= max;
-    if (!ok) throw new InvalidArgumentError(`expected a number ${opts.exclusiveMin ? '>' : '≥'} ${min}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}, got '${v}'`);
+    const ok = v.trim() !== '' && Number.isFinite(n) && (opts.exclusiveMin ? n > min : n >= min) && (opts.exclusiveMax ? n < max : n <= max);
+    if (!ok) {
+      const upper = Number.isFinite(max) ? ` and ${opts.exclusiveMax ? '<' : '≤'} ${max}` : '';
+      throw new InvalidArgumentError(`expected a number ${opts.exclusiveMin ? '>' : '≥'} ${min}${upper}, got '${v}'`);
+    }
     return n;
   };
 }

@@ -24,6 +24,7 @@ interface TrainFlags extends DataFlags, ModelFlags {
   warmup: number;
   clip: number;
   weightDecay: number;
+  ema: number;
   seed: number;
   evalEvery: number;
   evalLimit: number;
@@ -52,6 +53,8 @@ export function trainCommand(): Command {
     .option('--warmup <steps>', 'linear learning-rate warm-up steps', intArg(0), 0)
     .option('--clip <norm>', 'clip the global gradient norm (0 = off)', floatArg(0), 1)
     .option('--weight-decay <w>', 'L2 weight decay', floatArg(0), 0)
+    .option('--ema <decay>', 'evaluate, sample and save an exponential moving average of the weights with this decay, e.g. 0.999 (0 = off)',
+      floatArg(0, 1, { exclusiveMax: true }), 0)
     .option('--seed <n>', 'seed for initialisation, data order and binarisation', intArg(0, 2 ** 32 - 1), 0)
     .option('--eval-every <steps>', 'evaluate on the test set every n steps (0 = at the end only)', intArg(0), 0)
     .option('--eval-limit <n>', 'test images used for evaluation (0 = all)', intArg(0), 0)
@@ -73,7 +76,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const trainSet = loadDataset(spec, 'train');
   const testSet = loadDataset(spec, 'test');
 
-  let model, resumeFrom: { state: TrainState; optimizer: ReturnType<typeof loadCheckpoint>['optimizer'] } | undefined;
+  let model, resumeFrom: Parameters<typeof train>[6];
   if (f.resume && (existsSync(join(f.out, 'config.json')) || existsSync(oldDirOf(f.out)))) {
     const ck = loadCheckpoint(f.out);
     model = createModel(ck.modelConfig);
@@ -83,6 +86,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     resumeFrom = {
       state: { step: t.step, epoch: t.epoch ?? 0, indexInEpoch: t.indexInEpoch ?? 0, imagesSeen: t.imagesSeen ?? 0, elapsedSeconds: t.elapsedSeconds ?? 0 },
       optimizer: ck.optimizer ?? null,
+      average: ck.average,
     };
     console.error(`resuming ${f.out} at step ${t.step}`);
   } else {
@@ -109,7 +113,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   let smoothed = NaN;
   const result = await train(model, trainSet, testSet, {
     batchSize: f.batch, steps: f.steps, epochs: f.epochs, minutes: f.minutes, lr: f.lr, lrSchedule: f.lrSchedule,
-    lrDecay: f.lrDecay, warmupSteps: f.warmup, clipNorm: f.clip, weightDecay: f.weightDecay, seed: f.seed,
+    lrDecay: f.lrDecay, warmupSteps: f.warmup, clipNorm: f.clip, weightDecay: f.weightDecay, ema: f.ema, seed: f.seed,
     binarise: f.binarise, evalEvery: f.evalEvery, evalLimit: f.evalLimit, checkpointEverySeconds: f.checkpointEvery,
   }, f.out, {
     onStep: (s) => {

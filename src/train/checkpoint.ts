@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamState } from '../nn/adam.js';
+import type { WeightAverageState } from '../nn/weight-average.js';
 import { encodeSafetensors, type RawTensor } from './safetensors.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import {
@@ -26,7 +27,10 @@ export {
  *   config.json            {"format": "pixelcnn-checkpoint", "version": 1, "model": {arch, ...},
  *                           "training": {...}?, "metrics": {...}?, "created": ISO date, "generation": id}
  *   model.safetensors      parameters by name, float32, PyTorch layout; metadata {format: "pt", generation}
- *   optimizer.safetensors  (optional) Adam moments "m.<param>" / "v.<param>"; metadata {step, generation}
+ *   optimizer.safetensors  (optional) Adam moments "m.<param>" / "v.<param>"; metadata {step, generation}.
+ *                          With a weight average (--ema), model.safetensors holds the average and this
+ *                          file also holds the live weights "w.<param>" training resumes from;
+ *                          metadata {average_decay, average_updates}
  *   anything else          (samples.png, notes, ...) is carried over unchanged from one save to the next
  *
  * Consistency: directory swap. saveCheckpoint writes a complete new checkpoint into the sibling
@@ -58,6 +62,8 @@ export interface CheckpointContents {
   training?: Record<string, unknown>;
   metrics?: Record<string, number>;
   optimizer?: AdamState;
+  /** With `optimizer` only: `params` are the weight average and this holds the live weights. */
+  average?: WeightAverageState;
 }
 
 export interface LoadedCheckpoint {
@@ -70,6 +76,8 @@ export interface LoadedCheckpoint {
   metrics?: Record<string, number>;
   /** Adam state from optimizer.safetensors, or null when the checkpoint has none. */
   optimizer: AdamState | null;
+  /** The live weights when `params` are their average (training with --ema), or null. */
+  average: WeightAverageState | null;
   created?: string;
 }
 
@@ -88,7 +96,8 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   mkdirSync(tmp);
 
   const generation = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
-  if (c.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), encodeOptimizer(c.optimizer, c.params, generation));
+  if (c.average && !c.optimizer) throw new CheckpointError(`${dir}: a weight average is saved with the optimizer state only`);
+  if (c.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), encodeOptimizer(c.optimizer, c.average ?? null, c.params, generation));
   const tensors = new Map<string, RawTensor>();
   for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
   writeFileAtomic(join(tmp, MODEL_FILE), encodeSafetensors(tensors, { format: 'pt', generation }));
@@ -131,12 +140,12 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   checkGeneration(modelPath, model.metadata.generation, generation);
   if (model.tensors.size === 0) throw new CheckpointError(`${modelPath}: holds no tensors`);
 
-  let optimizer: AdamState | null = null;
+  let optimizer: AdamState | null = null, average: WeightAverageState | null = null;
   const optPath = join(from, OPTIMIZER_FILE);
   if (existsSync(optPath)) {
     const opt = readSafetensors(optPath);
     checkGeneration(optPath, opt.metadata.generation, generation);
-    optimizer = decodeOptimizer(opt.tensors, opt.metadata, model.tensors, optPath);
+    ({ optimizer, average } = decodeOptimizer(opt.tensors, opt.metadata, model.tensors, optPath));
   }
 
   let metrics: Record<string, number> | undefined;
@@ -154,6 +163,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     training: config.training as Record<string, unknown> | undefined,
     metrics,
     optimizer,
+    average,
     created: typeof config.created === 'string' ? config.created : undefined,
   };
 }
@@ -211,7 +221,7 @@ function readSafetensors(path: string): { tensors: Map<string, RawTensor>; metad
   return decodeCheckpointTensors(buf, path);
 }
 
-function encodeOptimizer(state: AdamState, params: Map<string, Tensor>, generation: string): Buffer {
+function encodeOptimizer(state: AdamState, average: WeightAverageState | null, params: Map<string, Tensor>, generation: string): Buffer {
   const tensors = new Map<string, RawTensor>();
   const shapeOf = (name: string, data: Float32Array) => {
     const p = params.get(name);
@@ -219,20 +229,26 @@ function encodeOptimizer(state: AdamState, params: Map<string, Tensor>, generati
   };
   for (const [name, m] of state.m) tensors.set(`m.${name}`, { shape: shapeOf(name, m), data: m });
   for (const [name, v] of state.v) tensors.set(`v.${name}`, { shape: shapeOf(name, v), data: v });
-  return encodeSafetensors(tensors, { step: String(state.step), generation });
+  const metadata: Record<string, string> = { step: String(state.step), generation };
+  if (average) {
+    for (const [name, w] of average.live) tensors.set(`w.${name}`, { shape: shapeOf(name, w), data: w });
+    metadata.average_decay = String(average.decay);
+    metadata.average_updates = String(average.updates);
+  }
+  return encodeSafetensors(tensors, metadata);
 }
 
 function decodeOptimizer(tensors: Map<string, RawTensor>, metadata: Record<string, string>,
-                         params: Map<string, RawTensor>, path: string): AdamState {
+                         params: Map<string, RawTensor>, path: string): { optimizer: AdamState; average: WeightAverageState | null } {
   const bad = (msg: string) => new CheckpointError(`${path}: ${msg}`);
   const step = Number(metadata.step);
   if (metadata.step === undefined || !Number.isSafeInteger(step) || step < 0) {
     throw bad(`metadata "step" must be a non-negative integer, got ${JSON.stringify(metadata.step)}`);
   }
-  const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
+  const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>(), w = new Map<string, Float32Array>();
   for (const [key, t] of tensors) {
-    const which = key.startsWith('m.') ? m : key.startsWith('v.') ? v : null;
-    if (!which) throw bad(`unexpected tensor '${key}' (expected m.<param> or v.<param>)`);
+    const which = key.startsWith('m.') ? m : key.startsWith('v.') ? v : key.startsWith('w.') ? w : null;
+    if (!which) throw bad(`unexpected tensor '${key}' (expected m.<param>, v.<param> or w.<param>)`);
     const name = key.slice(2), p = params.get(name);
     if (!p) throw bad(`'${key}' is for a parameter that model.safetensors does not have`);
     if (t.data.length !== p.data.length) throw bad(`'${key}' has ${t.data.length} values, parameter '${name}' has ${p.data.length}`);
@@ -240,7 +256,18 @@ function decodeOptimizer(tensors: Map<string, RawTensor>, metadata: Record<strin
   }
   for (const name of m.keys()) if (!v.has(name)) throw bad(`has m.${name} but no v.${name}`);
   for (const name of v.keys()) if (!m.has(name)) throw bad(`has v.${name} but no m.${name}`);
-  return { step, m, v };
+  const optimizer = { step, m, v };
+  if (w.size === 0 && metadata.average_decay === undefined) return { optimizer, average: null };
+  // A weight average: the live weights of every parameter, its decay and update count.
+  for (const name of params.keys()) if (!w.has(name)) throw bad(`holds a weight average but no live weights w.${name}`);
+  const decay = Number(metadata.average_decay), updates = Number(metadata.average_updates);
+  if (metadata.average_decay === undefined || !(decay > 0 && decay < 1)) {
+    throw bad(`metadata "average_decay" must be a number in (0, 1), got ${JSON.stringify(metadata.average_decay)}`);
+  }
+  if (metadata.average_updates === undefined || !Number.isSafeInteger(updates) || updates < 0) {
+    throw bad(`metadata "average_updates" must be a non-negative integer, got ${JSON.stringify(metadata.average_updates)}`);
+  }
+  return { optimizer, average: { decay, updates, live: w } };
 }
 
 /** Recreates `src` at `dst` with hard links (copies where linking fails); directories are recreated, symlinks kept as links. */

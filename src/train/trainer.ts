@@ -1,6 +1,7 @@
 import { backward } from '../tensor/autograd.js';
 import { withArena } from '../tensor/arena.js';
 import { Adam, type AdamOptions } from '../nn/adam.js';
+import { WeightAverage, type WeightAverageState } from '../nn/weight-average.js';
 import { Rng } from '../nn/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
 import type { ImageSet } from '../data/image-set.js';
@@ -24,6 +25,11 @@ export interface TrainOptions {
   warmupSteps: number;
   clipNorm: number;
   weightDecay: number;
+  /**
+   * Decay of an exponential moving average of the weights (Polyak averaging; 0 = off). With it,
+   * evaluation, the checkpoint's model.safetensors and the model left after training are the average.
+   */
+  ema: number;
   seed: number;
   /** For levels = 2: how intensities become bits. */
   binarise: BinariseMode;
@@ -36,7 +42,7 @@ export interface TrainOptions {
 }
 
 export const defaultTrainOptions: TrainOptions = {
-  batchSize: 32, lr: 1e-3, lrSchedule: 'constant', lrDecay: 1, warmupSteps: 0, clipNorm: 1, weightDecay: 0,
+  batchSize: 32, lr: 1e-3, lrSchedule: 'constant', lrDecay: 1, warmupSteps: 0, clipNorm: 1, weightDecay: 0, ema: 0,
   seed: 0, binarise: 'stochastic', evalEvery: 0, evalLimit: 0, checkpointEverySeconds: 300,
 };
 
@@ -91,17 +97,20 @@ function validate(o: TrainOptions): void {
   if (!(o.lr > 0 && Number.isFinite(o.lr))) bad(`learning rate must be positive, got ${o.lr}`);
   if (!(o.clipNorm >= 0)) bad(`clip norm must be ≥ 0, got ${o.clipNorm}`);
   if (!(o.weightDecay >= 0)) bad(`weight decay must be ≥ 0, got ${o.weightDecay}`);
+  if (!(o.ema >= 0 && o.ema < 1)) bad(`ema decay must be in [0, 1), got ${o.ema}`);
   if (!(o.lrDecay > 0 && o.lrDecay <= 1)) bad(`lr decay must be in (0, 1], got ${o.lrDecay}`);
 }
 
 /**
  * Trains `model` on `trainSet` with Adam, writing checkpoints to `outDir` (every
  * checkpointEverySeconds, on stop, and at the end with the test metrics).
- * `resume` continues from a checkpoint's state and optimizer.
+ * `resume` continues from a checkpoint's state and optimizer (and weight average: then the model
+ * holds the checkpoint's averaged parameters, and the live weights come from `resume.average`).
+ * With options.ema > 0 the model holds the averaged weights when this returns.
  */
 export async function train(model: AutoregressiveModel, trainSet: ImageSet, testSet: ImageSet | null,
                             options: Partial<TrainOptions> & Pick<TrainOptions, 'batchSize'>, outDir: string,
-                            hooks: TrainHooks = {}, resume?: { state: TrainState; optimizer: Adam['state'] | null }): Promise<TrainResult> {
+                            hooks: TrainHooks = {}, resume?: { state: TrainState; optimizer: Adam['state'] | null; average?: WeightAverageState | null }): Promise<TrainResult> {
   const o: TrainOptions = { ...defaultTrainOptions, ...options };
   validate(o);
   const { channels: C, levels: L, height: H, width: W } = model.config;
@@ -113,14 +122,28 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   const adamOpts: Partial<AdamOptions> = { lr: o.lr, clipNorm: o.clipNorm, weightDecay: o.weightDecay };
   const adam = new Adam(model.parameters(), adamOpts);
   if (resume?.optimizer) adam.loadState(resume.optimizer);
+  let average: WeightAverage | null = null;
+  if (resume?.average) {
+    // The checkpoint's parameters are the average: the live weights go back into the model, and
+    // training without --ema simply continues from them.
+    const decay = o.ema > 0 ? o.ema : resume.average.decay;
+    const resumed = WeightAverage.resume(model.parameters(), { ...resume.average, decay });
+    if (o.ema > 0) average = resumed;
+  } else if (o.ema > 0) {
+    average = new WeightAverage(model.parameters(), o.ema);
+  }
   const state: TrainState = resume ? { ...resume.state } : { step: 0, epoch: 0, indexInEpoch: 0, imagesSeen: 0, elapsedSeconds: 0 };
 
   const testCount = testSet ? (o.evalLimit > 0 ? Math.min(o.evalLimit, testSet.count) : testSet.count) : 0;
   const testLabels = testSet && testCount > 0 ? fixedLevels(testSet, levelOpts, TEST_BINARISATION_SEED).subarray(0, testCount * C * H * W) : null;
   const conditional = model.config.numClasses > 0;
-  const runEval = (): EvalResult | null => testLabels && testSet
-    ? evaluate(model, testLabels, testCount, H, W, { batchSize: Math.max(o.batchSize, 64), classes: conditional ? testSet.labels : null })
-    : null;
+  const runEval = (): EvalResult | null => {
+    if (!testLabels || !testSet) return null;
+    average?.swap();
+    try {
+      return evaluate(model, testLabels, testCount, H, W, { batchSize: Math.max(o.batchSize, 64), classes: conditional ? testSet.labels : null });
+    } finally { average?.swap(); }
+  };
 
   const B = o.batchSize, N = trainSet.count, size = C * H * W;
   const stepsPerEpoch = N / B;
@@ -140,13 +163,18 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   const metricsOf = (r: EvalResult) => ({ test_bits_per_dim: r.bitsPerDim, test_nats_per_image: r.natsPerImage, test_images: r.images, step: state.step });
   const checkpoint = (metrics = lastMetrics) => {
     state.elapsedSeconds = elapsed();
-    saveCheckpoint(outDir, {
-      modelConfig: { ...model.config },
-      params: model.parameters(),
-      training: { ...state, options: o, dataset: trainSet.name },
-      metrics,
-      optimizer: adam.state,
-    });
+    // With an average, model.safetensors gets the average and the live weights ride along.
+    average?.swap();
+    try {
+      saveCheckpoint(outDir, {
+        modelConfig: { ...model.config },
+        params: model.parameters(),
+        training: { ...state, options: o, dataset: trainSet.name },
+        metrics,
+        optimizer: adam.state,
+        average: average ? { decay: average.decay, updates: average.updates, live: average.shadow } : undefined,
+      });
+    } finally { average?.swap(); }
     lastCheckpoint = performance.now() / 1000;
     hooks.onCheckpoint?.(outDir, state);
   };
@@ -169,7 +197,9 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
       const { loss } = imageNll(model, targets, B, H, W, conditional ? classes : null);
       adam.zeroGrad();
       backward(loss);
-      return { lossNats: loss.data[0], gradNorm: adam.step(lr) };
+      const norm = adam.step(lr);
+      average?.update();
+      return { lossNats: loss.data[0], gradNorm: norm };
     });
     state.step++;
     state.imagesSeen += B;
@@ -190,5 +220,6 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   const test = stoppedEarly ? null : runEval();
   if (test) hooks.onEval?.(test, state);
   checkpoint(test ? metricsOf(test) : lastMetrics);
+  average?.swap(); // leave the averaged weights in the model (sampling, export)
   return { state, test, stoppedEarly };
 }
