@@ -4,7 +4,9 @@
  * --out-hidden 64 --levels 2): forward, backward data and filter gradient of each layer kind,
  * native backend, all threads, best of `--reps` calls (default 15). A quick way to see which
  * kernel a change moved; the whole-step figure is `node dist/bench/training.js`.
- * Usage: node dist/bench/conv-layers.js [--batch 32] [--reps 15] [--hidden 128] [--out-hidden 32] [--levels 256]
+ * With --cold, a 64 MB buffer is written before every timed call, so that operands come from
+ * memory as they do inside a training step rather than from a cache warmed by the previous call.
+ * Usage: node dist/bench/conv-layers.js [--batch 32] [--reps 15] [--hidden 128] [--out-hidden 32] [--levels 256] [--cold]
  */
 import { tryNativeKernels, type Conv2dDims } from '../src/backend/index.js';
 
@@ -31,13 +33,20 @@ const layers: Array<[string, number, number, number, number[]]> = [
   [`head 1x1 ${dOut}->${L}`, dOut, L, 1, [0]],
 ];
 const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+const cold = argv.includes('--cold');
+const evictor = cold ? new Float32Array(16 << 20) : null;
 const best = (fn: () => void) => {
   fn();
   let t = Infinity;
-  for (let r = 0; r < reps; r++) { const t0 = performance.now(); fn(); t = Math.min(t, performance.now() - t0); }
+  for (let r = 0; r < reps; r++) {
+    if (evictor) evictor.fill(r);
+    const t0 = performance.now();
+    fn();
+    t = Math.min(t, performance.now() - t0);
+  }
   return t;
 };
-console.log(`batch ${B}, best of ${reps}: milliseconds (GFLOP/s over live taps)`);
+console.log(`batch ${B}, best of ${reps}${cold ? ', caches flushed before each call' : ''}: milliseconds (GFLOP/s over live taps)`);
 for (const [name, I, O, K, tapList] of layers) {
   const d: Conv2dDims = { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: K, kernelW: K };
   const taps = Int32Array.from(tapList);
