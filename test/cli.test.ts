@@ -93,6 +93,20 @@ test('train --ema then --resume: the weight average travels through the checkpoi
   const ck = loadCheckpoint(out);
   assert.equal(ck.average?.updates, 5);
   assert.equal(ck.average?.decay, 0.9);
+  // eval reads the average by default, the live weights on request.
+  const evalJson = (...extra: string[]) => {
+    const r = cli('eval', '--model', out, '--dataset', 'mnist', '--limit', '16', '--json', ...extra);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out.trim()) as { bits_per_dim: number; weights?: string };
+  };
+  const avg = evalJson(), live = evalJson('--live-weights');
+  assert.equal(live.weights, 'live');
+  assert.notEqual(avg.bits_per_dim, live.bits_per_dim);
+  const plain = join(dir, 'plain');
+  assert.equal(cli('train', ...common.slice(0, common.indexOf('--ema')), '--samples', '0', '--no-progress', '--steps', '1', '--out', plain).code, 0);
+  const r = cli('eval', '--model', plain, '--dataset', 'mnist', '--limit', '16', '--live-weights');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /holds no weight average \(train with --ema\)/);
 });
 
 test('CIFAR-10 directory that does not exist: the error names it', () => {

@@ -13,6 +13,7 @@ interface EvalFlags extends DataFlags {
   split: 'train' | 'test';
   batch: number;
   json: boolean;
+  liveWeights: boolean;
   progress: boolean;
   backend?: 'js' | 'native';
   threads?: number;
@@ -27,6 +28,7 @@ export function evalCommand(): Command {
     .addOption(choice('--split <name>', 'which split', ['train', 'test'] as const, 'test'))
     .option('--batch <n>', 'batch size', intArg(1, 65536), 64)
     .option('--json', 'print one JSON object', false)
+    .option('--live-weights', 'for a model trained with --ema: evaluate the live training weights instead of their average', false)
     .option('--no-progress', 'no progress bar')
     .action((f: EvalFlags) => runEval(f));
   return cmd;
@@ -34,7 +36,7 @@ export function evalCommand(): Command {
 
 function runEval(f: EvalFlags): void {
   const backend = setupBackend(f);
-  const { model } = loadModel(f.model);
+  const { model } = loadModel(f.model, { live: f.liveWeights });
   const c = model.config;
   // The same colouring seed as training is not needed: colouring is a function of (seed, split).
   const set = loadDataset(datasetSpec(f, 0), f.split);
@@ -52,7 +54,7 @@ function runEval(f: EvalFlags): void {
   progress.stop();
   const seconds = (performance.now() - t0) / 1000;
   const out: Record<string, unknown> = {
-    model: f.model, dataset: set.name, images: r.images, dims_per_image: r.dimsPerImage, bits_per_dim: r.bitsPerDim,
+    model: f.model, ...(f.liveWeights ? { weights: 'live' } : {}), dataset: set.name, images: r.images, dims_per_image: r.dimsPerImage, bits_per_dim: r.bitsPerDim,
   };
   if (c.levels === 2) { out.nats_per_image = r.natsPerImage; out.binarise = f.binarise; }
   out.seconds = seconds;
