@@ -137,13 +137,14 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   const testCount = testSet ? (o.evalLimit > 0 ? Math.min(o.evalLimit, testSet.count) : testSet.count) : 0;
   const testLabels = testSet && testCount > 0 ? fixedLevels(testSet, levelOpts, TEST_BINARISATION_SEED).subarray(0, testCount * C * H * W) : null;
   const conditional = model.config.numClasses > 0;
-  const runEval = (): EvalResult | null => {
-    if (!testLabels || !testSet) return null;
+  // Runs fn with the averaged weights in the model (the live ones otherwise), then swaps back.
+  const withAveraged = <T>(fn: () => T): T => {
     average?.swap();
-    try {
-      return evaluate(model, testLabels, testCount, H, W, { batchSize: Math.max(o.batchSize, 64), classes: conditional ? testSet.labels : null });
-    } finally { average?.swap(); }
+    try { return fn(); } finally { average?.swap(); }
   };
+  const runEval = (): EvalResult | null => testLabels && testSet
+    ? withAveraged(() => evaluate(model, testLabels, testCount, H, W, { batchSize: Math.max(o.batchSize, 64), classes: conditional ? testSet.labels : null }))
+    : null;
 
   const B = o.batchSize, N = trainSet.count, size = C * H * W;
   const stepsPerEpoch = N / B;
@@ -164,17 +165,14 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   const checkpoint = (metrics = lastMetrics) => {
     state.elapsedSeconds = elapsed();
     // With an average, model.safetensors gets the average and the live weights ride along.
-    average?.swap();
-    try {
-      saveCheckpoint(outDir, {
-        modelConfig: { ...model.config },
-        params: model.parameters(),
-        training: { ...state, options: o, dataset: trainSet.name },
-        metrics,
-        optimizer: adam.state,
-        average: average ? { decay: average.decay, updates: average.updates, live: average.shadow } : undefined,
-      });
-    } finally { average?.swap(); }
+    withAveraged(() => saveCheckpoint(outDir, {
+      modelConfig: { ...model.config },
+      params: model.parameters(),
+      training: { ...state, options: o, dataset: trainSet.name },
+      metrics,
+      optimizer: adam.state,
+      average: average ? { decay: average.decay, updates: average.updates, live: average.shadow } : undefined,
+    }));
     lastCheckpoint = performance.now() / 1000;
     hooks.onCheckpoint?.(outDir, state);
   };
