@@ -2,7 +2,8 @@
  * Per-layer convolution timings on the shapes of a PixelCNN (by default the training bench config:
  * h 128, d 32, 256 levels, batch 32, 28×28; the binarised-MNIST hour model is --hidden 48
  * --out-hidden 64 --levels 2): forward, backward data and filter gradient of each layer kind,
- * native backend, all threads, best of `--reps` calls (default 15). A quick way to see which
+ * native backend, all threads, best of `--reps` calls (default 15); the filter gradient also as
+ * the models' 1×1 layers call it, reading relu(x). A quick way to see which
  * kernel a change moved; the whole-step figure is `node dist/bench/training.js`.
  * With --cold, a 64 MB buffer is written before every timed call, so that operands come from
  * memory as they do inside a training step rather than from a cache warmed by the previous call.
@@ -58,5 +59,7 @@ for (const [name, I, O, K, tapList] of layers) {
   const f = best(() => k.conv2dForward(out, x, w, null, d, taps));
   const bd = best(() => k.conv2dBackwardData(dx, dout, w, d, taps, 0, null));
   const bf = best(() => k.conv2dBackwardFilter(dw, db, dout, x, d, taps));
-  console.log(`${name.padEnd(26)} forward ${cell(f)}  backward data ${cell(bd)}  filter ${cell(bf)}`);
+  // the models' 1×1 layers read relu(x), which the filter gradient applies on the fly
+  const bfr = best(() => k.conv2dBackwardFilter(dw, db, dout, x, d, taps, true));
+  console.log(`${name.padEnd(26)} forward ${cell(f)}  backward data ${cell(bd)}  filter ${cell(bf)}  filter of relu(x) ${cell(bfr)}`);
 }

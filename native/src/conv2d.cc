@@ -121,43 +121,101 @@ PIXELCNN_INLINE double planeSum(const float* p, long n) {
   return s;
 }
 
-// Backward filter micro-kernel: the DR x DC dot products of rows a[r] and b[j] over len floats,
-// added lane-wise into acc[r·DC + j] (the scalar tail goes into lane 0). Both operands of the
+// Backward filter micro-kernel: the R x C dot products of rows a[r] and b[j] over len floats,
+// added lane-wise into acc[r·C + j] (the scalar tail goes into lane 0). Both operands of the
 // filter gradient are contiguous along pixels, so they are read in place, with no packing.
-constexpr int DR = 4, DC = 3;  // 12 accumulators + 3 + 1 operands: the 16 AVX2 registers
-constexpr long DK = 256;       // pixels per pass over a tile: its rows stay in L2
+// Shapes fill the 16 AVX2 registers: 4 x 3 = 12 accumulators + 3 b + 1 a (7 loads per 12 FMAs);
+// with a ReLU on b, 6 x 2 = 12 accumulators + 2 b + 1 a + a zero, since 4 x 3 would need 17
+// registers and the compiler then reloads each operand up to three times (load-bound: 18 loads
+// per 12 FMAs). Each accumulator sums its own (r, j) in pixel order, so the shape does not change
+// any result.
+constexpr long DK = 256;  // pixels per pass over a tile: its rows stay in L2
 
-template <bool kRelu>
+template <bool kRelu, int R, int C>
 PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, long len, vf* acc) {
-  vf c[DR][DC];
+  vf c[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-  for (int r = 0; r < DR; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < DC; ++j) c[r][j] = acc[r * DC + j];
+    for (int j = 0; j < C; ++j) c[r][j] = acc[r * C + j];
   long k = 0;
   for (; k + VL <= len; k += VL) {
-    vf bv[DC];
-#pragma GCC unroll 3
-    for (int j = 0; j < DC; ++j) bv[j] = kRelu ? reluv(loadu(bc[j] + k)) : loadu(bc[j] + k);
+    vf bv[C];
 #pragma GCC unroll 4
-    for (int r = 0; r < DR; ++r) {
-      const vf av = loadu(a[r] + k);
-#pragma GCC unroll 3
-      for (int j = 0; j < DC; ++j) c[r][j] += av * bv[j];
+    for (int j = 0; j < C; ++j) bv[j] = kRelu ? reluv(inRegister(loadu(bc[j] + k))) : loadu(bc[j] + k);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const vf av = inRegister(loadu(a[r] + k));
+#pragma GCC unroll 4
+      for (int j = 0; j < C; ++j) c[r][j] += av * bv[j];
     }
   }
   if (k < len) {
-    float t[DR][DC] = {};
+    float t[R][C] = {};
     for (; k < len; ++k)
-      for (int r = 0; r < DR; ++r)
-        for (int j = 0; j < DC; ++j) t[r][j] += a[r][k] * (kRelu ? relus(bc[j][k]) : bc[j][k]);
-    for (int r = 0; r < DR; ++r)
-      for (int j = 0; j < DC; ++j) c[r][j][0] += t[r][j];
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < C; ++j) t[r][j] += a[r][k] * (kRelu ? relus(bc[j][k]) : bc[j][k]);
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < C; ++j) c[r][j][0] += t[r][j];
   }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-  for (int r = 0; r < DR; ++r)
-#pragma GCC unroll 3
-    for (int j = 0; j < DC; ++j) acc[r * DC + j] = c[r][j];
+    for (int j = 0; j < C; ++j) acc[r * C + j] = c[r][j];
+}
+
+// dW (M = O, N = I·T) += Σ_b dg_b (M, p') · cols_bᵀ, where column n of image b starts at
+// xpad + b·I·plane + colOff[n] (and is read through a ReLU with kRelu), on R x C blocks.
+template <bool kRelu, int R, int C>
+void filterGradient(float* dw, const float* dg, long gs, const float* xpad, const int32_t* colOff,
+                    const int32_t* taps, long M, long N, const Geo& g) {
+  // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
+  long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
+  const long want = 2L * numThreads();
+  while (nmt * nnt < want) {
+    if (ceilDiv(N, nnt * 2) >= 4 * C) nnt *= 2;
+    else if (ceilDiv(M, nmt * 2) >= 2 * R) nmt *= 2;
+    else break;
+  }
+  const long mc = roundUp(ceilDiv(M, nmt), R), nc = roundUp(ceilDiv(N, nnt), C);
+  nmt = ceilDiv(M, mc);
+  nnt = ceilDiv(N, nc);
+  ensureThreadScratch(kSlotC, mc * nc * VL);
+  auto task = [&](long t, int tid) {
+    const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
+    const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
+    const long mcb = ceilDiv(mrows, R), ncb = ceilDiv(ncols, C);
+    vf* acc = reinterpret_cast<vf*>(threadScratch(kSlotC, tid));
+    for (long q = 0; q < mcb * ncb * R * C; ++q) acc[q] = vf{};
+    for (long b = 0; b < g.B; ++b) {
+      const float* db = dg + b * M * gs;
+      const float* xb = xpad + b * g.I * g.plane;
+      for (long k0 = 0; k0 < g.Np; k0 += DK) {
+        const long len = minOf(DK, g.Np - k0);
+        for (long mb = 0; mb < mcb; ++mb) {
+          const float* a[R];
+          // rows (columns) past the tile's edge repeat the last one; their sums are dropped
+          for (int r = 0; r < R; ++r) a[r] = db + minOf(m0 + mb * R + r, M - 1) * gs + k0;
+          for (long nb = 0; nb < ncb; ++nb) {
+            const float* bc[C];
+            for (int j = 0; j < C; ++j) bc[j] = xb + colOff[minOf(n0 + nb * C + j, N - 1)] + k0;
+            dotBlock<kRelu, R, C>(a, bc, len, acc + (mb * ncb + nb) * R * C);
+          }
+        }
+      }
+    }
+    for (long i = 0; i < mrows; ++i) {
+      const long o = m0 + i;
+      for (long j = 0; j < ncols; ++j) {
+        const vf v = acc[((i / R) * ncb + j / C) * R * C + (i % R) * C + j % C];
+        float s = 0.f;
+        for (int l = 0; l < VL; ++l) s += v[l];
+        const long n = n0 + j, ci = n / g.T, tap = taps[n - ci * g.T];
+        dw[(o * g.I + ci) * g.KK + tap] += s;
+      }
+    }
+  };
+  pfor(nmt * nnt, task);
 }
 
 // A[m][k = c·T + t] = w[...] for the forward (m = o, c = i) and backward-data (m = i, c = o)
@@ -344,55 +402,8 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
   }
   bool reluLeft;
   const float* xpad = padded(x, g.B * g.I, g, reluInput != 0, &reluLeft);
-
-  // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
-  long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
-  const long want = 2L * numThreads();
-  while (nmt * nnt < want) {
-    if (ceilDiv(N, nnt * 2) >= 4 * DC) nnt *= 2;
-    else if (ceilDiv(M, nmt * 2) >= 2 * DR) nmt *= 2;
-    else break;
-  }
-  const long mc = roundUp(ceilDiv(M, nmt), DR), nc = roundUp(ceilDiv(N, nnt), DC);
-  nmt = ceilDiv(M, mc);
-  nnt = ceilDiv(N, nc);
-  ensureThreadScratch(kSlotC, mc * nc * VL);
-  auto task = [&](long t, int tid) {
-    const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
-    const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
-    const long mcb = ceilDiv(mrows, DR), ncb = ceilDiv(ncols, DC);
-    vf* acc = reinterpret_cast<vf*>(threadScratch(kSlotC, tid));
-    for (long q = 0; q < mcb * ncb * DR * DC; ++q) acc[q] = vf{};
-    for (long b = 0; b < g.B; ++b) {
-      const float* db = dg + b * M * gs;
-      const float* xb = xpad + b * g.I * g.plane;
-      for (long k0 = 0; k0 < g.Np; k0 += DK) {
-        const long len = minOf(DK, g.Np - k0);
-        for (long mb = 0; mb < mcb; ++mb) {
-          const float* a[DR];
-          // rows (columns) past the tile's edge repeat the last one; their sums are dropped
-          for (int r = 0; r < DR; ++r) a[r] = db + minOf(m0 + mb * DR + r, M - 1) * gs + k0;
-          for (long nb = 0; nb < ncb; ++nb) {
-            const float* bc[DC];
-            for (int j = 0; j < DC; ++j) bc[j] = xb + colOff[minOf(n0 + nb * DC + j, N - 1)] + k0;
-            if (reluLeft) dotBlock<true>(a, bc, len, acc + (mb * ncb + nb) * DR * DC);
-            else dotBlock<false>(a, bc, len, acc + (mb * ncb + nb) * DR * DC);
-          }
-        }
-      }
-    }
-    for (long i = 0; i < mrows; ++i) {
-      const long o = m0 + i;
-      for (long j = 0; j < ncols; ++j) {
-        const vf v = acc[((i / DR) * ncb + j / DC) * DR * DC + (i % DR) * DC + j % DC];
-        float s = 0.f;
-        for (int l = 0; l < VL; ++l) s += v[l];
-        const long n = n0 + j, ci = n / g.T, tap = taps[n - ci * g.T];
-        dw[(o * g.I + ci) * g.KK + tap] += s;
-      }
-    }
-  };
-  pfor(nmt * nnt, task);
+  if (reluLeft) filterGradient<true, 6, 2>(dw, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 3>(dw, dg, gs, xpad, colOff, taps, M, N, g);
 }
 
 }  // namespace PIXELCNN_NS

@@ -38,6 +38,14 @@ PIXELCNN_INLINE void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 PIXELCNN_INLINE vf load(const float* p) { return *reinterpret_cast<const vf*>(p); }
 PIXELCNN_INLINE void store(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
 PIXELCNN_INLINE vf splat(float x) { return x - vf{}; }  // x − (+0) = x exactly, folds to a broadcast
+// Pins v to a register: GCC otherwise folds the load of an operand used by several FMAs into each
+// of them, and a micro-kernel with a few loads per FMA becomes load-bound.
+PIXELCNN_INLINE vf inRegister(vf v) {
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__("" : "+x"(v));
+#endif
+  return v;
+}
 PIXELCNN_INLINE vf reluv(vf v) { return v > vf{} ? v : vf{}; }
 PIXELCNN_INLINE float relus(float v) { return v > 0.f ? v : 0.f; }
 
