@@ -284,7 +284,8 @@ void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t*
         const float* gt = gate + (b * M + m0 + i) * g.HW;
         forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
           for (long q = 0; q < len; ++q) {
-            const float v = gt[pix + q] > 0.f ? c[j + q] : 0.f;
+            const float cv = c[j + q];  // read unconditionally: a conditional read becomes a masked load
+            const float v = gt[pix + q] > 0.f ? cv : 0.f;
             out[pix + q] = kAccumulate ? out[pix + q] + v : v;
           }
         });
