@@ -126,6 +126,9 @@ const convCases: ConvCase[] = [];
       for (const [label, taps] of tapSets(K, r)) convCases.push({ B, I, O, H, W, K, taps, label });
     }
   }
+  // Channel counts past one filter-gradient tile (64 rows x 96 columns) and not multiples of its
+  // micro-blocks (4 x 3, and 6 x 2 for relu(x)), so that edge blocks and several tasks run.
+  for (const K of [1, 3]) convCases.push({ B: 2, I: 70, O: 131, H: 5, W: 6, K, taps: typeBTaps(K, K), label: 'multi-tile' });
 }
 
 function dimsOf(c: ConvCase): Conv2dDims {
