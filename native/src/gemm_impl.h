@@ -109,10 +109,7 @@ PIXELCNN_INLINE void packACols(float* d, long m0, int mrows, long k0, int kcb, C
   }
 }
 
-#ifndef PIXELCNN_PACK_AHEAD
-#define PIXELCNN_PACK_AHEAD 4
-#endif
-constexpr int kPackAhead = PIXELCNN_PACK_AHEAD;  // rows of prefetch distance in packBRows
+constexpr int kPackAhead = 4;  // rows of prefetch distance in packBRows (8 was no better)
 
 // B packers: fill ceil(ncols/NR) panels of kcb·NR at dst + jp·kcb·NR (columns ≥ ncols zero).
 // B[k][n] = rows(k)[n] (relu(rows(k)[n]) with kRelu): contiguous vector copies.
