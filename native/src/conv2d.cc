@@ -129,7 +129,14 @@ PIXELCNN_INLINE double planeSum(const float* p, long n) {
 // registers and the compiler then reloads each operand up to three times (load-bound: 18 loads
 // per 12 FMAs). Each accumulator sums its own (r, j) in pixel order, so the shape does not change
 // any result.
-constexpr long DK = 256;  // pixels per pass over a tile: its rows stay in L2
+// Pixels per pass over a tile: its rows stay in L2. AVX-512 parts have 1–2 MiB of L2 per core, where
+// whole images fit (a 64 x 96 tile at 1024 pixels is 640 KiB); one pass per image saves the
+// accumulators' reload and store between passes (the filter gradient went 20% faster on Zen 4).
+#if PIXELCNN_VL == 16
+constexpr long DK = 1024;
+#else
+constexpr long DK = 256;
+#endif
 
 template <bool kRelu, int R, int C>
 PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, long len, vf* acc) {
@@ -403,8 +410,15 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
   }
   bool reluLeft;
   const float* xpad = padded(x, g.B * g.I, g, reluInput != 0, &reluLeft);
+#if PIXELCNN_VL == 16
+  // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
+  // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
+  if (reluLeft) filterGradient<true, 8, 2>(dw, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 4>(dw, dg, gs, xpad, colOff, taps, M, N, g);
+#else
   if (reluLeft) filterGradient<true, 6, 2>(dw, dg, gs, xpad, colOff, taps, M, N, g);
   else filterGradient<false, 4, 3>(dw, dg, gs, xpad, colOff, taps, M, N, g);
+#endif
 }
 
 }  // namespace PIXELCNN_NS
