@@ -186,11 +186,15 @@ for (const [ci, c] of convCases.entries()) {
       assert.deepEqual(got, plain, 'fused ReLU = convolution of relu(x)');
       const dw0 = randn(c.O * c.I * c.K * c.K, rng(ci + 3));
       const wantW = dw0.slice(), gotW = dw0.slice(), plainW = dw0.slice();
-      jsKernels.conv2dBackwardFilter(wantW, null, dout, x, d, taps, true);
-      nk.conv2dBackwardFilter(gotW, null, dout, x, d, taps, true);
-      nk.conv2dBackwardFilter(plainW, null, dout, rx, d, taps, false);
+      const db0 = randn(c.O, rng(ci + 4));
+      const wantB = db0.slice(), gotB = db0.slice(), plainB = db0.slice();
+      jsKernels.conv2dBackwardFilter(wantW, wantB, dout, x, d, taps, true);
+      nk.conv2dBackwardFilter(gotW, gotB, dout, x, d, taps, true);
+      nk.conv2dBackwardFilter(plainW, plainB, dout, rx, d, taps, false);
       assertClose(gotW, wantW, 'dw');
+      assertClose(gotB, wantB, 'dbias');
       assert.deepEqual(gotW, plainW, 'fused ReLU = filter gradient of relu(x)');
+      assert.deepEqual(gotB, plainB, 'the bias gradient does not see the ReLU');
     });
   });
   test(`conv2dBackwardData ${shape} (accumulate and overwrite, with and without a ReLU gate)`, (t) => {

@@ -173,9 +173,11 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
 
 // dW (M = O, N = I·T) += Σ_b dg_b (M, p') · cols_bᵀ, where column n of image b starts at
 // xpad + b·I·plane + colOff[n] (and is read through a ReLU with kRelu), on R x C blocks.
+// With dbias, the tasks of the first column tile also add Σ dout of their rows to it, image by
+// image just before the dot blocks read those rows: one pass over dout from memory instead of two.
 template <bool kRelu, int R, int C>
-void filterGradient(float* dw, const float* dg, long gs, const float* xpad, const int32_t* colOff,
-                    const int32_t* taps, long M, long N, const Geo& g) {
+void filterGradient(float* dw, float* dbias, const float* dg, long gs, const float* xpad,
+                    const int32_t* colOff, const int32_t* taps, long M, long N, const Geo& g) {
   // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
   long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
   const long want = 2L * numThreads();
@@ -197,6 +199,11 @@ void filterGradient(float* dw, const float* dg, long gs, const float* xpad, cons
     for (long b = 0; b < g.B; ++b) {
       const float* db = dg + b * M * gs;
       const float* xb = xpad + b * g.I * g.plane;
+      if (dbias && n0 == 0) {
+        // one float += per image, as the reference (pad columns of dg are zero)
+        for (long i = 0; i < mrows; ++i)
+          dbias[m0 + i] = static_cast<float>(dbias[m0 + i] + planeSum(db + (m0 + i) * gs, gs));
+      }
       for (long k0 = 0; k0 < g.Np; k0 += DK) {
         const long len = minOf(DK, g.Np - k0);
         for (long mb = 0; mb < mcb; ++mb) {
@@ -372,7 +379,9 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
                           const ConvDims& d, const int32_t* taps, int ntaps, int reluInput) {
   const Geo g = geometry(d, ntaps);
   if (g.O == 0) return;
-  if (dbias && g.B > 0) {
+  const long N = g.I * g.T, M = g.O;
+  const bool fuseBias = N > 0 && g.HW > 0;  // else no filter tasks run: the bias gets its own pass
+  if (dbias && g.B > 0 && !fuseBias) {
     auto task = [&](long o, int) {
       double acc = dbias[o];
       for (long b = 0; b < g.B; ++b) {
@@ -383,8 +392,8 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     if (g.O * g.B * g.HW < 65536) for (long o = 0; o < g.O; ++o) task(o, 0);
     else pfor(g.O, task);
   }
-  const long N = g.I * g.T, M = g.O;
   if (N == 0 || g.B == 0 || g.HW == 0) return;
+  float* db = fuseBias ? dbias : nullptr;
   // dout on the padded grid, zero in the KW − 1 pad columns of each row (a one-column kernel's
   // grid is the image's own).
   const float* dg = dout;
@@ -413,11 +422,11 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
 #if PIXELCNN_VL == 16
   // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
   // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
-  if (reluLeft) filterGradient<true, 8, 2>(dw, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 4>(dw, dg, gs, xpad, colOff, taps, M, N, g);
+  if (reluLeft) filterGradient<true, 8, 2>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 4>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
 #else
-  if (reluLeft) filterGradient<true, 6, 2>(dw, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 3>(dw, dg, gs, xpad, colOff, taps, M, N, g);
+  if (reluLeft) filterGradient<true, 6, 2>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 3>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
 #endif
 }
 
