@@ -101,13 +101,13 @@ function typeATaps(kh: number, kw: number): number[] {
   return Array.from({ length: c }, (_, i) => i);
 }
 
-interface ConvCase { B: number; I: number; O: number; H: number; W: number; K: number; taps: number[]; label: string }
+interface ConvCase { B: number; I: number; O: number; H: number; W: number; KH: number; KW: number; taps: number[]; label: string }
 
-function tapSets(K: number, r: () => number): Array<[string, number[]]> {
-  const all = Array.from({ length: K * K }, (_, i) => i);
+function tapSets(KH: number, KW: number, r: () => number): Array<[string, number[]]> {
+  const all = Array.from({ length: KH * KW }, (_, i) => i);
   const sets: Array<[string, number[]]> = [['all', all]];
-  if (K > 1) {
-    sets.push(['typeB', typeBTaps(K, K)], ['typeA', typeATaps(K, K)], ['single', [Math.floor(r() * K * K)]]);
+  if (KH * KW > 1) {
+    sets.push(['typeB', typeBTaps(KH, KW)], ['typeA', typeATaps(KH, KW)], ['single', [Math.floor(r() * KH * KW)]]);
     const subset = all.filter(() => r() < 0.5);
     if (subset.length === 0) subset.push(0);
     sets.push(['random', subset]);
@@ -121,23 +121,24 @@ const convCases: ConvCase[] = [];
   const shapes: Array<[number, number, number, number, number]> = [
     [2, 3, 4, 5, 7], [1, 1, 9, 5, 7], [3, 9, 2, 7, 5], [2, 5, 7, 28, 28], [1, 2, 3, 1, 1], [2, 4, 6, 3, 9],
   ];
-  for (const K of [1, 3, 5, 7]) {
+  // square kernels, and the gated model's one-row (1×k) and other rectangular ones
+  for (const [KH, KW] of [[1, 1], [3, 3], [5, 5], [7, 7], [1, 3], [1, 5], [3, 1], [3, 5]]) {
     for (const [B, I, O, H, W] of shapes) {
-      for (const [label, taps] of tapSets(K, r)) convCases.push({ B, I, O, H, W, K, taps, label });
+      for (const [label, taps] of tapSets(KH, KW, r)) convCases.push({ B, I, O, H, W, KH, KW, taps, label });
     }
   }
   // Channel counts past one filter-gradient tile (64 rows x 96 columns) and not multiples of its
   // micro-blocks (4 x 3, and 6 x 2 for relu(x)), so that edge blocks and several tasks run.
-  for (const K of [1, 3]) convCases.push({ B: 2, I: 70, O: 131, H: 5, W: 6, K, taps: typeBTaps(K, K), label: 'multi-tile' });
+  for (const K of [1, 3]) convCases.push({ B: 2, I: 70, O: 131, H: 5, W: 6, KH: K, KW: K, taps: typeBTaps(K, K), label: 'multi-tile' });
 }
 
 function dimsOf(c: ConvCase): Conv2dDims {
-  return { batch: c.B, inChannels: c.I, outChannels: c.O, height: c.H, width: c.W, kernelH: c.K, kernelW: c.K };
+  return { batch: c.B, inChannels: c.I, outChannels: c.O, height: c.H, width: c.W, kernelH: c.KH, kernelW: c.KW };
 }
 
 function convInputs(c: ConvCase, seed: number) {
   const r = rng(seed);
-  const KK = c.K * c.K;
+  const KK = c.KH * c.KW;
   const x = randn(c.B * c.I * c.H * c.W, r);
   const w = randn(c.O * c.I * KK, r, 0.5);
   const bias = randn(c.O, r);
@@ -146,7 +147,7 @@ function convInputs(c: ConvCase, seed: number) {
 }
 
 for (const [ci, c] of convCases.entries()) {
-  const shape = `x=[${c.B},${c.I},${c.H},${c.W}] w=[${c.O},${c.I},${c.K},${c.K}] taps=${c.taps.length} (${c.label})`;
+  const shape = `x=[${c.B},${c.I},${c.H},${c.W}] w=[${c.O},${c.I},${c.KH},${c.KW}] taps=${c.taps.length} (${c.label})`;
   for (const withBias of [false, true]) {
     test(`conv2dForward ${shape} bias=${withBias}`, (t) => {
       withNative(t, (nk) => {
@@ -184,7 +185,7 @@ for (const [ci, c] of convCases.entries()) {
       nk.conv2dForward(plain, rx, w, bias, d, taps, null, false);
       assertClose(got, want, 'out');
       assert.deepEqual(got, plain, 'fused ReLU = convolution of relu(x)');
-      const dw0 = randn(c.O * c.I * c.K * c.K, rng(ci + 3));
+      const dw0 = randn(c.O * c.I * c.KH * c.KW, rng(ci + 3));
       const wantW = dw0.slice(), gotW = dw0.slice(), plainW = dw0.slice();
       const db0 = randn(c.O, rng(ci + 4));
       const wantB = db0.slice(), gotB = db0.slice(), plainB = db0.slice();
@@ -227,7 +228,7 @@ for (const [ci, c] of convCases.entries()) {
         const { x, dout, taps } = convInputs(c, ci);
         const d = dimsOf(c);
         const r = rng(ci + 7);
-        const dw0 = randn(c.O * c.I * c.K * c.K, r), db0 = randn(c.O, r);
+        const dw0 = randn(c.O * c.I * c.KH * c.KW, r), db0 = randn(c.O, r);
         const wantW = dw0.slice(), gotW = dw0.slice(), wantB = db0.slice(), gotB = db0.slice();
         jsKernels.conv2dBackwardFilter(wantW, withBias ? wantB : null, dout, x, d, taps);
         nk.conv2dBackwardFilter(gotW, withBias ? gotB : null, dout, x, d, taps);

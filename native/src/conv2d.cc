@@ -1,10 +1,12 @@
 // Stride-1 'same' convolutions over the live taps only, as GEMMs on the engine of gemm_impl.h.
 //
-// Each image plane is copied once into a zero-padded plane of Hp x Wp (Hp = H + KH − 1,
-// Wp = W + KW − 1, image at (KH/2, KW/2)). Output pixels are then numbered on the padded grid,
-// p' = y·Wp + x (x < W are real, the KW − 1 others per row are computed and dropped), which
-// turns every tap into a constant offset: the im2col row of (channel c, tap t) is the padded
-// plane c read from offset(t) onwards, contiguous. So the B panels are packed with plain vector
+// Each image plane is copied once into a zero-padded plane of Hp rows of Wp (Hp = H + KH − 1,
+// Wp = W + KW/2, image at (KH/2, KW/2)), plus KW/2 zeros at the end. A row has one margin of KW/2
+// zero columns, which serves as the right margin of the row above as well as the left margin of
+// its own: reading past a row's last column runs into the next row's margin. Output pixels are
+// then numbered on the padded grid, p' = y·Wp + x (x < W are real, the KW/2 others per row are
+// computed and dropped), which turns every tap into a constant offset: the im2col row of
+// (channel c, tap t) is the padded plane c read from offset(t) onwards, contiguous. So the B panels are packed with plain vector
 // copies straight from the padded planes, masked taps never appear in K, and no im2col matrix is
 // ever built.
 //   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
@@ -32,8 +34,8 @@ Geo geometry(const ConvDims& d, int ntaps) {
   g.HW = g.H * g.W;
   g.KK = g.KH * g.KW;
   g.Hp = g.H + g.KH - 1;
-  g.Wp = g.W + g.KW - 1;
-  g.plane = g.Hp * g.Wp;
+  g.Wp = g.W + g.KW / 2;
+  g.plane = g.Hp * g.Wp + g.KW / 2;  // the last row's reads run KW/2 past the grid
   g.Np = g.H > 0 ? (g.H - 1) * g.Wp + g.W : 0;
   g.T = ntaps;
   return g;
@@ -50,11 +52,10 @@ void padPlanes(float* dst, const float* src, long count, const Geo& g, bool relu
       float* row = d + (y + ph) * Wp + pw;
       if (relu) for (long x = 0; x < W; ++x) row[x] = relus(s[y * W + x]);
       else memcpy(row, s + y * W, sizeof(float) * W);
-      // right margin of this row + left margin of the next (the last row has no next: with a
-      // one-row kernel there is no bottom padding to write into)
-      memset(row + W, 0, sizeof(float) * (y + 1 < H ? Wp - W : pw));
+      // the shared margin: right of this row, left of the next (Wp − W = pw)
+      memset(row + W, 0, sizeof(float) * pw);
     }
-    const long done = H > 0 ? (H + ph) * Wp : ph * Wp + pw;
+    const long done = H > 0 ? (H + ph) * Wp + pw : ph * Wp + pw;
     memset(d + done, 0, sizeof(float) * (g.plane - done));
   };
   if (count * g.plane < 65536) {
@@ -394,7 +395,7 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
   }
   if (N == 0 || g.B == 0 || g.HW == 0) return;
   float* db = fuseBias ? dbias : nullptr;
-  // dout on the padded grid, zero in the KW − 1 pad columns of each row (a one-column kernel's
+  // dout on the padded grid, zero in the KW/2 pad columns of each row (a one-column kernel's
   // grid is the image's own).
   const float* dg = dout;
   long gs = g.HW;
