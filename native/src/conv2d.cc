@@ -6,9 +6,9 @@
 // its own: reading past a row's last column runs into the next row's margin. Output pixels are
 // then numbered on the padded grid, p' = y·Wp + x (x < W are real, the KW/2 others per row are
 // computed and dropped), which turns every tap into a constant offset: the im2col row of
-// (channel c, tap t) is the padded plane c read from offset(t) onwards, contiguous. So the B panels are packed with plain vector
-// copies straight from the padded planes, masked taps never appear in K, and no im2col matrix is
-// ever built.
+// (channel c, tap t) is the padded plane c read from offset(t) onwards, contiguous. So the B
+// panels are packed with plain vector copies straight from the padded planes, masked taps never
+// appear in K, and no im2col matrix is ever built.
 //   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
 //   backward data:   dx_b (I, p') (=|+=) [gate > 0] Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
 //   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_bᵀ (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
