@@ -381,8 +381,10 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
   const Geo g = geometry(d, ntaps);
   if (g.O == 0) return;
   const long N = g.I * g.T, M = g.O;
-  const bool fuseBias = N > 0 && g.HW > 0;  // else no filter tasks run: the bias gets its own pass
-  if (dbias && g.B > 0 && !fuseBias) {
+  // The filter tasks also sum the bias gradient; only when none run (no taps, images or pixels)
+  // does it get a pass of its own.
+  const bool tasksRun = N > 0 && g.B > 0 && g.HW > 0;
+  if (dbias && g.B > 0 && !tasksRun) {
     auto task = [&](long o, int) {
       double acc = dbias[o];
       for (long b = 0; b < g.B; ++b) {
@@ -393,8 +395,7 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     if (g.O * g.B * g.HW < 65536) for (long o = 0; o < g.O; ++o) task(o, 0);
     else pfor(g.O, task);
   }
-  if (N == 0 || g.B == 0 || g.HW == 0) return;
-  float* db = fuseBias ? dbias : nullptr;
+  if (!tasksRun) return;
   // dout on the padded grid, zero in the KW/2 pad columns of each row (a one-column kernel's
   // grid is the image's own).
   const float* dg = dout;
@@ -423,11 +424,11 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
 #if PIXELCNN_VL == 16
   // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
   // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
-  if (reluLeft) filterGradient<true, 8, 2>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 4>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
+  if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 4>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
 #else
-  if (reluLeft) filterGradient<true, 6, 2>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 3>(dw, db, dg, gs, xpad, colOff, taps, M, N, g);
+  if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 3>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
 #endif
 }
 
