@@ -1,21 +1,23 @@
 // Stride-1 'same' convolutions over the live taps only, as GEMMs on the engine of gemm_impl.h.
 //
-// Each image plane is copied once into a zero-padded plane of Hp rows of Wp (Hp = H + KH − 1,
-// Wp = W + KW/2, image at (KH/2, KW/2)), plus KW/2 zeros at the end. A row has one margin of KW/2
-// zero columns, which serves as the right margin of the row above as well as the left margin of
-// its own: reading past a row's last column runs into the next row's margin. Output pixels are
-// then numbered on the padded grid, p' = y·Wp + x (x < W are real, the KW/2 others per row are
-// computed and dropped), which turns every tap into a constant offset: the im2col row of
-// (channel c, tap t) is the padded plane c read from offset(t) onwards, contiguous. So the B
-// panels are packed with plain vector copies straight from the padded planes, masked taps never
-// appear in K, and no im2col matrix is ever built.
-//   forward:         out_b (O, p')  = W (O, I·T)   · cols_b (I·T, p'),  cols row (i,t) = xpad_i + ky·Wp + kx
-//   backward data:   dx_b (I, p') (=|+=) [gate > 0] Wᵀ (I, O·T)  · dcols_b (O·T, p'), row (o,t) = doutpad_o + (KH−1−ky)·Wp + (KW−1−kx)
-//   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_bᵀ (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
-// The backward filter's operands are both contiguous along p', so it runs as blocks of dot
-// products read in place (dotBlock) rather than on the packed GEMM engine, whose transposing packs
-// had cost as much as the arithmetic. Each dW element is owned by one task and summed in a fixed
-// order (lanes, then images and pixels in order), so it is deterministic whatever the thread count.
+// Forward and backward data read the unpadded planes. Output column p is the pixel y·W + x, and
+// every im2col row (channel c, tap t) is the plane c read from a constant offset (the tap's shift
+// sy·W + sx) onwards, contiguous: a ShiftedRow. Where the source pixel falls outside the image
+// (rows above or below it, columns that wrap into the neighbouring row) the row holds zero. So the
+// B panels are packed with vector copies straight from the activations, masked per column chunk,
+// masked taps never appear in K, and neither an im2col matrix nor a padded copy is ever built.
+//   forward:         out_b (O, p)  = W (O, I·T)   · cols_b (I·T, p),   row (i,t) = x_i shifted by (ky − KH/2, kx − KW/2)
+//   backward data:   dx_b (I, p) (=|+=) [gate > 0] Wᵀ (I, O·T) · dcols_b (O·T, p), row (o,t) = dout_o shifted by (KH/2 − ky, KW/2 − kx)
+// The backward filter reads both operands in place as blocks of dot products (dotBlock) rather
+// than on the packed GEMM engine, whose transposing packs had cost as much as the arithmetic. Its
+// x is copied once into zero-padded planes of Hp rows of Wp (Hp = H + KH − 1, Wp = W + KW/2,
+// image at (KH/2, KW/2)), plus KW/2 zeros at the end: a row has one margin of KW/2 zero columns,
+// which serves as the right margin of the row above as well as the left margin of its own. On
+// that padded grid, p' = y·Wp + x, every tap is a constant offset with zeros where it leaves the
+// image, so no masks are needed inside the dot products:
+//   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_b' (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
+// Each dW element is owned by one task and summed in a fixed order (lanes, then images and pixels
+// in order), so it is deterministic whatever the thread count.
 #include "gemm_impl.h"
 #include "kernels.h"
 
@@ -41,46 +43,41 @@ Geo geometry(const ConvDims& d, int ntaps) {
   return g;
 }
 
-// Copies `count` planes (H, W) into zero-padded planes (Hp, Wp), through a ReLU with `relu`.
-void padPlanes(float* dst, const float* src, long count, const Geo& g, bool relu) {
+// Row copies of a few dozen floats, inline: as libc calls (two per row) they had cost more than
+// the copying itself.
+template <bool kRelu>
+PIXELCNN_INLINE void copyRow(float* d, const float* s, long n) {
+  long q = 0;
+  for (; q + VL <= n; q += VL) storeu(d + q, kRelu ? reluv(loadu(s + q)) : loadu(s + q));
+  for (; q < n; ++q) d[q] = kRelu ? relus(s[q]) : s[q];
+}
+PIXELCNN_INLINE void zeroRow(float* d, long n) {
+  long q = 0;
+  for (; q + VL <= n; q += VL) storeu(d + q, vf{});
+  for (; q < n; ++q) d[q] = 0.f;
+}
+
+// Copies `count` planes (H, W) into zero-padded planes (Hp, Wp), through a ReLU with kRelu.
+template <bool kRelu>
+void padPlanes(float* dst, const float* src, long count, const Geo& g) {
   const long ph = g.KH / 2, pw = g.KW / 2, H = g.H, W = g.W, Wp = g.Wp;
   auto task = [&](long p, int) {
     float* d = dst + p * g.plane;
     const float* s = src + p * g.HW;
-    memset(d, 0, sizeof(float) * (ph * Wp + pw));
+    zeroRow(d, ph * Wp + pw);
     for (long y = 0; y < H; ++y) {
       float* row = d + (y + ph) * Wp + pw;
-      if (relu) for (long x = 0; x < W; ++x) row[x] = relus(s[y * W + x]);
-      else memcpy(row, s + y * W, sizeof(float) * W);
+      copyRow<kRelu>(row, s + y * W, W);
       // the shared margin: right of this row, left of the next (Wp − W = pw)
-      memset(row + W, 0, sizeof(float) * pw);
+      zeroRow(row + W, pw);
     }
     const long done = H > 0 ? (H + ph) * Wp + pw : ph * Wp + pw;
-    memset(d + done, 0, sizeof(float) * (g.plane - done));
+    zeroRow(d + done, g.plane - done);
   };
   if (count * g.plane < 65536) {
     for (long p = 0; p < count; ++p) task(p, 0);
   } else {
     pfor(count, task);
-  }
-}
-
-// Calls f(j, pixel, len) for each run of real pixels among padded-grid columns [n0, n0 + ncols):
-// tile column j holds image pixel `pixel` (= y·W + x), for len consecutive pixels.
-template <class F>
-PIXELCNN_INLINE void forRealPixels(long n0, int ncols, const Geo& g, F f) {
-  if (g.Wp == g.W) {  // no pad columns: one run
-    f(0, n0, ncols);
-    return;
-  }
-  long p = n0;
-  const long end = n0 + ncols;
-  while (p < end) {
-    const long y = p / g.Wp, x = p - y * g.Wp;
-    if (x >= g.W) { p = (y + 1) * g.Wp; continue; }
-    const long len = minOf(g.W - x, end - p);
-    f(p - n0, y * g.W + x, len);
-    p += len;
   }
 }
 
@@ -94,12 +91,9 @@ const float* padded(const float* src, long count, const Geo& g, bool relu, bool*
     return src;
   }
   float* dst = sharedScratch(kSharedPad, count * g.plane);
-  padPlanes(dst, src, count, g, relu);
+  if (relu) padPlanes<true>(dst, src, count, g);
+  else padPlanes<false>(dst, src, count, g);
   return dst;
-}
-const float* padded(const float* src, long count, const Geo& g) {
-  bool none;
-  return padded(src, count, g, false, &none);
 }
 
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
@@ -250,76 +244,172 @@ void prepackWeights(float* Ap, long M, long K, int kcn, const float* w, const in
   prepackA(Ap, M, K, kcn, panel);
 }
 
-// Shared driver of forward and backward data: dst_b (M, p') (=|+=) A (M, K) · rows_b (K, p'),
-// plus bias (forward), or only where gate > 0 (backward data through a ReLU).
+// One im2col row (channel c, tap t) of a forward or backward-data GEMM, read from the unpadded
+// planes: column p (pixel y·W + x) is src[off + p] where that pixel's source lies in the image,
+// zero elsewhere. The source row is in the image iff p ∈ [lo, hi), its column iff 0 ≤ x + sx < W.
+struct ShiftedRow {
+  int32_t off, lo, hi, sx;
+};
+
+ShiftedRow* shiftedRows(long n) {
+  static_assert(sizeof(ShiftedRow) == 4 * sizeof(float), "a row table entry is four floats");
+  return reinterpret_cast<ShiftedRow*>(sharedScratch(kSharedIdx, 4 * n));
+}
+
+// The row of channel c read at a shift of (sy, sx) pixels from the output pixel.
+ShiftedRow shiftedRow(long c, long sy, long sx, const Geo& g) {
+  ShiftedRow r;
+  r.off = static_cast<int32_t>(c * g.HW + sy * g.W + sx);
+  r.lo = static_cast<int32_t>(maxOf<long>(0, -sy) * g.W);
+  r.hi = static_cast<int32_t>(maxOf<long>(r.lo, minOf<long>(g.H, g.H - sy) * g.W));
+  r.sx = static_cast<int32_t>(sx);
+  return r;
+}
+
+// Lane masks of a tile's column chunks (VL columns from n0 + j·VL) for each column shift
+// sx ∈ [−pw, pw]: all ones where the source column x + sx is in the image.
+void columnMasks(vi* m, long n0, int nchunks, int pw, long W) {
+  for (int sx = -pw; sx <= pw; ++sx) {
+    vi* ms = m + (sx + pw) * nchunks;
+    long x = n0 % W;
+    for (int j = 0; j < nchunks; ++j) {
+      vi v;
+      for (int l = 0; l < VL; ++l) {
+        v[l] = x + sx >= 0 && x + sx < W ? -1 : 0;
+        if (++x == W) x = 0;
+      }
+      ms[j] = v;
+    }
+  }
+}
+
+// Packs rows k0.. of the shifted-row im2col view into NR-column panels (like packBRows): the
+// chunks that lie wholly inside the row's valid range (and inside the tensor, [0, total) from
+// `base`) are vector copies masked by column; the few that straddle an edge go lane by lane.
+template <bool kRelu>
+PIXELCNN_INLINE void packBShifted(float* dst, long k0, int kcb, long n0, int ncols, int nchunks,
+                                  const float* src, long srcIndex, long total,
+                                  const ShiftedRow* rows, const vi* masks, int pw, long W) {
+  const long panel = static_cast<long>(kcb) * NR;
+  const long nvec = ceilDiv(ncols, NR) * NV;  // chunks of the panels computeTile reads
+  for (int kk = 0; kk < kcb; ++kk) {
+    const ShiftedRow r = rows[k0 + kk];
+    const float* s = src + r.off;
+    if (kk + kPackAhead < kcb) {
+      const float* f = src + rows[k0 + kk + kPackAhead].off + n0;
+      for (int q = 0; q < ncols; q += 16) __builtin_prefetch(f + q, 0, 3);
+    }
+    const vi* m = masks + (r.sx + pw) * nchunks;
+    float* d = dst + kk * NR;
+    // Chunks [j0, j1) are wholly valid: p ∈ [lo, hi) and reads within the tensor.
+    const long a = r.lo - n0, b = minOf<long>(r.hi - n0, ncols);
+    const long first = srcIndex + r.off + n0;  // tensor index of column n0's read
+    long j0 = ceilDiv(maxOf<long>(a, maxOf<long>(0, -first)), VL);
+    long j1 = maxOf<long>(0, minOf<long>(b, total - first)) / VL;
+    if (j1 < j0) j1 = j0;
+    auto edge = [&](long j) {
+      float* dd = d + (j / NV) * panel + (j % NV) * VL;
+      const long q = j * VL;  // tile column of lane 0
+      if (q >= b || q + VL <= a) {  // wholly outside: the common case past the last column
+        store(dd, vf{});
+        return;
+      }
+      for (int l = 0; l < VL; ++l) {
+        const long p = n0 + q + l;
+        float v = 0.f;
+        if (q + l < b && p >= r.lo) {
+          const long x = p % W + r.sx;
+          if (x >= 0 && x < W) v = s[p];
+        }
+        dd[l] = kRelu ? relus(v) : v;
+      }
+    };
+    long j = 0;
+    for (; j < j0 && j < nvec; ++j) edge(j);
+    for (; j < j1; ++j) {
+      vf x = loadu(s + n0 + j * VL);
+      x = reinterpret_cast<vf>(reinterpret_cast<vi>(x) & m[j]);
+      store(d + (j / NV) * panel + (j % NV) * VL, kRelu ? reluv(x) : x);
+    }
+    for (; j < nvec; ++j) edge(j);
+  }
+}
+
+// Shared driver of forward and backward data: dst_b (M, HW) (=|+=) A (M, K) · rows_b (K, HW),
+// plus bias (forward), or only where gate > 0 (backward data through a ReLU). src holds the
+// unpadded (channelsIn, H, W) planes of every image; g is the unpadded geometry (Wp = W).
 template <bool kAccumulate>
-void convAsGemm(float* dst, const float* padded, const float* Ap, const int32_t* rowOff, long M,
+void convAsGemm(float* dst, const float* src, const float* Ap, const ShiftedRow* rows, long M,
                 long K, int kcn, long channelsIn, const Geo& g, const float* bias,
                 const float* gate = nullptr, const float* residual = nullptr, bool reluB = false) {
   const long Mpad = roundUp(M, MR);
-  const Tiling tl = chooseTiling(M, g.Np, g.B);
+  const Tiling tl = chooseTiling(M, g.HW, g.B);
   const long ldc = tl.ldc();
+  const int nchunks = static_cast<int>(ldc / VL), pw = static_cast<int>(g.KW / 2);
+  const long total = g.B * channelsIn * g.HW;
   ensureThreadScratch(kSlotB, kcn * ldc);
   ensureThreadScratch(kSlotC, tl.cFloats());
+  ensureThreadScratch(kSlotT, (2 * pw + 1) * ldc);
   const long perImage = static_cast<long>(tl.nmt) * tl.nnt;
   auto task = [&](long t, int tid) {
     const long b = t / perImage, r = t - b * perImage;
     const long m0 = (r % tl.nmt) * tl.mc, n0 = (r / tl.nmt) * tl.nc;
     const int mrows = static_cast<int>(minOf<long>(tl.mc, M - m0));
-    const int ncols = static_cast<int>(minOf<long>(tl.nc, g.Np - n0));
-    const float* src = padded + b * channelsIn * g.plane;
+    const int ncols = static_cast<int>(minOf<long>(tl.nc, g.HW - n0));
+    const long srcIndex = b * channelsIn * g.HW;
+    vi* masks = reinterpret_cast<vi*>(threadScratch(kSlotT, tid));
+    columnMasks(masks, n0, nchunks, pw, g.W);
     auto bpack = [&](float* d, long k0, int kcb, long nn0, int nc) {
-      auto row = [&](long k) { return src + rowOff[k]; };
-      if (reluB) packBRows<true>(d, k0, kcb, nn0, nc, row);
-      else packBRows<false>(d, k0, kcb, nn0, nc, row);
+      if (reluB) packBShifted<true>(d, k0, kcb, nn0, nc, nchunks, src + srcIndex, srcIndex, total, rows, masks, pw, g.W);
+      else packBShifted<false>(d, k0, kcb, nn0, nc, nchunks, src + srcIndex, srcIndex, total, rows, masks, pw, g.W);
     };
     float* Cb = threadScratch(kSlotC, tid);
     // Activations outgrow the caches: ask for the tile's output lines now, so that their misses
     // overlap with the GEMM instead of stalling the epilogue's stores (and gate loads).
     {
-      const long y0 = n0 / g.Wp, y1 = (n0 + ncols - 1) / g.Wp;
-      const long p0 = y0 * g.W, p1 = minOf(g.HW, (y1 + 1) * g.W);
       for (int i = 0; i < mrows; ++i) {
         const float* o = dst + (b * M + m0 + i) * g.HW;
-        for (long q = p0; q < p1; q += 16) __builtin_prefetch(o + q, 1, 3);
+        for (long q = n0; q < n0 + ncols; q += 16) __builtin_prefetch(o + q, 1, 3);
         const float* in = gate ? gate : residual;
         if (in) {
           const float* gt = in + (b * M + m0 + i) * g.HW;
-          for (long q = p0; q < p1; q += 16) __builtin_prefetch(gt + q, 0, 3);
+          for (long q = n0; q < n0 + ncols; q += 16) __builtin_prefetch(gt + q, 0, 3);
         }
       }
     }
     computeTile(Ap, Mpad, K, kcn, m0, mrows, n0, ncols, bpack, Cb, ldc, threadScratch(kSlotB, tid),
                 false);
     for (int i = 0; i < mrows; ++i) {
-      float* out = dst + (b * M + m0 + i) * g.HW;
+      float* out = dst + (b * M + m0 + i) * g.HW + n0;
       const float* c = Cb + i * ldc;
       const float bv = bias ? bias[m0 + i] : 0.f;
       if (gate) {
-        const float* gt = gate + (b * M + m0 + i) * g.HW;
-        forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
-          for (long q = 0; q < len; ++q) {
-            const float cv = c[j + q];  // read unconditionally: a conditional read becomes a masked load
-            const float v = gt[pix + q] > 0.f ? cv : 0.f;
-            out[pix + q] = kAccumulate ? out[pix + q] + v : v;
-          }
-        });
-        continue;
+        const float* gt = gate + (b * M + m0 + i) * g.HW + n0;
+        for (long q = 0; q < ncols; ++q) {
+          const float cv = c[q];  // read unconditionally: a conditional read becomes a masked load
+          const float v = gt[q] > 0.f ? cv : 0.f;
+          out[q] = kAccumulate ? out[q] + v : v;
+        }
+      } else if (residual) {
+        const float* rs = residual + (b * M + m0 + i) * g.HW + n0;
+        for (long q = 0; q < ncols; ++q) out[q] = c[q] + bv + rs[q];
+      } else if (kAccumulate) {
+        for (long q = 0; q < ncols; ++q) out[q] += c[q];
+      } else {
+        for (long q = 0; q < ncols; ++q) out[q] = c[q] + bv;
       }
-      if (residual) {
-        const float* rs = residual + (b * M + m0 + i) * g.HW;
-        forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
-          for (long q = 0; q < len; ++q) out[pix + q] = c[j + q] + bv + rs[pix + q];
-        });
-        continue;
-      }
-      forRealPixels(n0, ncols, g, [&](long j, long pix, long len) {
-        if (kAccumulate) for (long q = 0; q < len; ++q) out[pix + q] += c[j + q];
-        else for (long q = 0; q < len; ++q) out[pix + q] = c[j + q] + bv;
-      });
     }
   };
   pfor(g.B * perImage, task);
+}
+
+// The geometry of the forward and backward-data GEMMs: output columns are the image's pixels.
+Geo unpadded(Geo g) {
+  g.Hp = g.H;
+  g.Wp = g.W;
+  g.plane = g.HW;
+  g.Np = g.HW;
+  return g;
 }
 
 }  // namespace
@@ -343,14 +433,13 @@ void conv2dForward(float* out, const float* x, const float* w, const float* bias
   const int kcn = kBlock(K);
   float* Ap = sharedScratch(kSharedA, roundUp(g.O, MR) * K);
   prepackWeights(Ap, g.O, K, kcn, w, taps, g.T, [&](long o, long i) { return (o * g.I + i) * g.KK; });
-  int32_t* rowOff = intTable(K);
+  const Geo gu = unpadded(g);
+  ShiftedRow* rows = shiftedRows(K);
   for (long k = 0; k < K; ++k) {
     const long i = k / g.T, tap = taps[k - i * g.T];
-    rowOff[k] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
+    rows[k] = shiftedRow(i, tap / g.KW - g.KH / 2, tap % g.KW - g.KW / 2, gu);
   }
-  bool reluLeft;
-  const float* xpad = padded(x, g.B * g.I, g, reluInput != 0, &reluLeft);
-  convAsGemm<false>(out, xpad, Ap, rowOff, g.O, K, kcn, g.I, g, bias, nullptr, residual, reluLeft);
+  convAsGemm<false>(out, x, Ap, rows, g.O, K, kcn, g.I, gu, bias, nullptr, residual, reluInput != 0);
 }
 
 void conv2dBackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,
@@ -365,15 +454,15 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
   const int kcn = kBlock(K);
   float* Ap = sharedScratch(kSharedA, roundUp(g.I, MR) * K);
   prepackWeights(Ap, g.I, K, kcn, w, taps, g.T, [&](long i, long o) { return (o * g.I + i) * g.KK; });
-  int32_t* rowOff = intTable(K);
+  // dx at pixel (y, x) gathers dout at (y − ky + KH/2, x − kx + KW/2): the taps mirrored.
+  const Geo gu = unpadded(g);
+  ShiftedRow* rows = shiftedRows(K);
   for (long k = 0; k < K; ++k) {
     const long o = k / g.T, tap = taps[k - o * g.T];
-    rowOff[k] = static_cast<int32_t>(o * g.plane + (g.KH - 1 - tap / g.KW) * g.Wp +
-                                     (g.KW - 1 - tap % g.KW));
+    rows[k] = shiftedRow(o, g.KH / 2 - tap / g.KW, g.KW / 2 - tap % g.KW, gu);
   }
-  const float* dpad = padded(dout, g.B * g.O, g);
-  if (beta) convAsGemm<true>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
-  else convAsGemm<false>(dx, dpad, Ap, rowOff, g.I, K, kcn, g.O, g, nullptr, gate);
+  if (beta) convAsGemm<true>(dx, dout, Ap, rows, g.I, K, kcn, g.O, gu, nullptr, gate);
+  else convAsGemm<false>(dx, dout, Ap, rows, g.I, K, kcn, g.O, gu, nullptr, gate);
 }
 
 void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const float* x,
@@ -407,8 +496,8 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
       const float* s = dout + p * g.HW;
       float* d = t + p * gs;
       for (long y = 0; y < g.H; ++y) {
-        memcpy(d + y * g.Wp, s + y * g.W, sizeof(float) * g.W);
-        memset(d + y * g.Wp + g.W, 0, sizeof(float) * (g.Wp - g.W));
+        copyRow<false>(d + y * g.Wp, s + y * g.W, g.W);
+        zeroRow(d + y * g.Wp + g.W, g.Wp - g.W);
       }
     };
     pfor(g.B * g.O, pad);
