@@ -55,15 +55,27 @@ function runBench(f: BenchFlags): void {
     adam.step();
   });
   for (let i = 0; i < f.warmupSteps; i++) step();
+  // Each step is timed too: on a shared machine the fastest steps are the least disturbed, so the
+  // minimum and median step time compare two builds better than the mean does.
+  const stepMs: number[] = [];
   const t0 = performance.now();
-  for (let i = 0; i < f.steps; i++) step();
+  for (let i = 0; i < f.steps; i++) {
+    const ts = performance.now();
+    step();
+    stepMs.push(performance.now() - ts);
+  }
   const seconds = (performance.now() - t0) / 1000;
+  stepMs.sort((a, b) => a - b);
   const result = {
     config: c, batch: f.batch, steps: f.steps, seconds,
-    train_images_per_s: (f.batch * f.steps) / seconds, seconds_per_step: seconds / f.steps, backend,
+    train_images_per_s: (f.batch * f.steps) / seconds, seconds_per_step: seconds / f.steps,
+    step_ms_min: stepMs[0] ?? NaN, step_ms_median: stepMs[Math.floor(stepMs.length / 2)] ?? NaN, backend,
   };
   if (f.json) console.log(JSON.stringify(result));
-  else console.log(`${backend}: ${result.train_images_per_s.toFixed(1)} images/s (${(result.seconds_per_step * 1000).toFixed(0)} ms/step, batch ${f.batch})`);
+  else {
+    console.log(`${backend}: ${result.train_images_per_s.toFixed(1)} images/s (${(result.seconds_per_step * 1000).toFixed(0)} ms/step, ` +
+      `fastest ${result.step_ms_min.toFixed(0)} ms, median ${result.step_ms_median.toFixed(0)} ms; batch ${f.batch})`);
+  }
 }
 
 /**
