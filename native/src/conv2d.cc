@@ -57,43 +57,19 @@ PIXELCNN_INLINE void zeroRow(float* d, long n) {
   for (; q < n; ++q) d[q] = 0.f;
 }
 
-// Copies `count` planes (H, W) into zero-padded planes (Hp, Wp), through a ReLU with kRelu.
+// Copies one plane (H, W) into a zero-padded plane (Hp, Wp), through a ReLU with kRelu.
 template <bool kRelu>
-void padPlanes(float* dst, const float* src, long count, const Geo& g) {
+PIXELCNN_INLINE void padPlane(float* d, const float* s, const Geo& g) {
   const long ph = g.KH / 2, pw = g.KW / 2, H = g.H, W = g.W, Wp = g.Wp;
-  auto task = [&](long p, int) {
-    float* d = dst + p * g.plane;
-    const float* s = src + p * g.HW;
-    zeroRow(d, ph * Wp + pw);
-    for (long y = 0; y < H; ++y) {
-      float* row = d + (y + ph) * Wp + pw;
-      copyRow<kRelu>(row, s + y * W, W);
-      // the shared margin: right of this row, left of the next (Wp − W = pw)
-      zeroRow(row + W, pw);
-    }
-    const long done = H > 0 ? (H + ph) * Wp + pw : ph * Wp + pw;
-    zeroRow(d + done, g.plane - done);
-  };
-  if (count * g.plane < 65536) {
-    for (long p = 0; p < count; ++p) task(p, 0);
-  } else {
-    pfor(count, task);
+  zeroRow(d, ph * Wp + pw);
+  for (long y = 0; y < H; ++y) {
+    float* row = d + (y + ph) * Wp + pw;
+    copyRow<kRelu>(row, s + y * W, W);
+    // the shared margin: right of this row, left of the next (Wp − W = pw)
+    zeroRow(row + W, pw);
   }
-}
-
-// The planes on the padded grid: a 1×1 kernel has no padding (Hp = H, Wp = W), so the source
-// itself (a ReLU of the input is then left to the reader: *reluLeft = relu); otherwise a padded
-// copy in shared scratch, with the ReLU applied on the way.
-const float* padded(const float* src, long count, const Geo& g, bool relu, bool* reluLeft) {
-  *reluLeft = false;
-  if (g.KK == 1) {
-    *reluLeft = relu;
-    return src;
-  }
-  float* dst = sharedScratch(kSharedPad, count * g.plane);
-  if (relu) padPlanes<true>(dst, src, count, g);
-  else padPlanes<false>(dst, src, count, g);
-  return dst;
+  const long done = H > 0 ? (H + ph) * Wp + pw : ph * Wp + pw;
+  zeroRow(d + done, g.plane - done);
 }
 
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
@@ -168,11 +144,15 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
 
 // dW (M = O, N = I·T) += Σ_b dg_b (M, p') · cols_bᵀ, where column n of image b starts at
 // xpad + b·I·plane + colOff[n] (and is read through a ReLU with kRelu), on R x C blocks.
+// With padLocal (1, or 2 for a ReLU), xpad holds the unpadded planes instead: each task pads the
+// channels of its own columns, image by image, into its scratch, where the dot blocks find them
+// in L2 (a separate pass had written them all to memory and read them back).
 // With dbias, the tasks of the first column tile also add Σ dout of their rows to it, image by
 // image just before the dot blocks read those rows: one pass over dout from memory instead of two.
 template <bool kRelu, int R, int C>
 void filterGradient(float* dw, float* dbias, const float* dg, long gs, const float* xpad,
-                    const int32_t* colOff, const int32_t* taps, long M, long N, const Geo& g) {
+                    const int32_t* colOff, const int32_t* taps, long M, long N, const Geo& g,
+                    int padLocal = 0) {
   // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
   long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
   const long want = 2L * numThreads();
@@ -185,15 +165,29 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
   nmt = ceilDiv(M, mc);
   nnt = ceilDiv(N, nc);
   ensureThreadScratch(kSlotC, mc * nc * VL);
+  if (padLocal) ensureThreadScratch(kSlotT, (nc / g.T + 2) * g.plane);
   auto task = [&](long t, int tid) {
     const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
     const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
     const long mcb = ceilDiv(mrows, R), ncb = ceilDiv(ncols, C);
     vf* acc = reinterpret_cast<vf*>(threadScratch(kSlotC, tid));
     for (long q = 0; q < mcb * ncb * R * C; ++q) acc[q] = vf{};
+    // the channels of this tile's columns
+    const long i0 = n0 / g.T, i1 = (n0 + ncols - 1) / g.T + 1;
+    float* local = padLocal ? threadScratch(kSlotT, tid) : nullptr;
     for (long b = 0; b < g.B; ++b) {
       const float* db = dg + b * M * gs;
       const float* xb = xpad + b * g.I * g.plane;
+      long shift = 0;  // xb + colOff[n] − shift is column n
+      if (padLocal) {
+        const float* xs = xpad + (b * g.I + i0) * g.HW;
+        for (long i = 0; i < i1 - i0; ++i) {
+          if (padLocal == 2) padPlane<true>(local + i * g.plane, xs + i * g.HW, g);
+          else padPlane<false>(local + i * g.plane, xs + i * g.HW, g);
+        }
+        xb = local;
+        shift = i0 * g.plane;
+      }
       if (dbias && n0 == 0) {
         // one float += per image, as the reference (pad columns of dg are zero)
         for (long i = 0; i < mrows; ++i)
@@ -203,11 +197,11 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
         const long len = minOf(DK, g.Np - k0);
         for (long mb = 0; mb < mcb; ++mb) {
           const float* a[R];
-          // rows (columns) past the tile's edge repeat the last one; their sums are dropped
+          // rows (columns) past the tile's edge repeat its last one; their sums are dropped
           for (int r = 0; r < R; ++r) a[r] = db + minOf(m0 + mb * R + r, M - 1) * gs + k0;
           for (long nb = 0; nb < ncb; ++nb) {
             const float* bc[C];
-            for (int j = 0; j < C; ++j) bc[j] = xb + colOff[minOf(n0 + nb * C + j, N - 1)] + k0;
+            for (int j = 0; j < C; ++j) bc[j] = xb + (colOff[n0 + minOf(nb * C + j, ncols - 1)] - shift) + k0;
             dotBlock<kRelu, R, C>(a, bc, len, acc + (mb * ncb + nb) * R * C);
           }
         }
@@ -508,16 +502,18 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     const long i = n / g.T, tap = taps[n - i * g.T];
     colOff[n] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
-  bool reluLeft;
-  const float* xpad = padded(x, g.B * g.I, g, reluInput != 0, &reluLeft);
+  // x: read in place by a 1×1 kernel (through the ReLU on the fly), else padded by the tasks.
+  const bool reluLeft = g.KK == 1 && reluInput != 0;
+  const int padLocal = g.KK == 1 ? 0 : reluInput ? 2 : 1;
+  const float* xpad = x;
 #if PIXELCNN_VL == 16
   // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
   // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
   if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 4>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 4>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal);
 #else
   if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 3>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
+  else filterGradient<false, 4, 3>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal);
 #endif
 }
 

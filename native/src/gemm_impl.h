@@ -26,7 +26,7 @@ constexpr int MCMAX = 120;   // rows of a task's A block (mc·kc·4 = 120 KiB in
 constexpr int NCMAX = 256;   // columns of a task's B block
 
 enum Slots { kSlotB = 0, kSlotC = 1, kSlotT = 2 };               // thread scratch
-enum SharedSlots { kSharedA = 0, kSharedPad = 1, kSharedIdx = 2, kSharedPartial = 3 };
+enum SharedSlots { kSharedA = 0, kSharedIdx = 1, kSharedPartial = 2 };
 
 template <class F>
 void pfor(long n, F& f) {
