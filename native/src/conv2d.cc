@@ -146,13 +146,14 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
 // xpad + b·I·plane + colOff[n] (and is read through a ReLU with kRelu), on R x C blocks.
 // With padLocal (1, or 2 for a ReLU), xpad holds the unpadded planes instead: each task pads the
 // channels of its own columns, image by image, into its scratch, where the dot blocks find them
-// in L2 (a separate pass had written them all to memory and read them back).
+// in L2 (a separate pass had written them all to memory and read them back). With gridLocal, dg
+// is dout itself (H, W planes), and each task copies its rows onto the padded grid the same way.
 // With dbias, the tasks of the first column tile also add Σ dout of their rows to it, image by
 // image just before the dot blocks read those rows: one pass over dout from memory instead of two.
 template <bool kRelu, int R, int C>
 void filterGradient(float* dw, float* dbias, const float* dg, long gs, const float* xpad,
                     const int32_t* colOff, const int32_t* taps, long M, long N, const Geo& g,
-                    int padLocal = 0) {
+                    int padLocal = 0, bool gridLocal = false) {
   // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
   long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
   const long want = 2L * numThreads();
@@ -165,7 +166,8 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
   nmt = ceilDiv(M, mc);
   nnt = ceilDiv(N, nc);
   ensureThreadScratch(kSlotC, mc * nc * VL);
-  if (padLocal) ensureThreadScratch(kSlotT, (nc / g.T + 2) * g.plane);
+  const long xLocal = padLocal ? (nc / g.T + 2) * g.plane : 0;
+  if (padLocal || gridLocal) ensureThreadScratch(kSlotT, xLocal + (gridLocal ? mc * gs : 0));
   auto task = [&](long t, int tid) {
     const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
     const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
@@ -174,9 +176,20 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
     for (long q = 0; q < mcb * ncb * R * C; ++q) acc[q] = vf{};
     // the channels of this tile's columns
     const long i0 = n0 / g.T, i1 = (n0 + ncols - 1) / g.T + 1;
-    float* local = padLocal ? threadScratch(kSlotT, tid) : nullptr;
+    float* local = padLocal || gridLocal ? threadScratch(kSlotT, tid) : nullptr;
     for (long b = 0; b < g.B; ++b) {
-      const float* db = dg + b * M * gs;
+      const float* db = dg + (b * M + m0) * gs;  // this tile's first row
+      if (gridLocal) {
+        float* d = local + xLocal;
+        for (long i = 0; i < mrows; ++i) {
+          const float* src = dg + (b * M + m0 + i) * g.HW;
+          for (long y = 0; y < g.H; ++y) {
+            copyRow<false>(d + i * gs + y * g.Wp, src + y * g.W, g.W);
+            zeroRow(d + i * gs + y * g.Wp + g.W, g.Wp - g.W);
+          }
+        }
+        db = d;
+      }
       const float* xb = xpad + b * g.I * g.plane;
       long shift = 0;  // xb + colOff[n] − shift is column n
       if (padLocal) {
@@ -191,14 +204,14 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
       if (dbias && n0 == 0) {
         // one float += per image, as the reference (pad columns of dg are zero)
         for (long i = 0; i < mrows; ++i)
-          dbias[m0 + i] = static_cast<float>(dbias[m0 + i] + planeSum(db + (m0 + i) * gs, gs));
+          dbias[m0 + i] = static_cast<float>(dbias[m0 + i] + planeSum(db + i * gs, gs));
       }
       for (long k0 = 0; k0 < g.Np; k0 += DK) {
         const long len = minOf(DK, g.Np - k0);
         for (long mb = 0; mb < mcb; ++mb) {
           const float* a[R];
           // rows (columns) past the tile's edge repeat its last one; their sums are dropped
-          for (int r = 0; r < R; ++r) a[r] = db + minOf(m0 + mb * R + r, M - 1) * gs + k0;
+          for (int r = 0; r < R; ++r) a[r] = db + minOf(mb * R + r, mrows - 1) * gs + k0;
           for (long nb = 0; nb < ncb; ++nb) {
             const float* bc[C];
             for (int j = 0; j < C; ++j) bc[j] = xb + (colOff[n0 + minOf(nb * C + j, ncols - 1)] - shift) + k0;
@@ -479,24 +492,11 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     else pfor(g.O, task);
   }
   if (!tasksRun) return;
-  // dout on the padded grid, zero in the KW/2 pad columns of each row (a one-column kernel's
-  // grid is the image's own).
+  // The dot blocks read dout on the padded grid, zero in the KW/2 pad columns of each row (a
+  // one-column kernel's grid is the image's own); the filter tasks copy their own rows onto it.
+  const bool gridLocal = g.Wp != g.W;
+  const long gs = gridLocal ? g.H * g.Wp : g.HW;
   const float* dg = dout;
-  long gs = g.HW;
-  if (g.Wp != g.W) {
-    gs = g.H * g.Wp;
-    float* t = sharedScratch(kSharedA, g.B * g.O * gs);
-    auto pad = [&](long p, int) {
-      const float* s = dout + p * g.HW;
-      float* d = t + p * gs;
-      for (long y = 0; y < g.H; ++y) {
-        copyRow<false>(d + y * g.Wp, s + y * g.W, g.W);
-        zeroRow(d + y * g.Wp + g.W, g.Wp - g.W);
-      }
-    };
-    pfor(g.B * g.O, pad);
-    dg = t;
-  }
   int32_t* colOff = intTable(N);
   for (long n = 0; n < N; ++n) {
     const long i = n / g.T, tap = taps[n - i * g.T];
@@ -510,10 +510,10 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
   // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
   // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
   if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 4>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal);
+  else filterGradient<false, 4, 4>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal, gridLocal);
 #else
   if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 3>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal);
+  else filterGradient<false, 4, 3>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal, gridLocal);
 #endif
 }
 
