@@ -9,12 +9,13 @@
 //   forward:         out_b (O, p)  = W (O, I·T)   · cols_b (I·T, p),   row (i,t) = x_i shifted by (ky − KH/2, kx − KW/2)
 //   backward data:   dx_b (I, p) (=|+=) [gate > 0] Wᵀ (I, O·T) · dcols_b (O·T, p), row (o,t) = dout_o shifted by (KH/2 − ky, KW/2 − kx)
 // The backward filter reads both operands in place as blocks of dot products (dotBlock) rather
-// than on the packed GEMM engine, whose transposing packs had cost as much as the arithmetic. Its
-// x is copied once into zero-padded planes of Hp rows of Wp (Hp = H + KH − 1, Wp = W + KW/2,
-// image at (KH/2, KW/2)), plus KW/2 zeros at the end: a row has one margin of KW/2 zero columns,
-// which serves as the right margin of the row above as well as the left margin of its own. On
-// that padded grid, p' = y·Wp + x, every tap is a constant offset with zeros where it leaves the
-// image, so no masks are needed inside the dot products:
+// than on the packed GEMM engine, whose transposing packs had cost as much as the arithmetic. Each
+// of its tasks copies the x planes of its own channels, image by image, into zero-padded planes
+// of Hp rows of Wp in its scratch (Hp = H + KH − 1, Wp = W + KW/2, image at (KH/2, KW/2)), plus
+// KW/2 zeros at the end: a row has one margin of KW/2 zero columns, which serves as the right
+// margin of the row above as well as the left margin of its own. On that padded grid,
+// p' = y·Wp + x, every tap is a constant offset with zeros where it leaves the image, so no masks
+// are needed inside the dot products (the task copies its rows of dout onto the grid too):
 //   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_b' (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
 // Each dW element is owned by one task and summed in a fixed order (lanes, then images and pixels
 // in order), so it is deterministic whatever the thread count.
