@@ -73,6 +73,14 @@ PIXELCNN_INLINE void padPlane(float* d, const float* s, const Geo& g) {
   zeroRow(d + done, g.plane - done);
 }
 
+// Copies one plane (H, W) onto the padded grid's H rows of Wp, zero in the Wp − W pad columns.
+PIXELCNN_INLINE void gridPlane(float* d, const float* s, const Geo& g) {
+  for (long y = 0; y < g.H; ++y) {
+    copyRow<false>(d + y * g.Wp, s + y * g.W, g.W);
+    zeroRow(d + y * g.Wp + g.W, g.Wp - g.W);
+  }
+}
+
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
 
 // Σ p[0..n) with four vector accumulators (a serial double sum is latency-bound: 4 cycles a float).
@@ -143,18 +151,20 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
     for (int j = 0; j < C; ++j) acc[r * C + j] = c[r][j];
 }
 
-// dW (M = O, N = I·T) += Σ_b dg_b (M, p') · cols_bᵀ, where column n of image b starts at
-// xpad + b·I·plane + colOff[n] (and is read through a ReLU with kRelu), on R x C blocks.
-// With padLocal (1, or 2 for a ReLU), xpad holds the unpadded planes instead: each task pads the
-// channels of its own columns, image by image, into its scratch, where the dot blocks find them
-// in L2 (a separate pass had written them all to memory and read them back). With gridLocal, dg
-// is dout itself (H, W planes), and each task copies its rows onto the padded grid the same way.
+// dW (M = O, N = I·T) += Σ_b doutg_b (M, p') · cols_bᵀ on R x C blocks, where column n of image b
+// is relu(x) (reluX) or x on the padded grid from colOff[n] onwards. A 1×1 kernel's grid is the
+// image's own: its tasks read x and dout in place, the ReLU on the fly (kRelu == reluX). Otherwise
+// each task copies, image by image, the x planes of its own channels into padded planes and its
+// rows of dout onto the grid, both in its scratch, where the dot blocks find them in L2 (passes
+// over all planes had written them to memory and read them back).
 // With dbias, the tasks of the first column tile also add Σ dout of their rows to it, image by
 // image just before the dot blocks read those rows: one pass over dout from memory instead of two.
 template <bool kRelu, int R, int C>
-void filterGradient(float* dw, float* dbias, const float* dg, long gs, const float* xpad,
+void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
                     const int32_t* colOff, const int32_t* taps, long M, long N, const Geo& g,
-                    int padLocal = 0, bool gridLocal = false) {
+                    bool reluX) {
+  const bool padX = g.KK > 1, gridDout = g.Wp != g.W;
+  const long gs = gridDout ? g.H * g.Wp : g.HW;  // floats of a dout row on the grid
   // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
   long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
   const long want = 2L * numThreads();
@@ -167,8 +177,8 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
   nmt = ceilDiv(M, mc);
   nnt = ceilDiv(N, nc);
   ensureThreadScratch(kSlotC, mc * nc * VL);
-  const long xLocal = padLocal ? (nc / g.T + 2) * g.plane : 0;
-  if (padLocal || gridLocal) ensureThreadScratch(kSlotT, xLocal + (gridLocal ? mc * gs : 0));
+  const long xLocal = padX ? (nc / g.T + 2) * g.plane : 0;  // channels of a tile's columns, at most
+  if (padX || gridDout) ensureThreadScratch(kSlotT, xLocal + (gridDout ? mc * gs : 0));
   auto task = [&](long t, int tid) {
     const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
     const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
@@ -177,33 +187,25 @@ void filterGradient(float* dw, float* dbias, const float* dg, long gs, const flo
     for (long q = 0; q < mcb * ncb * R * C; ++q) acc[q] = vf{};
     // the channels of this tile's columns
     const long i0 = n0 / g.T, i1 = (n0 + ncols - 1) / g.T + 1;
-    float* local = padLocal || gridLocal ? threadScratch(kSlotT, tid) : nullptr;
+    float* local = padX || gridDout ? threadScratch(kSlotT, tid) : nullptr;
     for (long b = 0; b < g.B; ++b) {
-      const float* db = dg + (b * M + m0) * gs;  // this tile's first row
-      if (gridLocal) {
-        float* d = local + xLocal;
-        for (long i = 0; i < mrows; ++i) {
-          const float* src = dg + (b * M + m0 + i) * g.HW;
-          for (long y = 0; y < g.H; ++y) {
-            copyRow<false>(d + i * gs + y * g.Wp, src + y * g.W, g.W);
-            zeroRow(d + i * gs + y * g.Wp + g.W, g.Wp - g.W);
-          }
-        }
-        db = d;
+      const float* db = dout + (b * M + m0) * g.HW;  // this tile's first row
+      if (gridDout) {
+        for (long i = 0; i < mrows; ++i) gridPlane(local + xLocal + i * gs, db + i * g.HW, g);
+        db = local + xLocal;
       }
-      const float* xb = xpad + b * g.I * g.plane;
+      const float* xb = x + b * g.I * g.HW;
       long shift = 0;  // xb + colOff[n] − shift is column n
-      if (padLocal) {
-        const float* xs = xpad + (b * g.I + i0) * g.HW;
+      if (padX) {
         for (long i = 0; i < i1 - i0; ++i) {
-          if (padLocal == 2) padPlane<true>(local + i * g.plane, xs + i * g.HW, g);
-          else padPlane<false>(local + i * g.plane, xs + i * g.HW, g);
+          if (reluX) padPlane<true>(local + i * g.plane, xb + (i0 + i) * g.HW, g);
+          else padPlane<false>(local + i * g.plane, xb + (i0 + i) * g.HW, g);
         }
         xb = local;
         shift = i0 * g.plane;
       }
       if (dbias && n0 == 0) {
-        // one float += per image, as the reference (pad columns of dg are zero)
+        // one float += per image, as the reference (the grid's pad columns are zero)
         for (long i = 0; i < mrows; ++i)
           dbias[m0 + i] = static_cast<float>(dbias[m0 + i] + planeSum(db + i * gs, gs));
       }
@@ -291,9 +293,10 @@ void columnMasks(vi* m, long n0, int nchunks, int pw, long W) {
   }
 }
 
-// Packs rows k0.. of the shifted-row im2col view into NR-column panels (like packBRows): the
-// chunks that lie wholly inside the row's valid range (and inside the tensor, [0, total) from
-// `base`) are vector copies masked by column; the few that straddle an edge go lane by lane.
+// Packs rows k0.. of the shifted-row im2col view into NR-column panels (like packBRows). src is
+// the image's planes, at index srcIndex of a tensor of `total` floats. The chunks that lie wholly
+// inside the row's valid range (and whose reads stay inside the tensor) are vector copies masked
+// by column; the few that straddle an edge go lane by lane.
 template <bool kRelu>
 PIXELCNN_INLINE void packBShifted(float* dst, long k0, int kcb, long n0, int ncols, int nchunks,
                                   const float* src, long srcIndex, long total,
@@ -493,28 +496,22 @@ void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const floa
     else pfor(g.O, task);
   }
   if (!tasksRun) return;
-  // The dot blocks read dout on the padded grid, zero in the KW/2 pad columns of each row (a
-  // one-column kernel's grid is the image's own); the filter tasks copy their own rows onto it.
-  const bool gridLocal = g.Wp != g.W;
-  const long gs = gridLocal ? g.H * g.Wp : g.HW;
-  const float* dg = dout;
   int32_t* colOff = intTable(N);
   for (long n = 0; n < N; ++n) {
     const long i = n / g.T, tap = taps[n - i * g.T];
     colOff[n] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
   }
-  // x: read in place by a 1×1 kernel (through the ReLU on the fly), else padded by the tasks.
-  const bool reluLeft = g.KK == 1 && reluInput != 0;
-  const int padLocal = g.KK == 1 ? 0 : reluInput ? 2 : 1;
-  const float* xpad = x;
+  // A 1×1 kernel reads x in place through the ReLU (kRelu); otherwise the tasks' padded copies
+  // have the ReLU applied.
+  const bool reluX = reluInput != 0, reluLeft = g.KK == 1 && reluX;
 #if PIXELCNN_VL == 16
   // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
   // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
-  if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 4>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal, gridLocal);
+  if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
+  else filterGradient<false, 4, 4>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
 #else
-  if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g);
-  else filterGradient<false, 4, 3>(dw, dbias, dg, gs, xpad, colOff, taps, M, N, g, padLocal, gridLocal);
+  if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
+  else filterGradient<false, 4, 3>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
 #endif
 }
 
