@@ -128,7 +128,8 @@ const convCases: ConvCase[] = [];
     }
   }
   // Channel counts past one filter-gradient tile (64 rows x 96 columns) and not multiples of its
-  // micro-blocks (4 x 3, and 6 x 2 for relu(x)), so that edge blocks and several tasks run.
+  // micro-blocks (4 x 3 and 4 x 4, and 6 x 2 and 8 x 2 for relu(x)), so that edge blocks and
+  // several tasks run.
   for (const K of [1, 3]) convCases.push({ B: 2, I: 70, O: 131, H: 5, W: 6, KH: K, KW: K, taps: typeBTaps(K, K), label: 'multi-tile' });
 }
 
@@ -280,6 +281,33 @@ test('softmaxCrossEntropy large image batch (B=4 L=256 C=1 S=784)', (t) => {
 });
 
 // ---------------------------------------------------------------- bad input
+
+// The native ReLU is a max instruction: its operand order decides what NaN and −0 become. ReLU must
+// map NaN to 0 (the reference's v > 0 ? v : 0), or one NaN activation would poison a whole layer.
+for (const K of [1, 3]) {
+  test(`conv2dForward and conv2dBackwardFilter ${K}x${K} reading relu(x) of NaN, −0 and −Infinity`, (t) => {
+    withNative(t, (nk) => {
+      const c: ConvCase = { B: 2, I: 19, O: 21, H: 6, W: 5, KH: K, KW: K, taps: typeBTaps(K, K), label: 'special' };
+      const { x, w, bias, dout, taps } = convInputs(c, 77);
+      const special = [NaN, -0, -Infinity, -1e-45, 1e-45];
+      for (let i = 0; i < x.length; i += 3) x[i] = special[(i / 3) % special.length];
+      const rx = x.map((v) => (v > 0 ? v : 0));
+      const d = dimsOf(c);
+      const got = new Float32Array(c.B * c.O * c.H * c.W), plain = got.slice(), want = got.slice();
+      nk.conv2dForward(got, x, w, bias, d, taps, null, true);
+      nk.conv2dForward(plain, rx, w, bias, d, taps, null, false);
+      jsKernels.conv2dForward(want, x, w, bias, d, taps, null, true);
+      assert.ok(got.every(Number.isFinite), 'no NaN or infinity gets through the ReLU');
+      assert.deepEqual(got, plain, 'fused ReLU = convolution of relu(x)');
+      assertClose(got, want, 'out');
+      const gotW = new Float32Array(c.O * c.I * K * K), plainW = gotW.slice();
+      nk.conv2dBackwardFilter(gotW, null, dout, x, d, taps, true);
+      nk.conv2dBackwardFilter(plainW, null, dout, rx, d, taps, false);
+      assert.ok(gotW.every(Number.isFinite), 'filter gradient finite');
+      assert.deepEqual(gotW, plainW, 'fused ReLU = filter gradient of relu(x)');
+    });
+  });
+}
 
 test('bad input throws instead of crashing', (t) => {
   withNative(t, (_nk, a) => {

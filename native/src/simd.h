@@ -2,13 +2,17 @@
 //   PIXELCNN_ISA_AVX512 (-mavx512f -mavx2 -mfma): 16 floats per vector, namespace avx512
 //   PIXELCNN_ISA_AVX2   (-mavx2 -mfma):           8 floats per vector, namespace avx2
 //   neither (x86-64 baseline SSE2 / any target):  4 floats per vector, namespace generic
-// GCC vector extensions keep one source for all three. Kernel sources include only C headers
+// GCC vector extensions keep one source for all three (reluv alone names each ISA's max
+// instruction). Kernel sources include only C headers
 // and this project's headers and keep everything in an anonymous namespace, so no inline
 // function compiled for a wider ISA can be shared with (and picked by) the portable code.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
 
 #if defined(PIXELCNN_ISA_AVX512)
 #define PIXELCNN_NS avx512
@@ -46,7 +50,20 @@ PIXELCNN_INLINE vf inRegister(vf v) {
 #endif
   return v;
 }
-PIXELCNN_INLINE vf reluv(vf v) { return v > vf{} ? v : vf{}; }
+// max(v, +0) is v > 0 ? v : +0 exactly (MAXPS returns its second operand unless the first is
+// greater: for NaN, −0 and +0 alike), in one instruction; GCC compiles the select to a compare and
+// a masked move, and the filter gradient's ReLU had cost 20% of its time that way.
+PIXELCNN_INLINE vf reluv(vf v) {
+#if defined(PIXELCNN_ISA_AVX512)
+  return (vf)_mm512_max_ps((__m512)v, _mm512_setzero_ps());
+#elif defined(PIXELCNN_ISA_AVX2)
+  return (vf)_mm256_max_ps((__m256)v, _mm256_setzero_ps());
+#elif defined(__SSE__)
+  return (vf)_mm_max_ps((__m128)v, _mm_setzero_ps());
+#else
+  return v > vf{} ? v : vf{};
+#endif
+}
 PIXELCNN_INLINE float relus(float v) { return v > 0.f ? v : 0.f; }
 
 template <class T> PIXELCNN_INLINE T minOf(T a, T b) { return a < b ? a : b; }
