@@ -10,15 +10,16 @@
 //   backward data:   dx_b (I, p) (=|+=) [gate > 0] Wᵀ (I, O·T) · dcols_b (O·T, p), row (o,t) = dout_o shifted by (KH/2 − ky, KW/2 − kx)
 // The backward filter reads both operands in place as blocks of dot products (dotBlock) rather
 // than on the packed GEMM engine, whose transposing packs had cost as much as the arithmetic. Each
-// of its tasks copies the x planes of its own channels, image by image, into zero-padded planes
+// of its tasks takes a chunk of the batch and copies x, image by image, into zero-padded planes
 // of Hp rows of Wp in its scratch (Hp = H + KH − 1, Wp = W + KW/2, image at (KH/2, KW/2)), plus
-// KW/2 zeros at the end: a row has one margin of KW/2 zero columns, which serves as the right
+// KW/2 + VL zeros at the end: a row has one margin of KW/2 zero columns, which serves as the right
 // margin of the row above as well as the left margin of its own. On that padded grid,
 // p' = y·Wp + x, every tap is a constant offset with zeros where it leaves the image, so no masks
-// are needed inside the dot products (the task copies its rows of dout onto the grid too):
+// are needed inside the dot products (the task copies dout onto the grid too):
 //   backward filter: dW (O, I·T)   += Σ_b doutg_b (O, p') · cols_b' (p', I·T)   (doutg: dout on the padded grid, 0 off-image)
-// Each dW element is owned by one task and summed in a fixed order (lanes, then images and pixels
-// in order), so it is deterministic whatever the thread count.
+// Each dW element is summed in a fixed order (pixels by lanes, the lanes of each image, the
+// images of a chunk, the chunks, whose number does not depend on the threads), so it is
+// deterministic whatever the thread count.
 #include "gemm_impl.h"
 #include "kernels.h"
 
@@ -38,7 +39,10 @@ Geo geometry(const ConvDims& d, int ntaps) {
   g.KK = g.KH * g.KW;
   g.Hp = g.H + g.KH - 1;
   g.Wp = g.W + g.KW / 2;
-  g.plane = g.Hp * g.Wp + g.KW / 2;  // the last row's reads run KW/2 past the grid
+  // The last row's reads run KW/2 past the grid, and the filter gradient's last vector up to VL − 1
+  // floats further (zeros, multiplied by dout's zeros past the grid). A 1×1 kernel's planes are
+  // the image's own, read in place.
+  g.plane = g.KK > 1 ? g.Hp * g.Wp + g.KW / 2 + VL : g.HW;
   g.Np = g.H > 0 ? (g.H - 1) * g.Wp + g.W : 0;
   g.T = ntaps;
   return g;
@@ -73,12 +77,14 @@ PIXELCNN_INLINE void padPlane(float* d, const float* s, const Geo& g) {
   zeroRow(d + done, g.plane - done);
 }
 
-// Copies one plane (H, W) onto the padded grid's H rows of Wp, zero in the Wp − W pad columns.
-PIXELCNN_INLINE void gridPlane(float* d, const float* s, const Geo& g) {
+// Copies one plane (H, W) onto the padded grid's H rows of Wp, zero in the Wp − W pad columns and
+// on to n floats (the grid rounded up to whole vectors).
+PIXELCNN_INLINE void gridPlane(float* d, const float* s, const Geo& g, long n) {
   for (long y = 0; y < g.H; ++y) {
     copyRow<false>(d + y * g.Wp, s + y * g.W, g.W);
     zeroRow(d + y * g.Wp + g.W, g.Wp - g.W);
   }
+  zeroRow(d + g.H * g.Wp, n - g.H * g.Wp);
 }
 
 int32_t* intTable(long n) { return reinterpret_cast<int32_t*>(sharedScratch(kSharedIdx, n)); }
@@ -109,9 +115,8 @@ PIXELCNN_INLINE double planeSum(const float* p, long n) {
 // registers and the compiler then reloads each operand up to three times (load-bound: 18 loads
 // per 12 FMAs). Each accumulator sums its own (r, j) in pixel order, so the shape does not change
 // any result.
-// Pixels per pass over a tile: its rows stay in L2. AVX-512 parts have 1–2 MiB of L2 per core, where
-// whole images fit (a 64 x 96 tile at 1024 pixels is 640 KiB); one pass per image saves the
-// accumulators' reload and store between passes (the filter gradient went 20% faster on Zen 4).
+// Pixels per pass over an image's rows, which stay in L2 between the blocks that read them: with
+// AVX-512 (1–2 MiB of L2 per core) a 28×28 or 32×32 image takes one pass.
 #if PIXELCNN_VL == 16
 constexpr long DK = 1024;
 #else
@@ -151,24 +156,86 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
     for (int j = 0; j < C; ++j) acc[r * C + j] = c[r][j];
 }
 
+// Lane sums of VL vectors at once, by halving: at span S, two vectors whose segments of 2S lanes
+// each hold one accumulator's partial sums become one whose segments of S lanes do, with a's and
+// b's segments interleaved. After log2(VL) levels lane l holds the sum of v[laneOwner(l)].
+template <int... L> struct Lanes {};
+template <int N, int... L> struct LaneSeq : LaneSeq<N - 1, N - 1, L...> {};
+template <int... L> struct LaneSeq<0, L...> { using type = Lanes<L...>; };
+// lane l of the low halves: a's (w < S) or b's lane w − S of segment s
+constexpr int lowLane(int S, int l) {
+  return l % (2 * S) < S ? l - l % (2 * S) + l % (2 * S) : VL + l - l % (2 * S) + l % (2 * S) - S;
+}
+template <int S, int... L>
+PIXELCNN_INLINE vf foldHalves(vf a, vf b, Lanes<L...>) {
+  const vi lo = {lowLane(S, L)...}, hi = {(lowLane(S, L) + S)...};
+  return __builtin_shuffle(a, b, lo) + __builtin_shuffle(a, b, hi);
+}
+template <int S>
+PIXELCNN_INLINE void foldLevels(vf* v, int n) {
+  for (int k = 0; k < n / 2; ++k) v[k] = foldHalves<S>(v[2 * k], v[2 * k + 1], typename LaneSeq<VL>::type{});
+  if constexpr (S > 1) foldLevels<S / 2>(v, n / 2);
+}
+PIXELCNN_INLINE vf laneSums(vf* v) {
+  foldLevels<VL / 2>(v, VL);
+  return v[0];
+}
+// The vector whose sums lane l of laneSums holds: each level interleaves a's and b's segments.
+struct LaneOwners {
+  int of[VL];
+  LaneOwners() {
+    int lab[VL][VL], len = 1, n = VL;
+    for (int k = 0; k < VL; ++k) lab[k][0] = k;
+    while (n > 1) {
+      for (int k = 0; k < n / 2; ++k) {
+        int out[VL];
+        for (int q = 0; q < len; ++q) {
+          out[2 * q] = lab[2 * k][q];
+          out[2 * q + 1] = lab[2 * k + 1][q];
+        }
+        for (int q = 0; q < 2 * len; ++q) lab[k][q] = out[q];
+      }
+      n /= 2;
+      len *= 2;
+    }
+    for (int l = 0; l < VL; ++l) of[l] = lab[0][l];
+  }
+};
+
+// Images per partial sum of the filter gradient: the batch is cut into at most kImageChunks
+// chunks of consecutive images, a number that does not depend on the threads, so neither do the
+// results.
+constexpr long kImageChunks = 8;
+
 // dW (M = O, N = I·T) += Σ_b doutg_b (M, p') · cols_bᵀ on R x C blocks, where column n of image b
 // is relu(x) (reluX) or x on the padded grid from colOff[n] onwards. A 1×1 kernel's grid is the
 // image's own: its tasks read x and dout in place, the ReLU on the fly (kRelu == reluX). Otherwise
 // each task copies, image by image, the x planes of its own channels into padded planes and its
-// rows of dout onto the grid, both in its scratch, where the dot blocks find them in L2 (passes
-// over all planes had written them to memory and read them back).
-// With dbias, the tasks of the first column tile also add Σ dout of their rows to it, image by
-// image just before the dot blocks read those rows: one pass over dout from memory instead of two.
+// rows of dout onto the grid, both in its scratch, where the dot blocks find them in L2.
+// A task owns one chunk of images and one tile of dW (the whole of it unless there are more
+// threads than chunks): every plane of x and dout is read from memory, and copied, once. Each
+// block's R x C dot products run over one image in registers, are summed across lanes
+// (laneSums) and added to the chunk's partial dW; the partials are added to dW in chunk order.
+// (Tiles that took every image had read dout once per column tile, and copied it as often.)
+// With dbias, the tasks of the first column tile also sum dout of their rows, image by image just
+// before the dot blocks read those rows: one pass over dout from memory instead of two.
 template <bool kRelu, int R, int C>
 void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
                     const int32_t* colOff, const int32_t* taps, long M, long N, const Geo& g,
                     bool reluX) {
   const bool padX = g.KK > 1, gridDout = g.Wp != g.W;
-  const long gs = gridDout ? g.H * g.Wp : g.HW;  // floats of a dout row on the grid
-  // Tasks own (mc x nc) tiles of dW; big tiles, since every task streams its rows of all images.
-  long nmt = ceilDiv(M, 64), nnt = ceilDiv(N, 96);
+  // Floats of a dout row on the grid, rounded up to whole vectors with zeros: the dot products
+  // then run over whole vectors (a scalar tail had cost 11 of 811 pixels' worth of scalar FMAs per
+  // block, about a sixth of the instructions). In place (1×1 and one-column kernels) they keep
+  // the tail, having no zeros to run into.
+  const long gs = gridDout ? roundUp(g.H * g.Wp, VL) : g.HW;
+  const long Np = gridDout ? roundUp(g.Np, VL) : g.Np;
+  const long nch = minOf(g.B, kImageChunks), perChunk = ceilDiv(g.B, nch);
+  const long chunks = ceilDiv(g.B, perChunk);
+  // Tiles only when the chunks cannot keep every thread busy twice over.
+  long nmt = 1, nnt = 1;
   const long want = 2L * numThreads();
-  while (nmt * nnt < want) {
+  while (chunks * nmt * nnt < want) {
     if (ceilDiv(N, nnt * 2) >= 4 * C) nnt *= 2;
     else if (ceilDiv(M, nmt * 2) >= 2 * R) nmt *= 2;
     else break;
@@ -176,22 +243,32 @@ void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
   const long mc = roundUp(ceilDiv(M, nmt), R), nc = roundUp(ceilDiv(N, nnt), C);
   nmt = ceilDiv(M, mc);
   nnt = ceilDiv(N, nc);
-  ensureThreadScratch(kSlotC, mc * nc * VL);
+  constexpr int RC = R * C, RCpad = (RC + VL - 1) / VL * VL;
+  const long MB = ceilDiv(M, R), NB = ceilDiv(N, C);  // blocks of dW (tiles hold whole blocks)
+  const long chunkFloats = roundUp(MB * NB * RCpad + M, VL);  // a chunk's partial dW blocks, then dbias
+  float* partial = sharedScratch(kSharedPartial, chunks * chunkFloats);
   const long xLocal = padX ? (nc / g.T + 2) * g.plane : 0;  // channels of a tile's columns, at most
   if (padX || gridDout) ensureThreadScratch(kSlotT, xLocal + (gridDout ? mc * gs : 0));
   auto task = [&](long t, int tid) {
-    const long m0 = (t % nmt) * mc, n0 = (t / nmt) * nc;
+    const long ch = t / (nmt * nnt), tile = t - ch * nmt * nnt;
+    const long m0 = (tile % nmt) * mc, n0 = (tile / nmt) * nc;
     const long mrows = minOf(mc, M - m0), ncols = minOf(nc, N - n0);
     const long mcb = ceilDiv(mrows, R), ncb = ceilDiv(ncols, C);
-    vf* acc = reinterpret_cast<vf*>(threadScratch(kSlotC, tid));
-    for (long q = 0; q < mcb * ncb * R * C; ++q) acc[q] = vf{};
+    float* pw = partial + ch * chunkFloats;
+    float* pb = pw + MB * NB * RCpad;
+    for (long mb = 0; mb < mcb; ++mb) {
+      float* blk = pw + ((m0 / R + mb) * NB + n0 / C) * RCpad;
+      for (long q = 0; q < ncb * RCpad; ++q) blk[q] = 0.f;
+    }
+    if (n0 == 0) for (long i = 0; i < mrows; ++i) pb[m0 + i] = 0.f;
     // the channels of this tile's columns
     const long i0 = n0 / g.T, i1 = (n0 + ncols - 1) / g.T + 1;
     float* local = padX || gridDout ? threadScratch(kSlotT, tid) : nullptr;
-    for (long b = 0; b < g.B; ++b) {
+    const long b1 = minOf(g.B, (ch + 1) * perChunk);
+    for (long b = ch * perChunk; b < b1; ++b) {
       const float* db = dout + (b * M + m0) * g.HW;  // this tile's first row
       if (gridDout) {
-        for (long i = 0; i < mrows; ++i) gridPlane(local + xLocal + i * gs, db + i * g.HW, g);
+        for (long i = 0; i < mrows; ++i) gridPlane(local + xLocal + i * gs, db + i * g.HW, g, gs);
         db = local + xLocal;
       }
       const float* xb = x + b * g.I * g.HW;
@@ -205,36 +282,57 @@ void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
         shift = i0 * g.plane;
       }
       if (dbias && n0 == 0) {
-        // one float += per image, as the reference (the grid's pad columns are zero)
+        // one float += per image (the grid's pad columns are zero)
         for (long i = 0; i < mrows; ++i)
-          dbias[m0 + i] = static_cast<float>(dbias[m0 + i] + planeSum(db + i * gs, gs));
+          pb[m0 + i] = static_cast<float>(pb[m0 + i] + planeSum(db + i * gs, gridDout ? g.H * g.Wp : gs));
       }
-      for (long k0 = 0; k0 < g.Np; k0 += DK) {
-        const long len = minOf(DK, g.Np - k0);
+      for (long k0 = 0; k0 < Np; k0 += DK) {
+        const long len = minOf(DK, Np - k0);
         for (long mb = 0; mb < mcb; ++mb) {
           const float* a[R];
           // rows (columns) past the tile's edge repeat its last one; their sums are dropped
           for (int r = 0; r < R; ++r) a[r] = db + minOf(mb * R + r, mrows - 1) * gs + k0;
+          float* blk = pw + ((m0 / R + mb) * NB + n0 / C) * RCpad;
           for (long nb = 0; nb < ncb; ++nb) {
             const float* bc[C];
             for (int j = 0; j < C; ++j) bc[j] = xb + (colOff[n0 + minOf(nb * C + j, ncols - 1)] - shift) + k0;
-            dotBlock<kRelu, R, C>(a, bc, len, acc + (mb * ncb + nb) * R * C);
+            vf acc[RCpad] = {};
+            dotBlock<kRelu, R, C>(a, bc, len, acc);
+            for (int q = 0; q < RCpad; q += VL) {
+              float* p = blk + nb * RCpad + q;
+              store(p, load(p) + laneSums(acc + q));
+            }
           }
         }
       }
     }
-    for (long i = 0; i < mrows; ++i) {
-      const long o = m0 + i;
-      for (long j = 0; j < ncols; ++j) {
-        const vf v = acc[((i / R) * ncb + j / C) * R * C + (i % R) * C + j % C];
+  };
+  pfor(chunks * nmt * nnt, task);
+  // dW += Σ over chunks, in chunk order; partial block (mb, nb) lane q·VL + l holds (r, j) =
+  // owner(q·VL + l) of block row r = ·/C, column j = ·%C.
+  static const LaneOwners owners;
+  auto reduce = [&](long mb, int) {
+    for (long nb = 0; nb < NB; ++nb) {
+      for (int q = 0; q < RCpad; ++q) {
+        const int rc = (q / VL) * VL + owners.of[q % VL];
+        if (rc >= RC) continue;
+        const long o = mb * R + rc / C, n = nb * C + rc % C;
+        if (o >= M || n >= N) continue;
         float s = 0.f;
-        for (int l = 0; l < VL; ++l) s += v[l];
-        const long n = n0 + j, ci = n / g.T, tap = taps[n - ci * g.T];
+        for (long ch = 0; ch < chunks; ++ch) s += partial[ch * chunkFloats + (mb * NB + nb) * RCpad + q];
+        const long ci = n / g.T, tap = taps[n - ci * g.T];
         dw[(o * g.I + ci) * g.KK + tap] += s;
       }
     }
   };
-  pfor(nmt * nnt, task);
+  pfor(MB, reduce);
+  if (dbias) {
+    for (long o = 0; o < M; ++o) {
+      float s = 0.f;
+      for (long ch = 0; ch < chunks; ++ch) s += partial[ch * chunkFloats + MB * NB * RCpad + o];
+      dbias[o] += s;
+    }
+  }
 }
 
 // A[m][k = c·T + t] = w[...] for the forward (m = o, c = i) and backward-data (m = i, c = o)
