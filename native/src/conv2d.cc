@@ -162,10 +162,9 @@ PIXELCNN_INLINE void dotBlock(const float* const* a, const float* const* bc, lon
 template <int... L> struct Lanes {};
 template <int N, int... L> struct LaneSeq : LaneSeq<N - 1, N - 1, L...> {};
 template <int... L> struct LaneSeq<0, L...> { using type = Lanes<L...>; };
-// lane l of the low halves: a's (w < S) or b's lane w − S of segment s
-constexpr int lowLane(int S, int l) {
-  return l % (2 * S) < S ? l - l % (2 * S) + l % (2 * S) : VL + l - l % (2 * S) + l % (2 * S) - S;
-}
+// Lane l of the low halves: in a segment of 2S lanes, the first S come from a's segment and the
+// next S from b's (index VL + ·), each its low half; the high halves are S lanes further on.
+constexpr int lowLane(int S, int l) { return l % (2 * S) < S ? l : VL + l - S; }
 template <int S, int... L>
 PIXELCNN_INLINE vf foldHalves(vf a, vf b, Lanes<L...>) {
   const vi lo = {lowLane(S, L)...}, hi = {(lowLane(S, L) + S)...};
