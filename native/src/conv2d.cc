@@ -209,8 +209,8 @@ constexpr long kImageChunks = 8;
 // dW (M = O, N = I·T) += Σ_b doutg_b (M, p') · cols_bᵀ on R x C blocks, where column n of image b
 // is relu(x) (reluX) or x on the padded grid from colOff[n] onwards. A 1×1 kernel's grid is the
 // image's own: its tasks read x and dout in place, the ReLU on the fly (kRelu == reluX). Otherwise
-// each task copies, image by image, the x planes of its own channels into padded planes and its
-// rows of dout onto the grid, both in its scratch, where the dot blocks find them in L2.
+// each task copies, image by image, the x planes of its tile's channels into padded planes and
+// its tile's rows of dout onto the grid, both in its scratch, where the dot blocks find them in L2.
 // A task owns one chunk of images and one tile of dW (the whole of it unless there are more
 // threads than chunks): every plane of x and dout is read from memory, and copied, once. Each
 // block's R x C dot products run over one image in registers, are summed across lanes
@@ -281,9 +281,10 @@ void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
         shift = i0 * g.plane;
       }
       if (dbias && n0 == 0) {
-        // one float += per image (the grid's pad columns are zero)
+        // one float += per image, over the grid without its vector round-up (its pad columns
+        // are zero; in place, H·Wp is H·W)
         for (long i = 0; i < mrows; ++i)
-          pb[m0 + i] = static_cast<float>(pb[m0 + i] + planeSum(db + i * gs, gridDout ? g.H * g.Wp : gs));
+          pb[m0 + i] = static_cast<float>(pb[m0 + i] + planeSum(db + i * gs, g.H * g.Wp));
       }
       for (long k0 = 0; k0 < Np; k0 += DK) {
         const long len = minOf(DK, Np - k0);
