@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { createModel, type AutoregressiveModel } from '../src/models/index.js';
+import { createModel, type AutoregressiveModel, type ModelConfig, type ModelConfigInput } from '../src/models/index.js';
 import { loadCheckpoint, loadParamsInto, saveCheckpoint } from '../src/train/checkpoint.js';
 import { sampleCached } from '../src/sample/cached.js';
 import { sampleNaive } from '../src/sample/naive.js';
@@ -45,13 +45,15 @@ let skipReason: string | null = null;
 let model: AutoregressiveModel;
 let modelDir: string;
 
-const TINY = {
+const TINY: ModelConfigInput = {
   arch: 'pixelcnn', channels: 1, levels: 2, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
   hidden: 16, outHidden: 16, blocks: 1,
 };
 
-function makeCheckpoint(dir: string, over: Record<string, unknown> = {}, seed = 1, base: Record<string, unknown> = TINY): void {
-  const m = createModel({ ...base, ...over }, seed);
+function makeCheckpoint(dir: string, over: Partial<ModelConfig> = {}, seed = 1, base: ModelConfigInput = TINY): void {
+  // The union does not spread into one branch: the parser inside createModel checks the result.
+  const config = { ...base, ...over } as ModelConfigInput;
+  const m = createModel(config, seed);
   saveCheckpoint(dir, {
     modelConfig: { ...m.config }, params: m.parameters(),
     metrics: { test_bits_per_dim: 0.1234, test_nats_per_image: 67.05, test_images: 10000 },

@@ -5,7 +5,7 @@ import { backward } from '../src/tensor/autograd.js';
 import { Rng } from '../src/nn/rng.js';
 import { GatedPixelCnn, defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from '../src/models/gated-pixelcnn.js';
 import { PixelCnn, defaultPixelCnnConfig } from '../src/models/pixelcnn.js';
-import { createModel } from '../src/models/index.js';
+import { createModel, type ModelConfigInput } from '../src/models/index.js';
 import type { AutoregressiveModel } from '../src/models/model.js';
 import { assertAutoregressive, dependencyMap } from './causality.js';
 import { checkGradients } from './helpers.js';
@@ -231,7 +231,8 @@ test('Gated PixelCNN config validation names the field; createModel builds it', 
   assert.throws(() => new GatedPixelCnn(tiny({ layers: 0 })), /layers must be an integer in \[1, 256\]/);
   assert.throws(() => new GatedPixelCnn(tiny({ channels: 3, hidden: 2 })), /hidden must be an integer in \[3, 4096\]/);
   assert.throws(() => new GatedPixelCnn(tiny({ likelihood: 'sigmoid', levels: 4 })), /sigmoid likelihood needs levels = 2/);
-  assert.throws(() => createModel({ ...tiny({}), arch: 'nope' }), /unknown model architecture 'nope' \(known: pixelcnn, gated\)/);
+  const untyped: unknown = { ...tiny({}), arch: 'nope' };
+  assert.throws(() => createModel(untyped as ModelConfigInput), /unknown model architecture 'nope' \(known: pixelcnn, gated\)/);
   const m = createModel({ ...tiny({ numClasses: 10 }) }, 1);
   assert.ok(m instanceof GatedPixelCnn);
   const x = randomInput([1, 1, 5, 5], 1);

@@ -5,7 +5,7 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
     if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}], got '${v}'`);
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected an integer ≥ ${min}, got '${v}'` : `expected an integer in [${min}, ${max}], got '${v}'`);
     }
     return n;
   };
@@ -25,7 +25,7 @@ export function floatArg(min: number, max = Infinity, opts: { exclusiveMin?: boo
 
 /** An option restricted to `choices` (commander lists them in --help and rejects others). */
 export function choice<T extends string>(flags: string, description: string, choices: readonly T[], def?: T): Option {
-  const o = new Option(flags, description).choices(choices as unknown as string[]);
+  const o = new Option(flags, description).choices([...choices]);
   return def !== undefined ? o.default(def) : o;
 }
 

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { choice, floatArg, intArg, UsageError } from './args.js';
 import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
+import { ARCHS, BASE_FIELDS, ConfigError, parseModelConfig, type Arch, type FieldSpec, type ModelConfig } from '../models/config.js';
 
 /** Flags shared by the commands that read a data set. */
 export function addDataOptions(cmd: Command): Command {
@@ -24,23 +25,28 @@ export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {
   return { name: f.dataset, path: f.dataDir, colour: f.colour, seed, limit: f.limit };
 }
 
-/** Flags that define a model (train and bench). */
+/**
+ * Flags that define a model (train and bench). Their values are checked by the model-config parser
+ * (src/models/config.ts) when the config is built, so that the rules live in one place; the flag
+ * parsers only turn text into numbers (the shared fields' ranges come from the same table).
+ */
 export function addModelOptions(cmd: Command): Command {
+  const range = (f: FieldSpec) => (f.kind === 'int' && typeof f.min === 'number' ? intArg(f.min, f.max) : intArg(0));
   return cmd
-    .addOption(choice('--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ['pixelcnn', 'gated'] as const, 'pixelcnn'))
-    .option('--levels <n>', 'levels per colour value (2 = binary)', intArg(2, 256), 256)
+    .addOption(choice('--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ARCHS, 'pixelcnn'))
+    .option('--levels <n>', 'levels per colour value (2 = binary)', range(BASE_FIELDS.levels), 256)
     .addOption(choice('--likelihood <kind>', 'softmax over levels, or sigmoid (levels 2 only)', ['softmax', 'sigmoid'] as const, 'softmax'))
-    .option('--hidden <h>', 'hidden filters h (pixelcnn: even; gated: filters per stack)', intArg(2, 4096), 128)
-    .option('--out-hidden <d>', 'filters d of the output head', intArg(1, 4096), 32)
-    .option('--blocks <r>', 'pixelcnn: residual blocks R', intArg(0, 256), 7)
-    .option('--layers <n>', 'gated: gated layers L', intArg(1, 256), 8)
-    .option('--kernel <k>', 'gated: kernel size of layers 2..L (odd; vertical (k/2+1)×k, horizontal 1×(k/2+1))', intArg(3, 15), 3)
-    .option('--first-kernel <k>', 'gated: kernel size of the first layer (odd)', intArg(3, 15), 7)
+    .option('--hidden <h>', 'hidden filters h (pixelcnn: even; gated: filters per stack)', intArg(0), 128)
+    .option('--out-hidden <d>', 'filters d of the output head', intArg(0), 32)
+    .option('--blocks <r>', 'pixelcnn: residual blocks R', intArg(0), 7)
+    .option('--layers <n>', 'gated: gated layers L', intArg(0), 8)
+    .option('--kernel <k>', 'gated: kernel size of layers 2..L (odd; vertical (k/2+1)×k, horizontal 1×(k/2+1))', intArg(0), 3)
+    .option('--first-kernel <k>', 'gated: kernel size of the first layer (odd)', intArg(0), 7)
     .option('--conditional', "gated: class-conditional model on the data set's labels", false);
 }
 
 export interface ModelFlags {
-  arch: 'pixelcnn' | 'gated';
+  arch: Arch;
   levels: number;
   likelihood: 'softmax' | 'sigmoid';
   hidden: number;
@@ -52,27 +58,31 @@ export interface ModelFlags {
   conditional: boolean;
 }
 
-export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; height: number; width: number; numClasses: number }): Record<string, unknown> & { arch: string } {
-  const base = {
-    channels: data.channels, levels: f.levels, likelihood: f.likelihood,
-    height: data.height, width: data.width,
-  };
-  if (f.arch === 'gated') {
-    for (const [flag, k] of [['--kernel', f.kernel], ['--first-kernel', f.firstKernel]] as const) {
-      if (k % 2 !== 1) throw new UsageError(`${flag} must be odd, got ${k}`);
-    }
-    if (f.hidden < data.channels) throw new UsageError(`--hidden must be at least ${data.channels} (one filter per colour), got ${f.hidden}`);
-    if (f.outHidden < data.channels) throw new UsageError(`--out-hidden must be at least ${data.channels} (one filter per colour), got ${f.outHidden}`);
-    if (f.conditional && data.numClasses === 0) {
-      throw new UsageError('--conditional needs a data set with class labels; this one has none (e.g. a PNG folder without class subfolders)');
-    }
-    return {
-      arch: 'gated', ...base, numClasses: f.conditional ? data.numClasses : 0,
-      hidden: f.hidden, outHidden: f.outHidden, layers: f.layers, kernel: f.kernel, firstKernel: f.firstKernel,
-    };
+/** How the model-config parser names a key when the value came from a flag (or from the data). */
+const FLAG_NAMES: Record<string, string> = {
+  arch: '--arch', levels: '--levels', likelihood: '--likelihood', hidden: '--hidden', outHidden: '--out-hidden',
+  blocks: '--blocks', layers: '--layers', kernel: '--kernel', firstKernel: '--first-kernel', numClasses: '--conditional',
+  channels: "the data's channels", height: "the data's image height", width: "the data's image width",
+};
+
+/** The model config the flags describe for data of this shape; a bad value is a UsageError naming the flag. */
+export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; height: number; width: number; numClasses: number }): ModelConfig {
+  if (f.conditional && f.arch !== 'gated') throw new UsageError('--conditional needs --arch gated (the residual PixelCNN is unconditional)');
+  if (f.conditional && data.numClasses === 0) {
+    throw new UsageError('--conditional needs a data set with class labels; this one has none (e.g. a PNG folder without class subfolders)');
   }
-  if (f.conditional) throw new UsageError('--conditional needs --arch gated (the residual PixelCNN is unconditional)');
-  return { arch: 'pixelcnn', ...base, numClasses: 0, hidden: f.hidden, outHidden: f.outHidden, blocks: f.blocks };
+  const base = {
+    channels: data.channels, levels: f.levels, likelihood: f.likelihood, height: data.height, width: data.width,
+    numClasses: f.conditional ? data.numClasses : 0, hidden: f.hidden, outHidden: f.outHidden,
+  };
+  const raw = f.arch === 'gated'
+    ? { arch: f.arch, ...base, layers: f.layers, kernel: f.kernel, firstKernel: f.firstKernel }
+    : { arch: f.arch, ...base, blocks: f.blocks };
+  try {
+    return parseModelConfig(raw, { name: (k) => FLAG_NAMES[k] ?? k });
+  } catch (e) {
+    throw e instanceof ConfigError ? new UsageError(e.message) : e;
+  }
 }
 
 export function addBackendOption(cmd: Command): Command {

@@ -70,7 +70,6 @@ async function runTrain(f: TrainFlags): Promise<void> {
   if (f.steps === undefined && f.epochs === undefined && f.minutes === undefined) {
     throw new UsageError('say how long to train: --steps, --epochs or --minutes');
   }
-  if (f.likelihood === 'sigmoid' && f.levels !== 2) throw new UsageError('--likelihood sigmoid needs --levels 2');
   const backend = setupBackend(f);
   const spec = datasetSpec(f, f.seed);
   const trainSet = loadDataset(spec, 'train');

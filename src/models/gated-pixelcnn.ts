@@ -4,7 +4,8 @@ import { addChannelBias, conv2d, gate, shift, type ConvMask } from '../ops/index
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { liveTaps, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, type BaseModelConfig, logitChannels, validateBaseConfig } from './model.js';
+import { type AutoregressiveModel, logitChannels } from './model.js';
+import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './config.js';
 
 /**
  * Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN
@@ -60,36 +61,7 @@ import { type AutoregressiveModel, type BaseModelConfig, logitChannels, validate
  * Receptive field of pixel (r, c), P = k₀/2 + (L − 1)·(k/2): rows r−1−P … r−1, columns c−P … c+P
  * (upper right included), and row r, columns c−P … c−1.
  */
-export interface GatedPixelCnnConfig extends BaseModelConfig {
-  arch: 'gated';
-  /** h: gated filters per stack (each gate computes 2h pre-activations). */
-  hidden: number;
-  /** d: filters of the output head's hidden layer. */
-  outHidden: number;
-  /** L: gated layers (each with a vertical and a horizontal part). */
-  layers: number;
-  /** k: kernel size of layers 1 … L−1 (odd): vertical (k/2+1)×k, horizontal 1×(k/2+1). */
-  kernel: number;
-  /** k₀: kernel size of layer 0 (odd). */
-  firstKernel: number;
-}
-
-export const defaultGatedPixelCnnConfig: GatedPixelCnnConfig = {
-  arch: 'gated', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
-  hidden: 128, outHidden: 32, layers: 8, kernel: 3, firstKernel: 7,
-};
-
-export function validateGatedPixelCnnConfig(c: GatedPixelCnnConfig): void {
-  validateBaseConfig(c, 'Gated PixelCNN config');
-  const bad = (msg: string): never => { throw new Error(`Gated PixelCNN config: ${msg}`); };
-  if (c.arch !== 'gated') bad(`arch must be 'gated', got ${c.arch}`);
-  if (!Number.isInteger(c.hidden) || c.hidden < c.channels || c.hidden > 4096) bad(`hidden must be an integer in [${c.channels}, 4096] (at least one filter per colour), got ${c.hidden}`);
-  if (!Number.isInteger(c.outHidden) || c.outHidden < c.channels || c.outHidden > 4096) bad(`outHidden must be an integer in [${c.channels}, 4096] (at least one filter per colour), got ${c.outHidden}`);
-  if (!Number.isInteger(c.layers) || c.layers < 1 || c.layers > 256) bad(`layers must be an integer in [1, 256], got ${c.layers}`);
-  for (const k of ['kernel', 'firstKernel'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 3 || c[k] > 15 || c[k] % 2 !== 1) bad(`${k} must be an odd integer in [3, 15], got ${c[k]}`);
-  }
-}
+export { defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from './config.js';
 
 /** Whether input colour ci may feed output colour co at the current pixel. */
 function colourAllows(type: MaskType, co: number, ci: number): boolean {
@@ -231,8 +203,7 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
   readonly out2: Conv2dLayer;
 
   constructor(config: GatedPixelCnnConfig, seed = 0) {
-    validateGatedPixelCnnConfig(config);
-    this.config = { ...config };
+    this.config = parseConfig(gatedPixelCnnSpec, config, { where: 'Gated PixelCNN config' });
     const { channels: C, hidden: h, outHidden: d, layers: L, numClasses: K } = config;
     const rng = new Rng(seed);
     this.layers = Array.from({ length: L }, (_, l) =>

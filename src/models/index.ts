@@ -1,28 +1,26 @@
 import type { AutoregressiveModel } from './model.js';
-import { PixelCnn, type PixelCnnConfig, validatePixelCnnConfig } from './pixelcnn.js';
-import { GatedPixelCnn, type GatedPixelCnnConfig, validateGatedPixelCnnConfig } from './gated-pixelcnn.js';
+import { parseModelConfig, type ModelConfigInput } from './config.js';
+import { PixelCnn } from './pixelcnn.js';
+import { GatedPixelCnn } from './gated-pixelcnn.js';
 
-export type { AutoregressiveModel, BaseModelConfig } from './model.js';
-export { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from './pixelcnn.js';
-export { GatedPixelCnn, defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from './gated-pixelcnn.js';
+export type { AutoregressiveModel } from './model.js';
+export {
+  ARCHS, ConfigError, parseModelConfig, defaultPixelCnnConfig, defaultGatedPixelCnnConfig,
+  type Arch, type BaseModelConfig, type ModelConfig, type ModelConfigInput, type ParseOptions,
+  type PixelCnnConfig, type GatedPixelCnnConfig,
+} from './config.js';
+export { PixelCnn } from './pixelcnn.js';
+export { GatedPixelCnn } from './gated-pixelcnn.js';
 
-/** Every architecture's config, told apart by `arch`. */
-export type ModelConfig = PixelCnnConfig | GatedPixelCnnConfig;
-
-/** Builds a model from a config object (e.g. a checkpoint's config.json), validating it. */
-export function createModel(config: Record<string, unknown>, seed = 0): AutoregressiveModel {
-  switch (config.arch) {
-    case 'pixelcnn': {
-      const c = config as unknown as PixelCnnConfig;
-      validatePixelCnnConfig(c);
-      return new PixelCnn(c, seed);
-    }
-    case 'gated': {
-      const c = config as unknown as GatedPixelCnnConfig;
-      validateGatedPixelCnnConfig(c);
-      return new GatedPixelCnn(c, seed);
-    }
-    default:
-      throw new Error(`unknown model architecture '${String(config.arch)}' (known: pixelcnn, gated)`);
+/**
+ * Builds a model from a config: `arch` and any of its fields, the others taken from the
+ * architecture's defaults. An unknown key or a bad value is a ConfigError naming the key.
+ * (A checkpoint's config.json is parsed strictly, every field required, by the checkpoint module.)
+ */
+export function createModel(config: ModelConfigInput, seed = 0): AutoregressiveModel {
+  const c = parseModelConfig(config, { defaults: true });
+  switch (c.arch) {
+    case 'pixelcnn': return new PixelCnn(c, seed);
+    case 'gated': return new GatedPixelCnn(c, seed);
   }
 }

@@ -1,26 +1,14 @@
 import type { Tensor } from '../tensor/tensor.js';
+import type { BaseModelConfig, ModelConfig } from './config.js';
 
-/** What every architecture shares: the data it models and how its outputs are read. */
-export interface BaseModelConfig {
-  /** Colours per pixel: 1 (gray) or 3 (RGB, modelled R → G → B). */
-  channels: 1 | 3;
-  /** Levels per colour value (2 for binary images, 256 for 8-bit). */
-  levels: number;
-  /** 'softmax': L logits per colour (filter o = k·C + c). 'sigmoid': one logit per colour, L = 2 only. */
-  likelihood: 'softmax' | 'sigmoid';
-  /** Image size the model was trained for (the network itself is fully convolutional). */
-  height: number;
-  width: number;
-  /** Number of classes for class-conditional models; 0 = unconditional. */
-  numClasses: number;
-}
+export type { BaseModelConfig, ModelConfig } from './config.js';
 
 /**
  * An autoregressive image model: logits for every pixel and colour from the image itself, each
  * depending only on earlier pixels (raster order) and earlier colours of the same pixel.
  */
-export interface AutoregressiveModel<C extends BaseModelConfig = BaseModelConfig> {
-  readonly config: C & { arch: string };
+export interface AutoregressiveModel<C extends ModelConfig = ModelConfig> {
+  readonly config: C;
   /** Parameters by checkpoint name (PyTorch names and layouts). */
   parameters(): Map<string, Tensor>;
   /**
@@ -33,16 +21,4 @@ export interface AutoregressiveModel<C extends BaseModelConfig = BaseModelConfig
 /** Logits per level for one colour at one pixel: the channels a sampler reads. */
 export function logitChannels(config: BaseModelConfig): number {
   return config.likelihood === 'sigmoid' ? config.channels : config.levels * config.channels;
-}
-
-export function validateBaseConfig(c: BaseModelConfig, where: string): void {
-  const bad = (msg: string): never => { throw new Error(`${where}: ${msg}`); };
-  if (c.channels !== 1 && c.channels !== 3) bad(`channels must be 1 or 3, got ${c.channels}`);
-  if (!Number.isInteger(c.levels) || c.levels < 2 || c.levels > 256) bad(`levels must be an integer in [2, 256], got ${c.levels}`);
-  if (c.likelihood !== 'softmax' && c.likelihood !== 'sigmoid') bad(`likelihood must be 'softmax' or 'sigmoid', got ${c.likelihood}`);
-  if (c.likelihood === 'sigmoid' && c.levels !== 2) bad(`the sigmoid likelihood needs levels = 2, got ${c.levels}`);
-  for (const k of ['height', 'width'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 4096) bad(`${k} must be an integer in [1, 4096], got ${c[k]}`);
-  }
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 0 || c.numClasses > 1000) bad(`numClasses must be an integer in [0, 1000], got ${c.numClasses}`);
 }

@@ -1,7 +1,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, type BaseModelConfig, logitChannels, validateBaseConfig } from './model.js';
+import { type AutoregressiveModel, logitChannels } from './model.js';
+import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
 
 /**
  * PixelCNN (van den Oord et al. 2016, "Pixel Recurrent Neural Networks", section 3.5), as the
@@ -15,30 +16,7 @@ import { type AutoregressiveModel, type BaseModelConfig, logitChannels, validate
  * Every layer, 1×1 ones included, carries the colour mask (groups of C, interleaved); see
  * src/nn/masks.ts. The residual is added once, in the block.
  */
-export interface PixelCnnConfig extends BaseModelConfig {
-  arch: 'pixelcnn';
-  /** h: hidden filters. */
-  hidden: number;
-  /** d: filters of the output head's hidden layer. */
-  outHidden: number;
-  /** R: residual blocks. */
-  blocks: number;
-}
-
-export const defaultPixelCnnConfig: PixelCnnConfig = {
-  arch: 'pixelcnn', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
-  hidden: 128, outHidden: 32, blocks: 7,
-};
-
-export function validatePixelCnnConfig(c: PixelCnnConfig): void {
-  validateBaseConfig(c, 'PixelCNN config');
-  const bad = (msg: string): never => { throw new Error(`PixelCNN config: ${msg}`); };
-  if (c.arch !== 'pixelcnn') bad(`arch must be 'pixelcnn', got ${c.arch}`);
-  if (!Number.isInteger(c.hidden) || c.hidden < 2 || c.hidden % 2 !== 0 || c.hidden > 4096) bad(`hidden must be an even integer in [2, 4096], got ${c.hidden}`);
-  if (!Number.isInteger(c.outHidden) || c.outHidden < 1 || c.outHidden > 4096) bad(`outHidden must be an integer in [1, 4096], got ${c.outHidden}`);
-  if (!Number.isInteger(c.blocks) || c.blocks < 0 || c.blocks > 256) bad(`blocks must be an integer in [0, 256], got ${c.blocks}`);
-  if (c.numClasses !== 0) bad('the residual PixelCNN is unconditional (numClasses must be 0); use the gated model for classes');
-}
+export { defaultPixelCnnConfig, type PixelCnnConfig } from './config.js';
 
 class ResidualBlock {
   readonly conv1: Conv2dLayer;
@@ -66,8 +44,7 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
   readonly out2: Conv2dLayer;
 
   constructor(config: PixelCnnConfig, seed = 0) {
-    validatePixelCnnConfig(config);
-    this.config = { ...config };
+    this.config = parseConfig(pixelCnnSpec, config, { where: 'PixelCNN config' });
     const { channels: C, hidden: h, outHidden: d } = config;
     const rng = new Rng(seed);
     this.input = new Conv2dLayer('input', C, h, 7, rng, { type: 'A', colours: C });

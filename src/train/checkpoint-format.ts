@@ -7,6 +7,7 @@
  * See src/train/checkpoint.ts for the directory layout.
  */
 import type { AutoregressiveModel } from '../models/model.js';
+import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
 import { decodeSafetensors, type SafetensorsContents, type RawTensor } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'pixelcnn-checkpoint';
@@ -19,17 +20,15 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-export type ModelConfigObject = Record<string, unknown> & { arch: string };
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Parses and validates the text of a config.json; `where` (a path, or a name in the browser)
- * prefixes every error message. Checks the format and version, that "model" is an object with a
- * non-empty "arch" (the model config itself is checked by createModel), and that "training" and
- * "metrics" are objects when present. Returns the whole object; other fields are not checked.
+ * prefixes every error message. Checks the format and version, parses "model" strictly as a
+ * ModelConfig (every field required, no unknown keys: src/models/config.ts), and that "training"
+ * and "metrics" are objects when present. Returns the whole object; other fields are not checked.
  */
-export function parseCheckpointConfig(text: string, where: string): Record<string, unknown> & { model: ModelConfigObject } {
+export function parseCheckpointConfig(text: string, where: string): Record<string, unknown> & { model: ModelConfig } {
   let config: unknown;
   try {
     config = JSON.parse(text);
@@ -46,11 +45,15 @@ export function parseCheckpointConfig(text: string, where: string): Record<strin
       : `"version" is ${JSON.stringify(c.version)}, expected ${CHECKPOINT_VERSION}`);
   }
   if (!isObject(c.model)) throw bad('"model" (the model config) is missing or not an object');
-  const arch = c.model.arch;
-  if (typeof arch !== 'string' || arch === '') throw bad('the model config has no "arch"');
+  let model: ModelConfig;
+  try {
+    model = parseModelConfig(c.model, { where, name: (k) => `"model.${k}"` });
+  } catch (e) {
+    throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
+  }
   if (c.training !== undefined && !isObject(c.training)) throw bad('"training" is not an object');
   if (c.metrics !== undefined && !isObject(c.metrics)) throw bad('"metrics" is not an object');
-  return c as Record<string, unknown> & { model: ModelConfigObject };
+  return { ...c, model };
 }
 
 /**

@@ -11,14 +11,15 @@ import { encodeSafetensors, type RawTensor } from './safetensors.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig, type ModelConfigObject,
+  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig,
 } from './checkpoint-format.js';
+import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
 
 // The format's constants and its file-system-free checks live in checkpoint-format.ts (shared
 // with the browser page); re-exported so that this module stays the one to import.
 export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, decodeCheckpointTensors, loadParamsInto, parseCheckpointConfig, type ModelConfigObject,
+  checkGeneration, decodeCheckpointTensors, loadParamsInto, parseCheckpointConfig,
 } from './checkpoint-format.js';
 
 /**
@@ -56,7 +57,7 @@ const OWN_FILES = new Set([CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE]);
 const STALE_TMP = /\.tmp-\d+-[0-9a-f]+$/;
 
 export interface CheckpointContents {
-  modelConfig: ModelConfigObject;
+  modelConfig: ModelConfig;
   params: Map<string, Tensor>;
   /** Trainer state (step, epoch, data position, options, ...), written verbatim into config.json. */
   training?: Record<string, unknown>;
@@ -69,7 +70,7 @@ export interface CheckpointContents {
 export interface LoadedCheckpoint {
   /** The directory actually read: `dir`, or `<dir>.old` after a save interrupted mid-swap. */
   dir: string;
-  modelConfig: ModelConfigObject;
+  modelConfig: ModelConfig;
   params: Map<string, RawTensor>;
   training?: Record<string, unknown>;
   /** Metric values; non-finite values (stored as JSON null) come back as NaN. */
@@ -86,8 +87,11 @@ export const oldDirOf = (dir: string): string => `${dir}.old`;
 
 /** Writes a checkpoint directory (created if needed), replacing any previous one atomically. */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
-  if (typeof c.modelConfig?.arch !== 'string' || c.modelConfig.arch === '') {
-    throw new CheckpointError(`${dir}: the model config has no "arch"`);
+  // Never write a config.json that loadCheckpoint would refuse (a library caller's object may be anything).
+  try {
+    parseModelConfig(c.modelConfig, { where: dir });
+  } catch (e) {
+    throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
   }
   const target = targetPath(dir);
   const tmp = tmpDirOf(target), old = oldDirOf(target);
@@ -158,7 +162,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   }
   return {
     dir: from,
-    modelConfig: config.model as ModelConfigObject,
+    modelConfig: config.model,
     params: model.tensors,
     training: config.training as Record<string, unknown> | undefined,
     metrics,
@@ -199,7 +203,7 @@ function findCheckpointDir(dir: string): string {
   throw new CheckpointError(`${dir}: checkpoint directory does not exist`);
 }
 
-function readConfig(dir: string): Record<string, unknown> {
+function readConfig(dir: string): ReturnType<typeof parseCheckpointConfig> {
   const path = join(dir, CONFIG_FILE);
   if (!existsSync(path)) throw new CheckpointError(`${path}: missing (not a checkpoint directory, or the first save did not finish)`);
   let text: string;

@@ -71,12 +71,13 @@ export type NativeGenerate = (labels: Uint8Array, start: number, end: number, te
 
 /** The incremental form of a model, by its config.arch. Throws for architectures without one. */
 export function createIncrementalNetwork(model: AutoregressiveModel, batch: number, height: number, width: number): IncrementalNetwork {
+  const arch: string = model.config.arch;
   switch (model.config.arch) {
     case 'pixelcnn':
       return new PixelCnnIncremental(model as unknown as PixelCnn, batch, height, width);
     case 'gated':
       return new GatedPixelCnnIncremental(model as unknown as GatedPixelCnn, batch, height, width);
     default:
-      throw new Error(`cached sampling is not implemented for architecture '${model.config.arch}' (use the naive sampler)`);
+      throw new Error(`cached sampling is not implemented for architecture '${arch}' (use the naive sampler)`);
   }
 }
