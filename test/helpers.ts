@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { jsKernels, kernels, tryNativeKernels, useBackend } from '../src/backend/index.js';
+import { nativeLoadError } from '../src/backend/native.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
 import { Rng } from '../src/nn/rng.js';
@@ -60,4 +63,47 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
     maxRef = Math.max(maxRef, Math.abs(b[i]));
   }
   return maxDiff / Math.max(maxRef, 1e-30);
+}
+
+export interface OpTestOptions {
+  /** Inputs are random in ±[minAbs, 1]·scale (minAbs > 0 keeps ReLU-like kinks away). */
+  minAbs?: number;
+  scale?: number;
+  seed?: number;
+  /** Forward agreement with the js reference: max relative error (see relativeError). */
+  rtol?: number;
+  /** Finite-difference options (checkGradients). */
+  grad?: { eps?: number; rtol?: number; atol?: number; samples?: number };
+}
+
+/**
+ * An op's whole check as one test (tinygrad's helper_test_op): on the js backend and on the native
+ * one when it loads (required with PIXELCNN_REQUIRE_NATIVE=1), the forward equals the js
+ * reference's and every input's gradient equals central finite differences. `shapes` are the
+ * tensor inputs of `f`; any other argument of the op is closed over by `f`.
+ */
+export function opTest(name: string, shapes: number[][], f: (...xs: Tensor[]) => Tensor, o: OpTestOptions = {}): void {
+  const title = `${name} ${shapes.map((s) => `[${s.join(',')}]`).join(' ')}`;
+  test(`op ${title}: forward = js reference, gradients = finite differences, every backend`, () => {
+    const native = tryNativeKernels();
+    if (!native) assert.ok(!process.env.PIXELCNN_REQUIRE_NATIVE, `PIXELCNN_REQUIRE_NATIVE is set but the addon cannot load: ${nativeLoadError()}`);
+    const before = kernels().name;
+    let reference: Float32Array | null = null;
+    try {
+      for (const k of native ? [jsKernels, native] : [jsKernels]) {
+        useBackend(k.name);
+        const rng = new Rng(o.seed ?? 5);
+        const inputs = shapes.map((s) => randomTensor(s, rng, { minAbs: o.minAbs, scale: o.scale }));
+        const out = f(...inputs);
+        if (!reference) reference = Float32Array.from(out.data);
+        else {
+          const err = relativeError(out.data, reference);
+          assert.ok(err <= (o.rtol ?? 1e-5), `${title}: ${k.name} forward differs from js by ${err}`);
+        }
+        checkGradients(`${title} (${k.name})`, inputs, f, o.grad);
+      }
+    } finally {
+      useBackend(before);
+    }
+  });
 }

@@ -324,7 +324,7 @@ test('bad input throws instead of crashing', (t) => {
     assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, taps, new Float32Array(15), false), /residual has 15 elements/);
     assert.throws(() => a.conv2dBackwardData(new Float32Array(3), f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 1, null), RangeError);
     assert.throws(() => a.conv2dBackwardData(f, f, new Float32Array(9), 1, 1, 1, 4, 4, 3, 3, taps, 0.5, null), /beta must be 0 or 1/);
-    assert.throws(() => a.reluBackward(f, f, f, 2), /reluBackward: beta must be 0 or 1/);
+    assert.throws(() => a.reluBackward(f, f, f, 2 as 0 | 1), /reluBackward: beta must be 0 or 1/);  // JS callers may pass anything
     assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), new Float32Array(0), f, f, 1, 1, 1, 4, 4, 3, 3, taps, false), /dbias/);
     assert.throws(() => a.conv2dBackwardFilter(new Float32Array(9), null, f, f, 1, 1, 1, 4, 4, 3, 3, taps, 1 as unknown as boolean), /reluInput must be a boolean/);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, new Float32Array(4), new Uint8Array(4), 1, 4, 1, 4, 1), RangeError);
@@ -333,7 +333,7 @@ test('bad input throws instead of crashing', (t) => {
     assert.throws(() => a.conv2dForward(f, f, new Float32Array(9), null, 1, 1, 1, 4, 4, 3, 3, Int32Array.from([9]), null, false), /taps\[0\]/);
     assert.throws(() => a.gemm(false, false, -1, 1, 1, f, f, f, 0), RangeError);
     assert.throws(() => a.gemm(false, false, 1.5, 1, 1, f, f, f, 0), RangeError);
-    assert.throws(() => a.gemm(false, false, 1, 1, 1, f, f, f, 2), /beta/);
+    assert.throws(() => a.gemm(false, false, 1, 1, 1, f, f, f, 2 as 0 | 1), /beta/);
     assert.throws(() => a.softmaxCrossEntropy(new Float64Array(1), null, f, Uint8Array.from([0, 1, 2, 9]), 1, 4, 1, 4, 1), /targets\[3\]/);
     assert.throws(() => a.setThreads(0), RangeError);
     assert.throws(() => (a.gemm as unknown as () => void)(), TypeError);

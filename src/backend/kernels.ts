@@ -6,8 +6,14 @@
  * Conventions (llm.c style): outputs first, shapes in comments, row-major float32,
  * activations NCHW. Backward kernels ACCUMULATE (+=) into gradient buffers so that a
  * tensor used twice gets both contributions; the two that usually write a tensor's first
- * contribution (conv backward-data, ReLU backward) take beta = 0 to overwrite instead. Nothing here allocates per call except
- * where noted; kernels validate nothing: ops check shapes before calling them.
+ * contribution (conv backward-data, ReLU backward) take beta = 0 to overwrite instead. Nothing
+ * here allocates per call except where noted; kernels validate nothing: ops check shapes before
+ * calling them.
+ *
+ * This interface is where a kernel is declared. Its js reference is the function of the same
+ * name exported from a module of src/backend/js/ (collected by src/backend/js/index.ts); the
+ * native addon exports a binding of the same name taking the same arguments (passed through by
+ * nativeKernels in src/backend/native.ts). See the README's "How to add an op".
  */
 
 export type BackendName = 'js' | 'native';
@@ -59,12 +65,6 @@ export interface Kernels {
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
                        x: Float32Array, d: Conv2dDims, taps: Int32Array, reluInput?: boolean): void;
 
-  /**
-   * Softmax cross-entropy over a levels axis.
-   * logits (B, L, C, S) where S = H·W; targets (B, C, S) with values in [0, L).
-   * nllPerImage (B) receives Σ over C·S of −log p(target) in nats (overwritten).
-   * If dlogits is non-null it receives (softmax − onehot) · gradScale (overwritten).
-   */
   /** y = max(x, 0). */
   reluForward(y: Float32Array, x: Float32Array): void;
   /** dx = beta · dx + (dy where x > 0, else 0). */
@@ -81,6 +81,12 @@ export interface Kernels {
   /** dx (B, 2n) += gradient of gateForward given dy (B, n); tanh and σ are recomputed from x. */
   gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
 
+  /**
+   * Softmax cross-entropy over a levels axis.
+   * logits (B, L, C, S) where S = H·W; targets (B, C, S) with values in [0, L).
+   * nllPerImage (B) receives Σ over C·S of −log p(target) in nats (overwritten).
+   * If dlogits is non-null it receives (softmax − onehot) · gradScale (overwritten).
+   */
   softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null,
                       logits: Float32Array, targets: Uint8Array,
                       batch: number, levels: number, channels: number, spatial: number,

@@ -3,15 +3,19 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Conv2dDims, Kernels } from './kernels.js';
+import { jsKernels } from './js/index.js';
 
 /**
  * Loader and binding of the C++ addon (native/, built by `npm install` through node-gyp).
- * The addon takes plain numbers rather than objects so that a call costs no property lookups
- * on the C++ side.
+ *
+ * A kernel's binding takes the arguments of its Kernels method in the same order, so that
+ * nativeKernels hands the addon's function over as it is: adding a kernel needs nothing here.
+ * The exceptions are the convolutions, whose bindings take the Conv2dDims as plain numbers (so
+ * that a call costs no property lookups on the C++ side), adapted below.
  */
-export interface NativeAddon {
-  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
-       a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
+type Adapted = 'conv2dForward' | 'conv2dBackwardData' | 'conv2dBackwardFilter';
+
+export interface NativeAddon extends Omit<Kernels, 'name' | Adapted> {
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
                 B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                 taps: Int32Array, residual: Float32Array | null, reluInput: boolean): void;
@@ -21,15 +25,6 @@ export interface NativeAddon {
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
                        B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                        taps: Int32Array, reluInput: boolean): void;
-  softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32Array | null, logits: Float32Array,
-                      targets: Uint8Array, batch: number, levels: number, channels: number,
-                      spatial: number, gradScale: number): void;
-  reluForward(y: Float32Array, x: Float32Array): void;
-  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, beta: number): void;
-  add(y: Float32Array, a: Float32Array, b: Float32Array): void;
-  accumulate(d: Float32Array, g: Float32Array): void;
-  gateForward(y: Float32Array, x: Float32Array, batch: number, n: number): void;
-  gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
   setThreads(n: number): void;
   getThreads(): number;
   /** e.g. 'avx2+fma' or 'generic' */
@@ -80,26 +75,28 @@ export function nativeLoadError(): string {
   return loadError;
 }
 
-/** Wraps the addon in the Kernels interface. */
+/**
+ * The addon as the Kernels interface: every kernel of the js backend (the reference, which has
+ * them all) is the addon's function of the same name, except the adapted convolutions. A kernel
+ * the addon lacks (an old build) is an error naming it.
+ */
 export function nativeKernels(addon: NativeAddon): Kernels {
   const dims = (d: Conv2dDims) =>
     [d.batch, d.inChannels, d.outChannels, d.height, d.width, d.kernelH, d.kernelW] as const;
-  return {
-    name: 'native',
-    gemm: (ta, tb, m, n, k, a, b, c, beta) => addon.gemm(ta, tb, m, n, k, a, b, c, beta),
+  const adapted: Pick<Kernels, Adapted> = {
     conv2dForward: (out, x, w, bias, d, taps, residual, reluInput) =>
       addon.conv2dForward(out, x, w, bias, ...dims(d), taps, residual ?? null, !!reluInput),
     conv2dBackwardData: (dx, dout, w, d, taps, beta, gate) =>
       addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta, gate),
     conv2dBackwardFilter: (dw, dbias, dout, x, d, taps, reluInput) =>
       addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps, !!reluInput),
-    softmaxCrossEntropy: (nll, dl, logits, targets, B, L, C, S, scale) =>
-      addon.softmaxCrossEntropy(nll, dl, logits, targets, B, L, C, S, scale),
-    reluForward: (y, x) => addon.reluForward(y, x),
-    reluBackward: (dx, dy, x, beta) => addon.reluBackward(dx, dy, x, beta),
-    add: (y, a, b) => addon.add(y, a, b),
-    accumulate: (d, g) => addon.accumulate(d, g),
-    gateForward: (y, x, B, n) => addon.gateForward(y, x, B, n),
-    gateBackward: (dx, dy, x, B, n) => addon.gateBackward(dx, dy, x, B, n),
   };
+  const direct: Partial<Record<keyof Kernels, unknown>> = {};
+  for (const name of Object.keys(jsKernels) as (keyof Kernels)[]) {
+    if (name === 'name' || name in adapted) continue;
+    const f: unknown = Reflect.get(addon, name);
+    if (typeof f !== 'function') throw new Error(`the native addon has no kernel '${name}' (an old build: run npm run build:native)`);
+    direct[name] = f;
+  }
+  return { ...(direct as Omit<Kernels, 'name' | Adapted>), ...adapted, name: 'native' };
 }
