@@ -26,8 +26,9 @@ export { Rng } from './nn/rng.js';
 
 // Models
 export {
-  createModel, PixelCnn, defaultPixelCnnConfig, GatedPixelCnn, defaultGatedPixelCnnConfig,
-  type AutoregressiveModel, type BaseModelConfig, type ModelConfig, type PixelCnnConfig, type GatedPixelCnnConfig,
+  createModel, parseModelConfig, ConfigError, ARCHS, PixelCnn, defaultPixelCnnConfig, GatedPixelCnn, defaultGatedPixelCnnConfig,
+  type AutoregressiveModel, type Arch, type BaseModelConfig, type ModelConfig, type ModelConfigInput, type ParseOptions,
+  type PixelCnnConfig, type GatedPixelCnnConfig,
 } from './models/index.js';
 
 // Data

@@ -7,12 +7,12 @@ import * as api from '../src/index.js';
 
 test('public exports snapshot (an accidental API change fails here)', () => {
   assert.deepEqual(Object.keys(api).sort(), [
-    'Adam', 'CheckpointError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'Rng', 'Tensor', 'WeightAverage',
+    'ARCHS', 'Adam', 'CheckpointError', 'ConfigError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'Rng', 'Tensor', 'WeightAverage',
     'backendName', 'backward', 'batchLevels', 'binariseStochastic', 'binariseThreshold', 'bitsPerDim', 'centreConnectivity',
     'createModel', 'decodeSafetensors', 'defaultAdamOptions', 'defaultGatedPixelCnnConfig', 'defaultPixelCnnConfig',
     'defaultTrainOptions', 'encodeGrid', 'encodeSafetensors', 'evaluate', 'fixedLevels', 'jsKernels', 'kernels',
     'levelsToPixels', 'levelsToUnit', 'loadCheckpoint', 'loadDataset', 'loadModel', 'logProb', 'noGrad', 'ops',
-    'pixelCnnMask', 'quantise', 'quantisePixels', 'sampleCached', 'sampleNaive', 'saveCheckpoint', 'saveModel',
+    'parseModelConfig', 'pixelCnnMask', 'quantise', 'quantisePixels', 'sampleCached', 'sampleNaive', 'saveCheckpoint', 'saveModel',
     'spatialMask', 'train', 'useBackend', 'withArena',
   ]);
 });

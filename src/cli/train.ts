@@ -9,6 +9,7 @@ import { loadCheckpoint, loadParamsInto, oldDirOf } from '../train/checkpoint.js
 import { train, type TrainState } from '../train/trainer.js';
 import { sampleCached } from '../sample/cached.js';
 import { Progress } from './progress.js';
+import { bitsToNats } from '../eval/likelihood.js';
 import { fmt, setupBackend, writeSampleGrid } from './common.js';
 import { UsageError } from './args.js';
 
@@ -117,7 +118,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   }, f.out, {
     onStep: (s) => {
       smoothed = Number.isNaN(smoothed) ? s.bitsPerDim : 0.95 * smoothed + 0.05 * s.bitsPerDim;
-      const nats = c.levels === 2 ? ` ${fmt(smoothed * Math.LN2 * c.channels * c.height * c.width, 1)} nats/img` : '';
+      const nats = c.levels === 2 ? ` ${fmt(bitsToNats(smoothed) * c.channels * c.height * c.width, 1)} nats/img` : '';
       progress.update(Math.round(s.progress * 1000),
         `step ${s.state.step}${Number.isFinite(totalFromSteps) ? '/' + totalFromSteps : ''} ep ${fmt(s.state.imagesSeen / trainSet.count, 2)} | ` +
         `${fmt(smoothed)} bits/dim${nats} | ${fmt(s.imagesPerSecond, 1)} img/s`);

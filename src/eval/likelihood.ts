@@ -12,8 +12,12 @@ import type { AutoregressiveModel } from '../models/model.js';
  */
 export function bitsPerDim(totalNats: number, images: number, dimsPerImage: number): number {
   if (images <= 0 || dimsPerImage <= 0) throw new Error(`bitsPerDim: need images > 0 and dims > 0, got ${images}, ${dimsPerImage}`);
-  return totalNats / (images * dimsPerImage) / Math.LN2;
+  return natsToBits(totalNats / (images * dimsPerImage));
 }
+
+/** The unit change between nats (natural log, what the losses compute) and bits. */
+export const natsToBits = (nats: number): number => nats / Math.LN2;
+export const bitsToNats = (bits: number): number => bits * Math.LN2;
 
 /** The network's input for level labels (B, C, H, W): label / (L − 1) in [0, 1]. */
 export function modelInput(targets: Uint8Array, batch: number, model: AutoregressiveModel, height: number, width: number): Tensor {
@@ -91,5 +95,5 @@ export function logProb(model: AutoregressiveModel, labels: Uint8Array, count: n
       nats.set(nllPerImage, start);
     }
   });
-  return { natsPerImage: nats, bitsPerDim: nats.map((v) => v / dims / Math.LN2) };
+  return { natsPerImage: nats, bitsPerDim: nats.map((v) => natsToBits(v / dims)) };
 }

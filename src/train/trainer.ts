@@ -6,7 +6,7 @@ import { Rng } from '../nn/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
 import type { ImageSet } from '../data/image-set.js';
 import { batchLevels, fixedLevels, type BinariseMode } from '../data/levels.js';
-import { evaluate, imageNll, type EvalResult } from '../eval/likelihood.js';
+import { evaluate, imageNll, natsToBits, type EvalResult } from '../eval/likelihood.js';
 import { learningRate, type LrSchedule } from './schedule.js';
 import { saveCheckpoint } from './checkpoint.js';
 
@@ -203,7 +203,7 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     state.imagesSeen += B;
     const seconds = (performance.now() - t0) / 1000;
     hooks.onStep?.({
-      state, bitsPerDim: lossNats / Math.LN2, lr, gradNorm, imagesPerSecond: B / seconds,
+      state, bitsPerDim: natsToBits(lossNats), lr, gradNorm, imagesPerSecond: B / seconds,
       progress: Math.max(Number.isFinite(totalSteps) ? state.step / totalSteps : 0, Number.isFinite(budget) ? elapsed() / budget : 0),
     });
     if (o.evalEvery > 0 && state.step % o.evalEvery === 0 && state.step < totalSteps) {
