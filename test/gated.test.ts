@@ -210,11 +210,11 @@ test('Gated PixelCNN masks: vertical taps are the rows up to the centre, horizon
   const m = new GatedPixelCnn(tiny({ channels: 3, layers: 2, firstKernel: 5, kernel: 3, hidden: 7 }));
   assert.deepEqual(Array.from(m.layers[0].vconv.mask!.taps), [...Array(15).keys()]); // rows 0..2 of 5×5
   assert.deepEqual(Array.from(m.layers[1].vconv.mask!.taps), [0, 1, 2, 3, 4, 5]);
-  assert.deepEqual(Array.from(m.layers[0].hconv.inner.mask!.taps), [0, 1, 2]);
-  assert.deepEqual(Array.from(m.layers[1].hconv.inner.mask!.taps), [0, 1]);
+  assert.deepEqual(Array.from(m.layers[0].hconv.mask!.taps), [0, 1, 2]);
+  assert.deepEqual(Array.from(m.layers[1].hconv.mask!.taps), [0, 1]);
   // Centre tap of the horizontal convs: filter o has colour (o mod h) mod C (h = 7, not divisible by C).
   const centre = (layer: number, o: number, i: number) => {
-    const { mask, weight } = m.layers[layer].hconv.inner;
+    const { mask, weight } = m.layers[layer].hconv;
     const [, I, , KW] = weight.shape;
     return mask!.values[(o * I + i) * KW + (KW >> 1)];
   };
@@ -249,7 +249,7 @@ test('Gated PixelCNN: the horizontal 1×k convolution on the active backend equa
   // The 1×k reference on the js backend (one-row kernels once crashed the native padding).
   const before = backendName();
   let want: Tensor;
-  try { useBackend('js'); want = conv2d(x, hc.weight, hc.bias, hc.inner.mask); } finally { useBackend(before); }
+  try { useBackend('js'); want = conv2d(x, hc.weight, hc.bias, hc.mask); } finally { useBackend(before); }
   const got = hc.forward(x);
   assert.deepEqual(got.shape, want.shape);
   for (let i = 0; i < got.size; i++) assert.ok(Math.abs(got.data[i] - want.data[i]) < 1e-5, `output ${i}: ${got.data[i]} vs ${want.data[i]}`);
