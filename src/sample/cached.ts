@@ -4,7 +4,7 @@ import { kernels } from '../backend/index.js';
 import { loadNativeAddon } from '../backend/native.js';
 import { sampleLevel } from './categorical.js';
 import { checkSampleOptions, type SampleOptions } from './naive.js';
-import { createIncrementalNetwork } from './incremental/network.js';
+import { createIncrementalNetwork } from './incremental/create.js';
 
 export type { IncrementalNetwork } from './incremental/network.js';
 
