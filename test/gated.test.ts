@@ -274,3 +274,19 @@ test('Gated PixelCNN: native and js backends agree on logits and gradients', (t)
     }
   } finally { useBackend(before); }
 });
+
+test('Gated PixelCNN forward observer: the documented names in order, the tensors the forward computes, logits unchanged', () => {
+  const m = new GatedPixelCnn(tiny({ channels: 3, layers: 3, numClasses: 2 }), 5);
+  const x = randomInput([2, 3, 5, 5], 6), classes = Int32Array.of(1, 0);
+  const seen = new Map<string, Tensor>();
+  const logits = m.forward(x, classes, (name, t) => seen.set(name, t));
+  const layer = (l: number, last: boolean) => [`vstack.${l}.conv`, `hstack.${l}.conv`, `hstack.${l}.v2h`, `hstack.${l}.gate`,
+    `hstack.${l}.skip`, ...(last ? [] : [`vstack.${l}.gate`, `hstack.${l}.res`])];
+  assert.deepEqual([...seen.keys()], [...layer(0, false), ...layer(1, false), ...layer(2, true), 'out1', 'out2']);
+  assert.equal(seen.get('out2'), logits);
+  assert.deepEqual(m.forward(x, classes).data, logits.data);
+  const l1 = m.layers[1];
+  assert.deepEqual(l1.vconv.forward(seen.get('vstack.0.gate')!).data, seen.get('vstack.1.conv')!.data);
+  assert.deepEqual(l1.res!.forward(seen.get('hstack.1.gate')!, false, seen.get('hstack.0.res')!).data, seen.get('hstack.1.res')!.data);
+  assert.deepEqual(m.out1.forward(seen.get('hstack.2.skip')!, true).data, seen.get('out1')!.data);
+});
