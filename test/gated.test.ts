@@ -210,11 +210,11 @@ test('Gated PixelCNN masks: vertical taps are the rows up to the centre, horizon
   const m = new GatedPixelCnn(tiny({ channels: 3, layers: 2, firstKernel: 5, kernel: 3, hidden: 7 }));
   assert.deepEqual(Array.from(m.layers[0].vconv.mask!.taps), [...Array(15).keys()]); // rows 0..2 of 5×5
   assert.deepEqual(Array.from(m.layers[1].vconv.mask!.taps), [0, 1, 2, 3, 4, 5]);
-  assert.deepEqual(Array.from(m.layers[0].hconv.inner.mask!.taps), [0, 1, 2]);
-  assert.deepEqual(Array.from(m.layers[1].hconv.inner.mask!.taps), [0, 1]);
+  assert.deepEqual(Array.from(m.layers[0].hconv.mask!.taps), [0, 1, 2]);
+  assert.deepEqual(Array.from(m.layers[1].hconv.mask!.taps), [0, 1]);
   // Centre tap of the horizontal convs: filter o has colour (o mod h) mod C (h = 7, not divisible by C).
   const centre = (layer: number, o: number, i: number) => {
-    const { mask, weight } = m.layers[layer].hconv.inner;
+    const { mask, weight } = m.layers[layer].hconv;
     const [, I, , KW] = weight.shape;
     return mask!.values[(o * I + i) * KW + (KW >> 1)];
   };
@@ -250,7 +250,7 @@ test('Gated PixelCNN: the horizontal 1×k convolution on the active backend equa
   // The 1×k reference on the js backend (one-row kernels once crashed the native padding).
   const before = backendName();
   let want: Tensor;
-  try { useBackend('js'); want = conv2d(x, hc.weight, hc.bias, hc.inner.mask); } finally { useBackend(before); }
+  try { useBackend('js'); want = conv2d(x, hc.weight, hc.bias, hc.mask); } finally { useBackend(before); }
   const got = hc.forward(x);
   assert.deepEqual(got.shape, want.shape);
   for (let i = 0; i < got.size; i++) assert.ok(Math.abs(got.data[i] - want.data[i]) < 1e-5, `output ${i}: ${got.data[i]} vs ${want.data[i]}`);
@@ -274,4 +274,20 @@ test('Gated PixelCNN: native and js backends agree on logits and gradients', (t)
       for (let i = 0; i < a[k].length; i++) assert.ok(Math.abs(a[k][i] - b[k][i]) <= 1e-4 * (1 + Math.abs(a[k][i])), `${k}[${i}]: js ${a[k][i]} vs native ${b[k][i]}`);
     }
   } finally { useBackend(before); }
+});
+
+test('Gated PixelCNN forward observer: the documented names in order, the tensors the forward computes, logits unchanged', () => {
+  const m = new GatedPixelCnn(tiny({ channels: 3, layers: 3, numClasses: 2 }), 5);
+  const x = randomInput([2, 3, 5, 5], 6), classes = Int32Array.of(1, 0);
+  const seen = new Map<string, Tensor>();
+  const logits = m.forward(x, classes, (name, t) => seen.set(name, t));
+  const layer = (l: number, last: boolean) => [`vstack.${l}.conv`, `hstack.${l}.conv`, `hstack.${l}.v2h`, `hstack.${l}.gate`,
+    `hstack.${l}.skip`, ...(last ? [] : [`vstack.${l}.gate`, `hstack.${l}.res`])];
+  assert.deepEqual([...seen.keys()], [...layer(0, false), ...layer(1, false), ...layer(2, true), 'out1', 'out2']);
+  assert.equal(seen.get('out2'), logits);
+  assert.deepEqual(m.forward(x, classes).data, logits.data);
+  const l1 = m.layers[1];
+  assert.deepEqual(l1.vconv.forward(seen.get('vstack.0.gate')!).data, seen.get('vstack.1.conv')!.data);
+  assert.deepEqual(l1.res!.forward(seen.get('hstack.1.gate')!, false, seen.get('hstack.0.res')!).data, seen.get('hstack.1.res')!.data);
+  assert.deepEqual(m.out1.forward(seen.get('hstack.2.skip')!, true).data, seen.get('out1')!.data);
 });

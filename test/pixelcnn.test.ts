@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { noGrad } from '../src/tensor/autograd.js';
+import { Rng } from '../src/nn/rng.js';
 import { assertAutoregressive } from './causality.js';
 
 const tiny = (over: Partial<PixelCnnConfig>): PixelCnnConfig =>
@@ -44,4 +47,23 @@ test('PixelCNN config validation names the field', () => {
   assert.throws(() => new PixelCnn(tiny({ hidden: 7 })), /hidden must be an even integer/);
   assert.throws(() => new PixelCnn(tiny({ levels: 1 })), /levels must be an integer in \[2, 256\]/);
   assert.throws(() => new PixelCnn(tiny({ likelihood: 'sigmoid', levels: 4 })), /sigmoid likelihood needs levels = 2/);
+});
+
+test('PixelCNN forward observer: every layer output in order, the tensors the forward computes, logits unchanged', () => {
+  const m = new PixelCnn(tiny({ channels: 3, levels: 4 }), 2);
+  const rng = new Rng(1), x = Tensor.zeros([2, 3, 5, 5]);
+  for (let i = 0; i < x.size; i++) x.data[i] = rng.uniform();
+  const seen = new Map<string, Tensor>();
+  const logits = noGrad(() => m.forward(x, null, (name, t) => seen.set(name, t)));
+  assert.deepEqual([...seen.keys()], ['input', 'blocks.0.conv1', 'blocks.0.conv2', 'blocks.0.conv3',
+    'blocks.1.conv1', 'blocks.1.conv2', 'blocks.1.conv3', 'out1', 'out2']);
+  assert.equal(seen.get('out2'), logits);
+  assert.deepEqual(noGrad(() => m.forward(x)).data, logits.data);
+  // Outputs as the fused forward makes them: conv1 before its ReLU, conv3 with the residual.
+  const b = m.blocks[1];
+  const c1 = noGrad(() => b.conv1.forward(seen.get('blocks.0.conv3')!, true));
+  assert.deepEqual(c1.data, seen.get('blocks.1.conv1')!.data);
+  assert.ok(c1.data.some((v) => v < 0), 'conv1 is observed before the ReLU');
+  const c3 = noGrad(() => b.conv3.forward(seen.get('blocks.1.conv2')!, true, seen.get('blocks.0.conv3')!));
+  assert.deepEqual(c3.data, seen.get('blocks.1.conv3')!.data);
 });

@@ -290,3 +290,10 @@ test('completion input of the wrong channel count or size is rejected (imagesToL
   // L = 2: threshold at 128.
   assert.deepEqual(imagesToLevels({ ...set, channels: 1, pixels: Uint8Array.from([0, 127, 128, 255, 0, 0, 0, 0, 0, 0, 0, 0]) }, config).subarray(0, 4), Uint8Array.from([0, 0, 1, 1]));
 });
+
+test('the cached sampler picks the incremental network by model class, not by config.arch', () => {
+  const real = new PixelCnn(tiny({}), 1);
+  const lookalike: AutoregressiveModel = { config: real.config, parameters: () => real.parameters(), forward: (x) => real.forward(x) };
+  assert.throws(() => sampleCached(lookalike, { count: 1 }), /cached sampling is not implemented for architecture 'pixelcnn' \(use the naive sampler\)/);
+  assert.deepEqual(sampleCached(real, { count: 1, seed: 3 }), sampleNaive(real, { count: 1, seed: 3 }));
+});

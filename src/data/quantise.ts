@@ -59,13 +59,18 @@ export function quantisePixels(pixels: Uint8Array, levels: number, out?: Uint8Ar
 }
 
 /**
- * The network's input for level labels: label / (L − 1), so levels span [0, 1] with both ends
- * reachable (the lowest level is exactly 0 and the highest exactly 1).
+ * The network's input for a level label: label / (L − 1), so levels span [0, 1] with both ends
+ * reachable (the lowest level is exactly 0 and the highest exactly 1: a division, not a multiply
+ * by the reciprocal). No range check: it runs once per sampled value.
  */
+export function levelToUnit(level: number, levels: number): number {
+  return level / (levels - 1);
+}
+
+/** levelToUnit of every label, written to `out`. */
 export function levelsToUnit(labels: Uint8Array, levels: number, out: Float32Array): Float32Array {
   checkLevels(levels);
   if (out.length !== labels.length) throw new RangeError(`levelsToUnit: out has ${out.length} elements, labels ${labels.length}`);
-  const denom = levels - 1;
-  for (let i = 0; i < labels.length; i++) out[i] = labels[i] / denom; // division: L−1 maps to exactly 1
+  for (let i = 0; i < labels.length; i++) out[i] = levelToUnit(labels[i], levels);
   return out;
 }

@@ -1,10 +1,10 @@
 import { Tensor } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
-import { addChannelBias, conv2d, gate, shift, type ConvMask } from '../ops/index.js';
+import { addChannelBias, gate, shift } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
-import { liveTaps, type MaskType } from '../nn/masks.js';
+import { colourAllows, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, logitChannels } from './model.js';
+import { type AutoregressiveModel, type ForwardObserver, logitChannels } from './model.js';
 import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './config.js';
 
 /**
@@ -63,76 +63,6 @@ import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './conf
  */
 export { defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from './config.js';
 
-/** Whether input colour ci may feed output colour co at the current pixel. */
-function colourAllows(type: MaskType, co: number, ci: number): boolean {
-  return type === 'A' ? ci < co : ci <= co;
-}
-
-/**
- * A convolution (PyTorch layout, weight (O, I, kh, kw), bias (O)) with a mask given as a predicate
- * keep(o, i, ky, kx); null keeps everything.
- */
-class MaskedConv {
-  readonly weight: Tensor;
-  readonly bias: Tensor;
-  readonly mask: ConvMask | null;
-
-  constructor(name: string, inFilters: number, outFilters: number, kh: number, kw: number, rng: Rng,
-              keep: ((o: number, i: number, ky: number, kx: number) => boolean) | null) {
-    const K = kh * kw;
-    let mask: ConvMask | null = null;
-    if (keep) {
-      const values = new Float32Array(outFilters * inFilters * K);
-      for (let o = 0; o < outFilters; o++) for (let i = 0; i < inFilters; i++) {
-        for (let t = 0; t < K; t++) values[(o * inFilters + i) * K + t] = keep(o, i, Math.floor(t / kw), t % kw) ? 1 : 0;
-      }
-      if (!values.every((v) => v === 1)) mask = { values, taps: liveTaps(values, K) };
-    }
-    this.mask = mask;
-    const bound = 1 / Math.sqrt(inFilters * (mask ? mask.taps.length : K));
-    const w = new Float32Array(outFilters * inFilters * K);
-    for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * bound;
-    const b = new Float32Array(outFilters);
-    for (let i = 0; i < b.length; i++) b[i] = (rng.uniform() * 2 - 1) * bound;
-    this.weight = new Tensor(w, [outFilters, inFilters, kh, kw], { requiresGrad: true, name: `${name}.weight` });
-    this.bias = new Tensor(b, [outFilters], { requiresGrad: true, name: `${name}.bias` });
-  }
-
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, this.mask);
-  }
-
-  params(): Tensor[] {
-    return [this.weight, this.bias];
-  }
-}
-
-/**
- * The horizontal stack's 1×k convolution, stored and initialised as PyTorch's (O, I, 1, k) and
- * run as a plain 1×k masked convolution (`inner`; the native backend's padded-plane convolution
- * handles kh = 1 < kw since its one-row padding fix).
- */
-class RowConv {
-  readonly inner: MaskedConv;
-
-  constructor(name: string, inFilters: number, outFilters: number, k: number, rng: Rng,
-              keep: (o: number, i: number, kx: number) => boolean) {
-    this.inner = new MaskedConv(name, inFilters, outFilters, 1, k, rng, (o, i, _ky, kx) => keep(o, i, kx));
-  }
-
-  get weight(): Tensor { return this.inner.weight; }
-  get bias(): Tensor { return this.inner.bias; }
-  get mask(): ConvMask | null { return this.inner.mask; }
-
-  forward(x: Tensor): Tensor {
-    return this.inner.forward(x);
-  }
-
-  params(): Tensor[] {
-    return this.inner.params();
-  }
-}
-
 /** Rows `classes` of an embedding table (K, D) → (B, D); the gradient goes to those rows only. */
 function embed(table: Tensor, classes: Int32Array): Tensor {
   const D = table.shape[1], B = classes.length;
@@ -149,8 +79,9 @@ function embed(table: Tensor, classes: Int32Array): Tensor {
 
 
 class GatedLayer {
-  readonly vconv: MaskedConv;
-  readonly hconv: RowConv;
+  readonly vconv: Conv2dLayer;
+  /** The horizontal stack's 1×k convolution, stored as PyTorch's (O, I, 1, k): an ordinary masked convolution. */
+  readonly hconv: Conv2dLayer;
   readonly v2h: Conv2dLayer;
   readonly res: Conv2dLayer | null;
   readonly skip: Conv2dLayer;
@@ -160,9 +91,9 @@ class GatedLayer {
               numClasses: number, last: boolean, rng: Rng) {
     const C = colours, centre = k >> 1, type: MaskType = index === 0 ? 'A' : 'B';
     const colourOut = (o: number) => (o % h) % C;
-    this.vconv = new MaskedConv(`vstack.${index}.conv`, inFilters, 2 * h, k, k, rng, (_o, _i, ky) => ky <= centre);
-    this.hconv = new RowConv(`hstack.${index}.conv`, inFilters, 2 * h, k, rng,
-      (o, i, kx) => kx < centre || (kx === centre && colourAllows(type, colourOut(o), i % C)));
+    this.vconv = new Conv2dLayer(`vstack.${index}.conv`, inFilters, 2 * h, k, rng, (_o, _i, ky) => ky <= centre);
+    this.hconv = new Conv2dLayer(`hstack.${index}.conv`, inFilters, 2 * h, [1, k], rng,
+      (o, i, _ky, kx) => kx < centre || (kx === centre && colourAllows(type, colourOut(o), i % C)));
     this.v2h = new Conv2dLayer(`hstack.${index}.v2h`, 2 * h, 2 * h, 1, rng, null);
     const colour = { type: 'B' as const, colours: C };
     this.res = last ? null : new Conv2dLayer(`hstack.${index}.res`, h, h, 1, rng, colour);
@@ -174,16 +105,27 @@ class GatedLayer {
     } else this.cond = null;
   }
 
-  /** (v, h) of the previous layer (x, x in layer 0) → (v, h, skip); v is null in the last layer. */
-  forward(v: Tensor, hIn: Tensor, classes: Int32Array | null, skipsIn: Tensor | null): { v: Tensor | null; h: Tensor | null; skip: Tensor } {
+  /** (v, h) of the previous layer (x, x in layer 0) → (v, h, skip); v and h are null in the last layer. */
+  forward(v: Tensor, hIn: Tensor, classes: Int32Array | null, skipsIn: Tensor | null,
+          observe?: ForwardObserver): { v: Tensor | null; h: Tensor | null; skip: Tensor } {
     const e = this.cond && classes ? embed(this.cond, classes) : null;
     const withCond = (t: Tensor) => (e ? addChannelBias(t, e) : t);
+    const l = this.index;
     const vp = this.vconv.forward(v);
-    const hp = this.v2h.forward(shift(vp, 1, 0), false, this.hconv.forward(hIn));
+    observe?.(`vstack.${l}.conv`, vp);
+    const hc = this.hconv.forward(hIn);
+    observe?.(`hstack.${l}.conv`, hc);
+    const hp = this.v2h.forward(shift(vp, 1, 0), false, hc);
+    observe?.(`hstack.${l}.v2h`, hp);
     const u = gate(withCond(hp));
+    observe?.(`hstack.${l}.gate`, u);
     const skip = this.skip.forward(u, false, skipsIn);
-    const vOut = this.res ? gate(withCond(vp)) : null;
-    const hOut = this.res ? this.res.forward(u, false, this.index === 0 ? null : hIn) : null;
+    observe?.(`hstack.${l}.skip`, skip);
+    if (!this.res) return { v: null, h: null, skip };
+    const vOut = gate(withCond(vp));
+    observe?.(`vstack.${l}.gate`, vOut);
+    const hOut = this.res.forward(u, false, l === 0 ? null : hIn);
+    observe?.(`hstack.${l}.res`, hOut);
     return { v: vOut, h: hOut, skip };
   }
 
@@ -220,7 +162,14 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
     return new Map(all.map((p) => [p.name, p]));
   }
 
-  forward(x: Tensor, classes: Int32Array | null = null): Tensor {
+  /**
+   * Logits (B, C·L or C, H, W). `observe` sees, per layer l in order: `vstack.l.conv` (vp, 2h),
+   * `hstack.l.conv` (2h), `hstack.l.v2h` (v2h of the shifted vp plus hstack.l.conv: the horizontal
+   * gate's pre-activation without the class bias, 2h), `hstack.l.gate` (u, h), `hstack.l.skip` (the
+   * running sum of the skip outputs up to l, h), and for l < L − 1 `vstack.l.gate` (v_l, h) and
+   * `hstack.l.res` (h_l, residual included, h); then `out1` (before its ReLU) and `out2` (the logits).
+   */
+  forward(x: Tensor, classes: Int32Array | null = null, observe?: ForwardObserver): Tensor {
     const K = this.config.numClasses;
     let cls: Int32Array | null = null;
     if (K > 0) {
@@ -231,10 +180,14 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
     }
     let v: Tensor | null = x, h: Tensor | null = x, skips: Tensor | null = null;
     for (const layer of this.layers) {
-      const o = layer.forward(v!, h!, cls, skips);
+      const o = layer.forward(v!, h!, cls, skips, observe);
       v = o.v; h = o.h;
       skips = o.skip;  // the running sum of the skip outputs, added inside each skip convolution
     }
-    return this.out2.forward(this.out1.forward(skips!, true), true);
+    const o1 = this.out1.forward(skips!, true);
+    observe?.('out1', o1);
+    const logits = this.out2.forward(o1, true);
+    observe?.('out2', logits);
+    return logits;
   }
 }

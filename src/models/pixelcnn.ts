@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, logitChannels } from './model.js';
+import { type AutoregressiveModel, type ForwardObserver, logitChannels } from './model.js';
 import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
 
 /**
@@ -23,16 +23,22 @@ class ResidualBlock {
   readonly conv2: Conv2dLayer;
   readonly conv3: Conv2dLayer;
 
-  constructor(name: string, h: number, colours: number, rng: Rng) {
+  constructor(readonly name: string, h: number, colours: number, rng: Rng) {
     const colour = { type: 'B' as const, colours };
     this.conv1 = new Conv2dLayer(`${name}.conv1`, h, h / 2, 1, rng, colour);
     this.conv2 = new Conv2dLayer(`${name}.conv2`, h / 2, h / 2, 3, rng, colour);
     this.conv3 = new Conv2dLayer(`${name}.conv3`, h / 2, h, 1, rng, colour);
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, observe?: ForwardObserver): Tensor {
     // ReLU → conv, three times (the ReLUs fused into the convolutions).
-    return this.conv3.forward(this.conv2.forward(this.conv1.forward(x, true), true), true, x);
+    const a1 = this.conv1.forward(x, true);
+    observe?.(`${this.name}.conv1`, a1);
+    const a2 = this.conv2.forward(a1, true);
+    observe?.(`${this.name}.conv2`, a2);
+    const out = this.conv3.forward(a2, true, x);
+    observe?.(`${this.name}.conv3`, out);
+    return out;
   }
 }
 
@@ -58,9 +64,20 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
     return new Map(layers.flatMap((l) => l.params()).map((p) => [p.name, p]));
   }
 
-  forward(x: Tensor): Tensor {
+  /**
+   * Logits (B, C·L or C, H, W); the model is unconditional, so classes are ignored. `observe`
+   * sees, in order: `input`, then per block j `blocks.j.conv1`, `blocks.j.conv2` (both before the
+   * ReLU the next convolution applies) and `blocks.j.conv3` (the block's output, residual
+   * included), then `out1` and `out2` (the logits).
+   */
+  forward(x: Tensor, _classes: Int32Array | null = null, observe?: ForwardObserver): Tensor {
     let h = this.input.forward(x);
-    for (const block of this.blocks) h = block.forward(h);
-    return this.out2.forward(this.out1.forward(h, true), true);
+    observe?.('input', h);
+    for (const block of this.blocks) h = block.forward(h, observe);
+    const o1 = this.out1.forward(h, true);
+    observe?.('out1', o1);
+    const logits = this.out2.forward(o1, true);
+    observe?.('out2', logits);
+    return logits;
   }
 }

@@ -1,29 +1,53 @@
 import { Tensor } from '../tensor/tensor.js';
 import { conv2d, type ConvMask } from '../ops/conv2d.js';
-import { pixelCnnMask, type MaskType } from './masks.js';
+import { liveTaps, pixelCnnMask, type MaskType } from './masks.js';
 import type { Rng } from './rng.js';
+
+/** Whether tap (ky, kx) of output filter o may read input filter i. */
+export type KeepTap = (o: number, i: number, ky: number, kx: number) => boolean;
+
+/**
+ * A layer's mask: the PixelCNN mask of a type and colour count (src/nn/masks.ts), an arbitrary
+ * predicate over (o, i, ky, kx), or null for none.
+ */
+export type ConvMaskSpec = { type: MaskType; colours: number } | KeepTap | null;
 
 /**
  * A convolution layer's parameters (PyTorch layout: weight (O, I, kh, kw), bias (O)) and its
- * fixed mask. Initialised like PyTorch's Conv2d: U(−1/√fan_in, 1/√fan_in) for weight and bias.
+ * fixed mask; `kernel` is k (k×k) or [kh, kw]. Initialised like PyTorch's Conv2d:
+ * U(−1/√fan_in, 1/√fan_in) for weight and bias. A PixelCNN-masked layer counts every tap of its
+ * kernel in fan_in (a full Conv2d with a mask multiplied in, as reference implementations do); a
+ * predicate-masked one stands for the smaller kernel of its live taps (e.g. the gated model's
+ * (k/2+1)×k vertical kernel stored as k×k), so fan_in counts live taps only.
  */
 export class Conv2dLayer {
   readonly weight: Tensor;
   readonly bias: Tensor;
   readonly mask: ConvMask | null;
 
-  constructor(name: string, inFilters: number, outFilters: number, kernel: number, rng: Rng,
-              mask: { type: MaskType; colours: number } | null) {
-    const fanIn = inFilters * kernel * kernel, bound = 1 / Math.sqrt(fanIn);
-    const w = new Float32Array(outFilters * fanIn);
+  constructor(name: string, inFilters: number, outFilters: number, kernel: number | readonly [number, number],
+              rng: Rng, mask: ConvMaskSpec) {
+    const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel, K = kh * kw;
+    let m: ConvMask | null = null;
+    if (typeof mask === 'function') {
+      const values = new Float32Array(outFilters * inFilters * K);
+      for (let o = 0; o < outFilters; o++) for (let i = 0; i < inFilters; i++) {
+        for (let t = 0; t < K; t++) values[(o * inFilters + i) * K + t] = mask(o, i, Math.floor(t / kw), t % kw) ? 1 : 0;
+      }
+      m = { values, taps: liveTaps(values, K) };
+    } else if (mask) {
+      m = pixelCnnMask(mask.type, outFilters, inFilters, kh, kw, mask.colours);
+    }
+    // A mask that keeps everything (e.g. a 1×1 type B) is no mask at all: skip the copy.
+    if (m && m.values.every((v) => v === 1)) m = null;
+    this.mask = m;
+    const fanIn = inFilters * (typeof mask === 'function' && m ? m.taps.length : K), bound = 1 / Math.sqrt(fanIn);
+    const w = new Float32Array(outFilters * inFilters * K);
     for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * bound;
     const b = new Float32Array(outFilters);
     for (let i = 0; i < b.length; i++) b[i] = (rng.uniform() * 2 - 1) * bound;
-    this.weight = new Tensor(w, [outFilters, inFilters, kernel, kernel], { requiresGrad: true, name: `${name}.weight` });
+    this.weight = new Tensor(w, [outFilters, inFilters, kh, kw], { requiresGrad: true, name: `${name}.weight` });
     this.bias = new Tensor(b, [outFilters], { requiresGrad: true, name: `${name}.bias` });
-    this.mask = mask ? pixelCnnMask(mask.type, outFilters, inFilters, kernel, kernel, mask.colours) : null;
-    // A 1×1 mask that keeps everything is no mask at all: skip the copy.
-    if (this.mask && this.mask.values.every((v) => v === 1)) this.mask = null;
   }
 
   /**

@@ -20,15 +20,16 @@ import type { ConvMask } from '../ops/conv2d.js';
  */
 export type MaskType = 'A' | 'B';
 
+/** Whether an input filter of colour ci may feed an output filter of colour co at the centre tap. */
+export function colourAllows(type: MaskType, co: number, ci: number): boolean {
+  return type === 'A' ? ci < co : ci <= co;
+}
+
 /** The (O, I) matrix of allowed connections at the centre tap. */
 export function centreConnectivity(type: MaskType, outFilters: number, inFilters: number, colours: number): Float32Array {
   const m = new Float32Array(outFilters * inFilters);
   for (let o = 0; o < outFilters; o++) {
-    const co = o % colours;
-    for (let i = 0; i < inFilters; i++) {
-      const ci = i % colours;
-      m[o * inFilters + i] = (type === 'A' ? ci < co : ci <= co) ? 1 : 0;
-    }
+    for (let i = 0; i < inFilters; i++) m[o * inFilters + i] = colourAllows(type, o % colours, i % colours) ? 1 : 0;
   }
   return m;
 }

@@ -4,7 +4,8 @@ import { kernels } from '../backend/index.js';
 import { loadNativeAddon } from '../backend/native.js';
 import { sampleLevel } from './categorical.js';
 import { checkSampleOptions, type SampleOptions } from './naive.js';
-import { createIncrementalNetwork } from './incremental/network.js';
+import { levelToUnit, levelsToUnit } from '../data/quantise.js';
+import { createIncrementalNetwork } from './incremental/create.js';
 
 export type { IncrementalNetwork } from './incremental/network.js';
 
@@ -41,7 +42,7 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
 
   const net = createIncrementalNetwork(model, B, H, W);
   const x = net.input;
-  for (let i = 0; i < labels.length; i++) x[i] = labels[i] / (L - 1);
+  levelsToUnit(labels, L, x);
   net.prefill(o.classes ?? null, Math.floor(start / C));
 
   const perColour = net.logitsPerColour;
@@ -72,7 +73,7 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
     for (let b = 0; b < B; b++) {
       const v = sampleLevel(logits, b * perColour, 1, perColour, T, rng);
       const idx = (b * C + c) * HW + p;
-      labels[idx] = v; x[idx] = v / (L - 1);
+      labels[idx] = v; x[idx] = levelToUnit(v, L);
     }
     o.onProgress?.(pos + 1 - start, total - start, labels);
   }

@@ -1,7 +1,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { Rng } from '../nn/rng.js';
-import type { AutoregressiveModel } from '../models/model.js';
+import { type AutoregressiveModel, logitChannels, logitFilter, logitsPerColour } from '../models/model.js';
+import { levelToUnit, levelsToUnit } from '../data/quantise.js';
 import { sampleLevel } from './categorical.js';
 
 export interface SampleOptions {
@@ -60,29 +61,31 @@ export function checkSampleOptions(model: AutoregressiveModel, o: SampleOptions)
  */
 export function sampleNaive(model: AutoregressiveModel, o: SampleOptions): Uint8Array {
   const { H, W, T } = checkSampleOptions(model, o);
-  const { channels: C, levels: L, likelihood } = model.config;
+  const { channels: C, levels: L } = model.config;
   const B = o.count, HW = H * W, rng = new Rng(o.seed ?? 0);
   const labels = o.given ? Uint8Array.from(o.given.labels) : new Uint8Array(B * C * HW);
   const x = new Tensor(new Float32Array(labels.length), [B, C, H, W]);
-  for (let i = 0; i < labels.length; i++) x.data[i] = labels[i] / (L - 1);
+  levelsToUnit(labels, L, x.data);
   const start = o.given ? o.given.observed : 0, total = C * HW;
   // Observed values stay; everything after the prefix is generated (and zero until then).
   for (let b = 0; b < B; b++) for (let pos = start; pos < total; pos++) {
     const idx = (b * C + (pos % C)) * HW + Math.floor(pos / C);
     labels[idx] = 0; x.data[idx] = 0;
   }
-  const perColour = likelihood === 'sigmoid' ? 1 : L;
+  const perColour = logitsPerColour(model.config), filters = logitChannels(model.config);
+  // Level k of colour c at pixel p of image b: plane logitFilter(k, c, C) of the logits.
+  const at = (b: number, k: number, c: number, p: number) => (b * filters + logitFilter(k, c, C)) * HW + p;
   const seen = o.onLogits ? new Float32Array(B * perColour) : null;
   noGrad(() => {
     for (let pos = start; pos < total; pos++) {
       const p = Math.floor(pos / C), c = pos % C;
       const logits = model.forward(x, o.classes ?? null).data;
       for (let b = 0; b < B; b++) {
-        const off = (b * perColour * C + c) * HW + p; // level k at off + k·C·HW
-        if (seen) for (let k = 0; k < perColour; k++) seen[b * perColour + k] = logits[off + k * C * HW];
-        const v = sampleLevel(logits, off, C * HW, perColour, T, rng);
+        const off = at(b, 0, c, p), stride = at(b, 1, c, p) - off;
+        if (seen) for (let k = 0; k < perColour; k++) seen[b * perColour + k] = logits[at(b, k, c, p)];
+        const v = sampleLevel(logits, off, stride, perColour, T, rng);
         const idx = (b * C + c) * HW + p;
-        labels[idx] = v; x.data[idx] = v / (L - 1);
+        labels[idx] = v; x.data[idx] = levelToUnit(v, L);
       }
       if (seen) o.onLogits!(pos, seen);
       o.onProgress?.(pos + 1 - start, total - start, labels);

@@ -28,20 +28,21 @@
  *    pixel independent of its last colour, so after the last colour the caches are final.
  *
  * Class conditioning: e_l = cond.l.weight[class] is added to both gates' pre-activations (not to
- * the vp fed to v2h, as in the model). Prefill (completion) runs one batched full forward pass
- * and copies from it: v_l of the complete rows (ring), vh of the first unobserved row, hOut_l of
- * that row's observed columns.
+ * the vp fed to v2h, as in the model). Prefill (completion) runs the model's own forward (one
+ * batched pass, observed through ForwardObserver) and copies from it: v_l of the complete rows
+ * (ring), hOut_l of the first unobserved row's observed columns, and vh of that row from vp of the
+ * row above.
  *
  * Cost: per image and colour about one forward pass (the vertical stack once per image, the
  * horizontal stack and head once per colour); no allocation per pixel or row.
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { add, addChannelBias, mul, shift, sigmoid, splitChannels, tanh } from '../../ops/index.js';
 import type { GatedPixelCnn } from '../../models/gated-pixelcnn.js';
+import { logitsPerColour } from '../../models/model.js';
 import { kernels } from '../../backend/index.js';
 import type { IncrementalNetwork } from './network.js';
-import { packLayer, type PackedLayer } from './pixelcnn.js';
+import { packHead, packLayer, type PackedLayer } from './pack.js';
 
 export interface PackedGatedPixelCnn {
   C: number;
@@ -65,10 +66,9 @@ export interface PackedGatedPixelCnn {
 }
 
 export function packGatedPixelCnn(model: GatedPixelCnn): PackedGatedPixelCnn {
-  const c = model.config, C = c.channels;
-  const perColour = c.likelihood === 'sigmoid' ? 1 : c.levels;
+  const c = model.config;
   return {
-    C, h: c.hidden, d: c.outHidden, layers: c.layers, perColour,
+    C: c.channels, h: c.hidden, d: c.outHidden, layers: c.layers, perColour: logitsPerColour(c),
     vconv: model.layers.map((l) => packLayer(l.vconv)),
     hconv: model.layers.map((l) => packLayer(l.hconv)),
     v2h: model.layers.map((l) => packLayer(l.v2h)),
@@ -76,7 +76,7 @@ export function packGatedPixelCnn(model: GatedPixelCnn): PackedGatedPixelCnn {
     skip: model.layers.map((l) => packLayer(l.skip)),
     cond: c.numClasses > 0 ? model.layers.map((l) => Float32Array.from(l.cond!.data)) : null,
     out1: packLayer(model.out1),
-    head: Array.from({ length: C }, (_, col) => packLayer(model.out2, Array.from({ length: perColour }, (_, k) => k * C + col))),
+    head: packHead(model.out2, c),
   };
 }
 
@@ -150,6 +150,11 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
     this.logits = new Float32Array(batch * p.perColour);
   }
 
+  /**
+   * Runs the model's forward on `input` and copies from it: v_l (vstack.l.gate) of the complete
+   * rows still in the ring, hOut_l (hstack.l.res) of row r0's observed columns, and vh of row r0
+   * from vp (vstack.l.conv) of row r0 − 1, through v2h as verticalRow computes it.
+   */
   prefill(classes: Int32Array | null, pixels: number): void {
     const p = this.packed;
     if (p.cond) {
@@ -157,47 +162,41 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
       this.classes = Int32Array.from(classes);
     }
     if (pixels <= 0) return;
-    const B = this.batch, C = p.C, H = this.height, W = this.width, HW = H * W, h = p.h, L = p.layers, R = this.ringRows;
-    const r0 = Math.floor(pixels / W), c0 = pixels % W, m = this.model;
-    noGrad(() => {
-      const x = new Tensor(Float32Array.from(this.input), [B, C, H, W]);
-      const gateT = (t: Tensor) => { const [f, g] = splitChannels(t, [h, h]); return mul(tanh(f), sigmoid(g)); };
-      let v = x, hIn = x;
-      m.layers.forEach((layer, l) => {
-        let withCond = (t: Tensor) => t;
-        if (p.cond && this.classes) {
-          const e = new Float32Array(B * 2 * h), cls = this.classes, table = p.cond[l];
-          for (let b = 0; b < B; b++) e.set(table.subarray(cls[b] * 2 * h, (cls[b] + 1) * 2 * h), b * 2 * h);
-          const eT = new Tensor(e, [B, 2 * h]);
-          withCond = (t: Tensor) => addChannelBias(t, eT);
+    const B = this.batch, C = p.C, H = this.height, W = this.width, HW = H * W, h = p.h, h2 = 2 * h, R = this.ringRows;
+    const r0 = Math.floor(pixels / W), c0 = pixels % W, vpRow = this.pre;
+    // What to copy from which named activation (see GatedPixelCnn.forward).
+    const copy = new Map<string, (src: Float32Array) => void>();
+    for (let l = 0; l < p.layers; l++) {
+      if (r0 > 0) copy.set(`vstack.${l}.conv`, (src) => {
+        for (let b = 0; b < B; b++) for (let j = 0; j < h2; j++) {
+          const plane = (b * h2 + j) * HW + (r0 - 1) * W;
+          for (let c = 0; c < W; c++) vpRow[(b * W + c) * h2 + j] = src[plane + c];
         }
-        const vp = layer.vconv.forward(v);
-        const vhT = layer.v2h.forward(shift(vp, 1, 0));
-        // vh of row r0 (reads vp of row r0 − 1, complete).
-        if (r0 < H) {
-          const dst = this.vh[l], src = vhT.data;
-          for (let b = 0; b < B; b++) for (let j = 0; j < 2 * h; j++) {
-            const s = (b * 2 * h + j) * HW + r0 * W;
-            for (let c = 0; c < W; c++) dst[(b * W + c) * 2 * h + j] = src[s + c];
-          }
-        }
-        if (l === L - 1) return;
-        const u = gateT(withCond(add(layer.hconv.forward(hIn), vhT)));
-        const vOut = gateT(withCond(vp));
-        const hOut = l === 0 ? layer.res!.forward(u) : add(hIn, layer.res!.forward(u));
-        // v_l of the complete rows still in the ring; hOut_l of row r0's observed columns.
-        const ring = this.vRing[l], hr = this.hRow[l], vs = vOut.data, hs = hOut.data;
+        affine(p.v2h[l], B * W, h2, vpRow, this.vh[l], false);
+      });
+      if (l === p.layers - 1) continue;
+      const ring = this.vRing[l], hr = this.hRow[l];
+      copy.set(`vstack.${l}.gate`, (src) => {
         for (let b = 0; b < B; b++) for (let j = 0; j < h; j++) {
           const plane = (b * h + j) * HW;
           for (let q = Math.max(0, r0 - R); q < r0; q++) {
-            for (let c = 0; c < W; c++) ring[((b * R + q % R) * W + c) * h + j] = vs[plane + q * W + c];
+            for (let c = 0; c < W; c++) ring[((b * R + q % R) * W + c) * h + j] = src[plane + q * W + c];
           }
-          for (let c = 0; c < c0; c++) hr[(b * W + c) * h + j] = hs[plane + r0 * W + c];
         }
-        v = vOut; hIn = hOut;
       });
+      copy.set(`hstack.${l}.res`, (src) => {
+        for (let b = 0; b < B; b++) for (let j = 0; j < h; j++) {
+          const plane = (b * h + j) * HW + r0 * W;
+          for (let c = 0; c < c0; c++) hr[(b * W + c) * h + j] = src[plane + c];
+        }
+      });
+    }
+    noGrad(() => {
+      const x = new Tensor(Float32Array.from(this.input), [B, C, H, W]);
+      this.model.forward(x, this.classes, (name, t) => copy.get(name)?.(t.data));
     });
-    this.vhRow = r0;
+    // Row 0 reads the shift's zero padding, which ensureRow fills in from vhRow = −1.
+    if (r0 > 0) this.vhRow = r0;
   }
 
   /** Brings the vertical stack up to row r: vh holds the horizontal stack's input of row r. */

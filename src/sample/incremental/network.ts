@@ -29,15 +29,12 @@
  *     last colour yields the values a full forward pass of the finished image gives.
  *     An implementation must not allocate per call (preallocate per batch).
  *
- * New architectures plug in by implementing this interface (e.g. in
- * src/sample/incremental/<arch>.ts) and adding a case to createIncrementalNetwork below.
+ * New architectures plug in by implementing this interface in src/sample/incremental/<arch>.ts
+ * (packing weights with pack.ts; the prefill runs the model's own forward with an observer,
+ * ForwardObserver in src/models/model.ts, and copies the activations it caches) and adding a case
+ * to createIncrementalNetwork (create.ts). This file holds the interface only.
  */
-import type { AutoregressiveModel } from '../../models/model.js';
-import type { PixelCnn } from '../../models/pixelcnn.js';
 import type { NativeAddon } from '../../backend/native.js';
-import type { GatedPixelCnn } from '../../models/gated-pixelcnn.js';
-import { PixelCnnIncremental } from './pixelcnn.js';
-import { GatedPixelCnnIncremental } from './gated.js';
 
 export interface IncrementalNetwork {
   readonly batch: number;
@@ -68,16 +65,3 @@ export interface IncrementalNetwork {
 
 export type NativeGenerate = (labels: Uint8Array, start: number, end: number, temperature: number,
                               rngState: Uint32Array, logitsOut: Float32Array | null) => void;
-
-/** The incremental form of a model, by its config.arch. Throws for architectures without one. */
-export function createIncrementalNetwork(model: AutoregressiveModel, batch: number, height: number, width: number): IncrementalNetwork {
-  const arch: string = model.config.arch;
-  switch (model.config.arch) {
-    case 'pixelcnn':
-      return new PixelCnnIncremental(model as unknown as PixelCnn, batch, height, width);
-    case 'gated':
-      return new GatedPixelCnnIncremental(model as unknown as GatedPixelCnn, batch, height, width);
-    default:
-      throw new Error(`cached sampling is not implemented for architecture '${arch}' (use the naive sampler)`);
-  }
-}

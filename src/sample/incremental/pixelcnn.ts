@@ -13,31 +13,18 @@
  * itself, each 3×3 conv reads cache_j (batch, H·W, h/2), pixel-major so a tap is one contiguous
  * vector. Everything else is per-pixel scratch.
  *
- * Weights are packed once per sampler call (packPixelCnn): the mask multiplied in, dead taps
- * dropped, and laid out (K, O) with K = tap·I + i, so one layer at one pixel is
- * out (O) = bias + gathered (K) · W (K × O). The output layer is split per colour (filters k·C + c).
- * The same packing is what the native sampler receives (src/sample/cached.ts).
+ * Weights are packed once per sampler call (packPixelCnn, with pack.ts): the mask multiplied in,
+ * dead taps dropped, laid out (K, O); the output layer split per colour. The same packing is what
+ * the native sampler receives (src/sample/cached.ts). Prefill (completion) runs the model's own
+ * forward and copies the block caches from it.
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { add, relu } from '../../ops/index.js';
-import type { Conv2dLayer } from '../../nn/conv-layer.js';
 import type { PixelCnn } from '../../models/pixelcnn.js';
+import { logitsPerColour } from '../../models/model.js';
 import type { NativeAddon } from '../../backend/native.js';
 import type { IncrementalNetwork, NativeGenerate } from './network.js';
-
-export interface PackedLayer {
-  /** Input and output filters. */
-  I: number;
-  O: number;
-  /** Live taps: row and column offsets relative to the output pixel (dy ≤ 0). */
-  dy: Int32Array;
-  dx: Int32Array;
-  /** (K, O), K = taps·I, masked. */
-  w: Float32Array;
-  /** (O) */
-  bias: Float32Array;
-}
+import { packHead, packLayer, type PackedLayer } from './pack.js';
 
 export interface PackedPixelCnn {
   C: number;
@@ -54,40 +41,14 @@ export interface PackedPixelCnn {
   head: PackedLayer[];
 }
 
-/** Packs a layer's masked weights as (K, O) over its live taps, optionally keeping only some output filters. */
-export function packLayer(layer: Conv2dLayer, filters?: number[]): PackedLayer {
-  const [Oall, I, KH, KW] = layer.weight.shape;
-  const KK = KH * KW, cy = KH >> 1, cx = KW >> 1;
-  const outs = filters ?? Array.from({ length: Oall }, (_, o) => o);
-  const O = outs.length;
-  const taps = layer.mask ? Array.from(layer.mask.taps) : Array.from({ length: KK }, (_, t) => t);
-  const T = taps.length;
-  const w = new Float32Array(T * I * O);
-  const src = layer.weight.data, m = layer.mask?.values;
-  for (let j = 0; j < O; j++) {
-    const o = outs[j];
-    for (let ti = 0; ti < T; ti++) for (let i = 0; i < I; i++) {
-      const at = (o * I + i) * KK + taps[ti];
-      w[(ti * I + i) * O + j] = m ? src[at] * m[at] : src[at];
-    }
-  }
-  const bias = Float32Array.from(outs, (o) => layer.bias.data[o]);
-  return {
-    I, O, w, bias,
-    dy: Int32Array.from(taps, (t) => Math.floor(t / KW) - cy),
-    dx: Int32Array.from(taps, (t) => (t % KW) - cx),
-  };
-}
-
 export function packPixelCnn(model: PixelCnn): PackedPixelCnn {
-  const c = model.config, C = c.channels;
-  const perColour = c.likelihood === 'sigmoid' ? 1 : c.levels;
+  const c = model.config;
   return {
-    C, h: c.hidden, d: c.outHidden, blocks: c.blocks, perColour,
+    C: c.channels, h: c.hidden, d: c.outHidden, blocks: c.blocks, perColour: logitsPerColour(c),
     input: packLayer(model.input),
     blockLayers: model.blocks.flatMap((b) => [packLayer(b.conv1), packLayer(b.conv2), packLayer(b.conv3)]),
     out1: packLayer(model.out1),
-    head: Array.from({ length: C }, (_, col) => packLayer(model.out2, Array.from({ length: perColour }, (_, k) => k * C + col))),
+    head: packHead(model.out2, c),
   };
 }
 
@@ -137,21 +98,25 @@ export class PixelCnnIncremental implements IncrementalNetwork {
     this.logits = new Float64Array(p.perColour);
   }
 
+  /** Runs the model's forward on `input` and copies relu(blocks.j.conv1) of pixels [0, pixels) into cache_j. */
   prefill(_classes: Int32Array | null, pixels: number): void {
     if (pixels <= 0) return;
     const B = this.batch, C = this.channels, H = this.height, W = this.width, HW = H * W;
-    const h2 = this.packed.h / 2, m = this.model;
+    const h2 = this.packed.h / 2;
+    const block = new Map(this.caches.map((cache, j) => [`blocks.${j}.conv1`, cache]));
     noGrad(() => {
       const x = new Tensor(Float32Array.from(this.input), [B, C, H, W]);
-      let h = m.input.forward(x);
-      m.blocks.forEach((block, j) => {
-        const a1 = relu(block.conv1.forward(relu(h)));
-        const cache = this.caches[j], src = a1.data;
+      this.model.forward(x, null, (name, a1) => {
+        const cache = block.get(name);
+        if (!cache) return;
+        const src = a1.data;
         for (let b = 0; b < B; b++) for (let ch = 0; ch < h2; ch++) {
           const s = (b * h2 + ch) * HW;
-          for (let q = 0; q < pixels; q++) cache[(b * HW + q) * h2 + ch] = src[s + q];
+          for (let q = 0; q < pixels; q++) {
+            const v = src[s + q];
+            cache[(b * HW + q) * h2 + ch] = v > 0 ? v : 0; // the ReLU conv2 applies to its input
+          }
         }
-        h = add(h, block.conv3.forward(relu(block.conv2.forward(a1))));
       });
     });
   }
