@@ -8,8 +8,9 @@
  * size is checked against the real (or decompressed) size before anything is allocated for it,
  * so a corrupt header cannot make us allocate gigabytes.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { openRegularFile, readExactly } from './files.js';
 import { DataError } from './image-set.js';
 
 /** An IDX array: its dims and its bytes in row-major order. */
@@ -86,34 +87,10 @@ function parseHeader(file: string, head: Uint8Array, total: number, opts: IdxRea
   return { dims, headerBytes, dataBytes };
 }
 
-function openError(file: string, e: unknown): DataError {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new DataError(file, 'file missing');
-  if (code === 'EISDIR') return new DataError(file, 'is a directory, expected an IDX file');
-  return new DataError(file, `cannot read: ${(e as Error).message}`);
-}
-
-function readExactly(file: string, fd: number, buf: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new DataError(file, `truncated: file ended while reading (changed during read?)`);
-    done += n;
-  }
-}
-
 /** Reads an unsigned-byte IDX file, plain or gzip. Every problem is a DataError naming `file`. */
 export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
-  let fd: number;
+  const { fd, size } = openRegularFile(file, 'an IDX file');
   try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    throw openError(file, e);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new DataError(file, 'is a directory, expected an IDX file');
-    const size = st.size;
     const magic = new Uint8Array(Math.min(size, 4));
     readExactly(file, fd, magic, 0);
 
@@ -121,6 +98,8 @@ export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
       // The compressed size is real, so reading it whole is safe; the decompressed size is not,
       // hence the cap. The header is then checked against the decompressed length.
       const max = opts.maxBytes ?? DEFAULT_MAX_IDX_BYTES;
+      // gzip never shrinks data by less than its small framing, so a larger file cannot fit the cap.
+      if (size > max + (1 << 20)) throw new DataError(file, `${size} bytes of gzip data exceeds the limit of ${max}`);
       const compressed = Buffer.allocUnsafe(size);
       readExactly(file, fd, compressed, 0);
       let raw: Buffer;
