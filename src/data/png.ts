@@ -60,7 +60,8 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(b: Uint8Array): number {
+/** CRC-32 as PNG chunks use it (ISO 3309), exported for tests that build PNGs by hand. */
+export function crc32(b: Uint8Array): number {
   let c = -1;
   for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
