@@ -207,6 +207,11 @@ validPngs.forEach(([name, make], i) => {
   okRuns.push({ name: `complete: ${name}`, args: ['complete', '--model', model, '--input', f, '--rows', '27', '--samples', '1', '--no-progress', '--out', join(runs, `ok${i}.png`)] });
 });
 
+// Colour stays colour: CIFAR-10 trains as RGB and MNIST-style IDX as gray without --colour.
+const cifarOk = cifarDir('cifar-ok', (f) => writeFileSync(f, Buffer.alloc(2 * 3073, 7)));
+okRuns.push({ name: 'train: CIFAR-10 keeps its three channels', args: ['train', '--dataset', 'cifar10', '--data-dir', cifarOk, ...trainArgs('cifar-ok')] });
+okRuns.push({ name: 'train: IDX stays gray', args: ['train', '--dataset', 'mnist', '--data-dir', idxDir('idx-ok', null), ...trainArgs('idx-ok')] });
+
 // ---- Running --------------------------------------------------------------------------------
 
 interface Result { code: number | null; signal: string | null; stderr: string; stdout: string; rssKiB: number | null; ms: number }
@@ -281,6 +286,9 @@ test('valid but unusual PNGs (16-bit, palette with tRNS, interlaced) still train
   const results = await pool(okRuns, 3, (c) => run(c.args));
   const failures = okRuns.flatMap((c, i) => (results[i].code === 0 ? [] : [`${c.name}: exit ${results[i].code} ${results[i].signal ?? ''}: ${results[i].stderr.trim()}`]));
   assert.deepEqual(failures, []);
+  const channels = (out: string) => (JSON.parse(readFileSync(join(runs, out, 'config.json'), 'utf8')) as { model: { channels: number } }).model.channels;
+  assert.equal(channels('cifar-ok'), 3);
+  assert.equal(channels('idx-ok'), 1);
   // Training on a folder without train/ and test/ says how it was split.
   const train = results[0];
   assert.match(train.stderr, /training on 2 images of .*valid0, testing on the 1 held out \(it has no train\/ and test\/ subfolders: a fixed, seeded 10% is held out\)/);
