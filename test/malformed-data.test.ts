@@ -104,6 +104,7 @@ const pngCases: [string, (w: number, h: number) => Buffer, RegExp][] = [
   ['too much image data (a small bomb)', (w, h) => withIdat(w, h, deflateSync(Buffer.alloc(10 << 20))), /image data inflates to more than the \d+ bytes its \d+×\d+ header implies/],
   ['40000×40000 header (74 bytes)', () => withIdat(40000, 40000, deflateSync(Buffer.alloc(100))), /PNG is 40000×40000 = 1600000000 pixels, more than the limit of 16777216 \(raise it with --max-image-pixels\)/],
   ['interlaced IDAT bomb (30000×30000 RGBA16)', () => withIdat(30000, 30000, deflateSync(Buffer.alloc(64 << 20)), 16, 6, 1), /PNG is 30000×30000 = 900000000 pixels, more than the limit/],
+  ['interlaced IDAT bomb within the pixel cap', (w, h) => withIdat(w, h, deflateSync(Buffer.alloc(32 << 20)), 8, 0, 1), /image data inflates to more than the \d+ bytes its \d+×\d+ header implies/],
   ['bad filter type', (w, h) => withIdat(w, h, deflateSync(Buffer.alloc(h * (w + 1), 9))), /invalid row filter type 9/],
   ['no IEND', (w, h) => { const b = makePng({ width: w, height: h }); return cut(b, b.length - 12); }, /truncated: no IEND chunk/],
 ];

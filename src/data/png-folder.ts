@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../nn/rng.js';
 import { DataError, type ImageSet } from './image-set.js';
-import { readPngHeader, readPngImages, type PngReadOptions } from './png.js';
+import { readPngHeaders, readPngImages, type PngReadOptions } from './png.js';
 
 export interface PngFolderOptions extends PngReadOptions {
   /**
@@ -86,13 +86,7 @@ export function loadPngFolder(dir: string, opts: PngFolderOptions = {}): ImageSe
   if (files.length === 0) throw new DataError(dir, 'no .png files found');
   if (classNames && classNames.length > 256) throw new DataError(dir, `${classNames.length} class folders; at most 256 are supported`);
 
-  const headers = files.map((f) => readPngHeader(f, opts));
-  const first = headers[0];
-  headers.forEach((h, i) => {
-    if (h.width !== first.width || h.height !== first.height) {
-      throw new DataError(files[i], `is ${h.width}×${h.height} but ${files[0]} (the first image) is ${first.width}×${first.height}; all images must have the same size`);
-    }
-  });
+  const headers = readPngHeaders(files, opts);
   const channels = opts.channels ?? (headers.some((h) => h.color) ? 3 : 1);
   if (channels !== 1 && channels !== 3) throw new RangeError(`loadPngFolder: channels must be 1 or 3, got ${channels}`);
 

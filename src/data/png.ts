@@ -237,13 +237,9 @@ export function rgbaToPlanes(rgba: Uint8Array, pixels: number, channels: 1 | 3, 
 /** Refuse to allocate more than this for a set of decoded images. */
 const MAX_SET_BYTES = 2 ** 31;
 
-/**
- * Reads PNG files of one size into an ImageSet of `channels` (default: 1 if every file is stored
- * as gray, else 3). Headers are all read and compared first, so a size mismatch or an oversized
- * image is found before anything is decoded, and only one decoded image is held at a time.
- */
-export function readPngImages(files: readonly string[], opts: PngReadOptions & { channels?: 1 | 3; name?: string } = {}): ImageSet {
-  if (files.length === 0) throw new RangeError('readPngImages: no files');
+/** Reads the headers of PNG files that must all have the size of the first (checked here). */
+export function readPngHeaders(files: readonly string[], opts: PngReadOptions = {}): PngHeader[] {
+  if (files.length === 0) throw new RangeError('readPngHeaders: no files');
   const headers = files.map((f) => readPngHeader(f, opts));
   const first = headers[0];
   headers.forEach((h, i) => {
@@ -251,6 +247,17 @@ export function readPngImages(files: readonly string[], opts: PngReadOptions & {
       throw new DataError(files[i], `is ${h.width}×${h.height} but ${files[0]} (the first image) is ${first.width}×${first.height}; all images must have the same size`);
     }
   });
+  return headers;
+}
+
+/**
+ * Reads PNG files of one size into an ImageSet of `channels` (default: 1 if every file is stored
+ * as gray, else 3). Headers are all read and compared first, so a size mismatch or an oversized
+ * image is found before anything is decoded, and only one decoded image is held at a time.
+ */
+export function readPngImages(files: readonly string[], opts: PngReadOptions & { channels?: 1 | 3; name?: string } = {}): ImageSet {
+  const headers = readPngHeaders(files, opts);
+  const first = headers[0];
   const channels = opts.channels ?? (headers.some((h) => h.color) ? 3 : 1);
   const hw = first.width * first.height, size = channels * hw;
   if (files.length * size > MAX_SET_BYTES) {
