@@ -305,6 +305,7 @@ describe('CIFAR-10 binary batches', () => {
     unlinkSync(join(d, 'data_batch_5.bin'));
     throwsData(() => loadCifar10(d, 'train'), d, /missing CIFAR-10 train batch files data_batch_2\.bin, data_batch_5\.bin/);
     throwsData(() => loadCifar10(join(d, 'nope'), 'train'), join(d, 'nope'), /directory missing/);
+    throwsData(() => loadCifar10(join(d, 'data_batch_1.bin'), 'train'), 'data_batch_1.bin', /not a directory; expected the CIFAR-10 batch folder/);
   });
 
   test('size not a multiple of 3073 (and empty batch) → DataError naming the file', () => {

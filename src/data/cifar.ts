@@ -3,7 +3,7 @@
  * then 3072 pixel bytes as R, G, B planes of 32×32 row-major. That is already CHW, so each record
  * is copied into NCHW as is.
  */
-import { closeSync, lstatSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRegularFile, readExactly } from './files.js';
 import { DataError, type ImageSet } from './image-set.js';
@@ -30,7 +30,7 @@ function isDir(p: string): boolean {
  * All missing batch files are named at once so a partial download is diagnosed in one go.
  */
 export function loadCifar10(dir: string, split: Split): ImageSet {
-  if (!isDir(dir)) throw new DataError(dir, 'CIFAR-10 directory missing');
+  if (!isDir(dir)) throw new DataError(dir, existsSync(dir) ? 'not a directory; expected the CIFAR-10 batch folder' : 'CIFAR-10 directory missing');
   const nested = join(dir, 'cifar-10-batches-bin');
   const root = isDir(nested) ? nested : dir;
   const names = CIFAR10_FILES[split];
