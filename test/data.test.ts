@@ -193,6 +193,14 @@ describe('IDX reader', () => {
     assert.equal(readIdx(f).data.length, 4096 * 1024);
   });
 
+  test('gzip inflates no further than its header declares: a bomb behind a small header costs little', () => {
+    const f = join(freshDir(), 'bomb.gz');
+    writeFileSync(f, gzipSync(Buffer.concat([encodeIdx([4, 8, 8], new Uint8Array(256)), Buffer.alloc(256 << 20)])));
+    const before = process.memoryUsage().arrayBuffers;
+    throwsData(() => readIdx(f), f, /size does not match header: decompresses to more than the 272 bytes it declares/);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 << 20, 'inflated far past the declared size');
+  });
+
   test('plain file whose consistent size exceeds maxBytes is refused', () => {
     const f = join(freshDir(), 'big');
     writeFileSync(f, encodeIdx([3, 2, 4], images));

@@ -9,7 +9,7 @@
  * so a corrupt header cannot make us allocate gigabytes.
  */
 import { closeSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { openRegularFile, readExactly } from './files.js';
 import { DataError } from './image-set.js';
 
@@ -87,6 +87,26 @@ function parseHeader(file: string, head: Uint8Array, total: number, opts: IdxRea
   return { dims, headerBytes, dataBytes };
 }
 
+/**
+ * The whole size (header and data) that the IDX header at the start of a gzip stream declares,
+ * from the first 4 KiB of compressed data (which inflate to at most ~4 MB); null when it cannot
+ * be read there (the full inflate then reports the problem).
+ */
+function declaredGzipBytes(compressed: Buffer): number | null {
+  let head: Buffer;
+  try {
+    head = gunzipSync(compressed.subarray(0, 4096), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return null;
+  }
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) return null;
+  const headerBytes = 4 + 4 * head[3];
+  if (head.length < headerBytes) return null;
+  let data = 1;
+  for (let i = 0; i < head[3]; i++) data *= head.readUInt32BE(4 + 4 * i);
+  return headerBytes + data;
+}
+
 /** Reads an unsigned-byte IDX file, plain or gzip. Every problem is a DataError naming `file`. */
 export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
   const { fd, size } = openRegularFile(file, 'an IDX file');
@@ -102,12 +122,20 @@ export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
       if (size > max + (1 << 20)) throw new DataError(file, `${size} bytes of gzip data exceeds the limit of ${max}`);
       const compressed = Buffer.allocUnsafe(size);
       readExactly(file, fd, compressed, 0);
+      // Inflate no more than the header declares (plus a little, so that a small excess is
+      // reported exactly by parseHeader), so a gzip bomb costs what its header admits to, not `max`.
+      const declared = declaredGzipBytes(compressed);
+      const byHeader = declared !== null && declared <= max;
+      const limit = declared !== null && byHeader ? declared + (1 << 16) : max + 4 + 4 * 255;
       let raw: Buffer;
       try {
-        raw = gunzipSync(compressed, { maxOutputLength: max + 4 + 4 * 255 });
+        raw = gunzipSync(compressed, { maxOutputLength: limit });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ERR_BUFFER_TOO_LARGE') throw new DataError(file, `decompresses to more than the limit of ${max} bytes`);
+        if (code === 'ERR_BUFFER_TOO_LARGE') {
+          if (byHeader) throw new DataError(file, `size does not match header: decompresses to more than the ${declared} bytes it declares`);
+          throw new DataError(file, `decompresses to more than the limit of ${max} bytes`);
+        }
         throw new DataError(file, `corrupt or truncated gzip data: ${(e as Error).message}`);
       }
       const h = parseHeader(file, raw, raw.length, opts);
