@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { Rng } from '../src/nn/rng.js';
 import { binariseStochastic, binariseThreshold } from '../src/data/binarise.js';
@@ -14,7 +14,11 @@ import { encodeIdx, readIdx, readIdxImages, readIdxLabels } from '../src/data/id
 import { DataError, firstImages, type ImageSet } from '../src/data/image-set.js';
 import { batchLevels, fixedLevels } from '../src/data/levels.js';
 import { FASHION_MNIST_DIR, loadFashionMnist, loadMnist } from '../src/data/mnist.js';
-import { loadPngFolder } from '../src/data/png-folder.js';
+import { heldOutImages, loadPngFolder } from '../src/data/png-folder.js';
+import { decodePng, readPngImages } from '../src/data/png.js';
+import { addDataOptions } from '../src/cli/options.js';
+import { Command } from 'commander';
+import { chunk, makePng } from './png-files.js';
 import { levelsToUnit, quantise, quantisePixels } from '../src/data/quantise.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pixelcnn-data-test-'));
@@ -35,6 +39,8 @@ function throwsData(fn: () => unknown, file: string, problem: RegExp): void {
     return true;
   });
 }
+
+const deflateRaw = (bytes: number[]) => deflateSync(Buffer.from(bytes));
 
 function set1(pixels: number[], h: number, w: number): ImageSet {
   return { name: 't', count: pixels.length / (h * w), channels: 1, height: h, width: w, pixels: Uint8Array.from(pixels), labels: null, numClasses: 0 };
@@ -187,6 +193,14 @@ describe('IDX reader', () => {
     assert.equal(readIdx(f).data.length, 4096 * 1024);
   });
 
+  test('gzip inflates no further than its header declares: a bomb behind a small header costs little', () => {
+    const f = join(freshDir(), 'bomb.gz');
+    writeFileSync(f, gzipSync(Buffer.concat([encodeIdx([4, 8, 8], new Uint8Array(256)), Buffer.alloc(256 << 20)])));
+    const before = process.memoryUsage().arrayBuffers;
+    throwsData(() => readIdx(f), f, /size does not match header: decompresses to more than the 272 bytes it declares/);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 << 20, 'inflated far past the declared size');
+  });
+
   test('plain file whose consistent size exceeds maxBytes is refused', () => {
     const f = join(freshDir(), 'big');
     writeFileSync(f, encodeIdx([3, 2, 4], images));
@@ -299,6 +313,7 @@ describe('CIFAR-10 binary batches', () => {
     unlinkSync(join(d, 'data_batch_5.bin'));
     throwsData(() => loadCifar10(d, 'train'), d, /missing CIFAR-10 train batch files data_batch_2\.bin, data_batch_5\.bin/);
     throwsData(() => loadCifar10(join(d, 'nope'), 'train'), join(d, 'nope'), /directory missing/);
+    throwsData(() => loadCifar10(join(d, 'data_batch_1.bin'), 'train'), 'data_batch_1.bin', /not a directory; expected the CIFAR-10 batch folder/);
   });
 
   test('size not a multiple of 3073 (and empty batch) → DataError naming the file', () => {
@@ -392,6 +407,57 @@ describe('PNG folder', () => {
     const good = PNG.sync.write(Object.assign(new PNG({ width: 2, height: 2 }), {}));
     writeFileSync(join(d, 'junk.png'), good.subarray(0, 40)); // valid header, data cut off
     throwsData(() => loadPngFolder(d), join(d, 'junk.png'), /cannot decode PNG/);
+  });
+});
+
+describe('PNG reader', () => {
+  test('16-bit gray is rescaled to 8 bits; a 1-bit palette with tRNS is expanded and composited over black', () => {
+    const d = freshDir();
+    const g16 = join(d, 'g16.png');
+    // 2×1, samples 0x1234 and 0xfedc: pngjs rescales v·255/65535, rounded.
+    writeFileSync(g16, makePng({ width: 2, height: 1, bitDepth: 16, idat: deflateRaw([0, 0x12, 0x34, 0xfe, 0xdc]) }));
+    assert.deepEqual(Array.from(readPngImages([g16]).pixels), [Math.round(0x1234 * 255 / 65535), Math.round(0xfedc * 255 / 65535)]);
+    const pal = join(d, 'pal.png');
+    writeFileSync(pal, makePng({ width: 3, height: 1, bitDepth: 1, colorType: 3, idat: deflateRaw([0, 0b01000000]),
+      before: [chunk('PLTE', Buffer.from([10, 20, 30, 250, 200, 100])), chunk('tRNS', Buffer.from([255, 128]))] }));
+    const s = readPngImages([pal]);
+    assert.equal(s.channels, 3);
+    // pixels: index 0, 1, 0; colour 1 at alpha 128 → round(v·128/255)
+    assert.deepEqual(Array.from(s.pixels), [10, 125, 10, 20, 100, 20, 30, 50, 30]);
+  });
+
+  test('an interlaced image decodes to the same pixels as the plain one', () => {
+    const d = freshDir();
+    const img = new PNG({ width: 5, height: 7 });
+    for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 41) & 255;
+    const plain = PNG.sync.write(img, { colorType: 6 });
+    writeFileSync(join(d, 'plain.png'), plain);
+    // Re-pack the same pixels as Adam7 by hand: pass p holds the pixels (x0 + i·dx, y0 + j·dy).
+    const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+    const raw: number[] = [];
+    for (const [x0, y0, dx, dy] of passes) {
+      if (x0 >= 5 || y0 >= 7) continue;
+      for (let y = y0; y < 7; y += dy) {
+        raw.push(0);
+        for (let x = x0; x < 5; x += dx) raw.push(...img.data.subarray(4 * (y * 5 + x), 4 * (y * 5 + x) + 4));
+      }
+    }
+    writeFileSync(join(d, 'adam7.png'), makePng({ width: 5, height: 7, colorType: 6, interlace: 1, idat: deflateRaw(raw) }));
+    assert.deepEqual(decodePng(join(d, 'adam7.png')).rgba, decodePng(join(d, 'plain.png')).rgba);
+  });
+
+  test('the pixel cap is checked on the header, before decoding; maxPixels lowers or raises it', () => {
+    const d = freshDir();
+    const f = join(d, 'big.png');
+    writeFileSync(f, makePng({ width: 100, height: 50 }));
+    throwsData(() => readPngImages([f], { maxPixels: 4999 }), f, /PNG is 100×50 = 5000 pixels, more than the limit of 4999 \(raise it with --max-image-pixels\)/);
+    assert.equal(readPngImages([f], { maxPixels: 5000 }).count, 1);
+    // 5000×5000 is over the default cap of 4096×4096 but within a raised one: past the cap check,
+    // the (deliberately short) image data is what fails.
+    const g = join(d, 'g.png');
+    writeFileSync(g, makePng({ width: 5000, height: 5000, idat: deflateRaw([0]) }));
+    throwsData(() => readPngImages([g]), g, /more than the limit of 16777216/);
+    throwsData(() => readPngImages([g], { maxPixels: 25e6 }), g, /image data inflates to 1 bytes, its 5000×5000 header implies 25005000/);
   });
 });
 
@@ -502,6 +568,47 @@ describe('loadDataset', () => {
     const te = loadDataset({ name: 'png', path: d, colour: 'gray' }, 'test');
     assert.deepEqual([te.count, te.channels], [2, 1]);
     assert.throws(() => loadDataset({ name: 'cifar10' }, 'train'), /needs a path/);
+  });
+
+  test('png without train/ and test/: a fixed, seeded 10% (at least 1) is the test split, the same for any limit', () => {
+    for (const n of [2, 9, 10, 25, 101]) {
+      const held = heldOutImages(n);
+      assert.equal(held.size, Math.max(1, Math.floor(n / 10)));
+      assert.deepEqual([...heldOutImages(n)], [...held]);
+      for (const i of held) assert.ok(Number.isInteger(i) && i >= 0 && i < n);
+    }
+    assert.equal(heldOutImages(1).size, 0);
+    const d = freshDir();
+    for (let i = 0; i < 25; i++) {
+      const png = new PNG({ width: 1, height: 1 });
+      png.data.set([i, i, i, 255]);
+      writeFileSync(join(d, `${String(i).padStart(2, '0')}.png`), PNG.sync.write(png, { colorType: 0 }));
+    }
+    const tr = loadDataset({ name: 'png', path: d }, 'train'), te = loadDataset({ name: 'png', path: d }, 'test');
+    assert.deepEqual([tr.count, te.count], [23, 2]);
+    // Together the two splits are every image once; the test images are the held-out indices.
+    assert.deepEqual([...tr.pixels, ...te.pixels].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i));
+    assert.deepEqual(Array.from(te.pixels), [...heldOutImages(25)].sort((a, b) => a - b));
+    assert.match(tr.note ?? '', /training on 23 images of .*, testing on the 2 held out/);
+    // --limit takes a prefix of each split; it does not change which images are held out.
+    assert.deepEqual(Array.from(loadDataset({ name: 'png', path: d, limit: 1 }, 'test').pixels), Array.from(te.pixels.subarray(0, 1)));
+    assert.deepEqual(Array.from(loadDataset({ name: 'png', path: d, limit: 5 }, 'train').pixels), Array.from(tr.pixels.subarray(0, 5)));
+    const one = freshDir();
+    writeFileSync(join(one, 'a.png'), PNG.sync.write(new PNG({ width: 1, height: 1 })));
+    throwsData(() => loadDataset({ name: 'png', path: one }, 'test'), one, /has only 1 image, too few to hold one out for testing/);
+  });
+
+  test("the CLI's --colour has no default (the source's channels are kept); gray and rgb convert only when asked", () => {
+    const opts = (...argv: string[]) => addDataOptions(new Command().exitOverride()).parse(argv, { from: 'user' }).opts();
+    assert.equal(opts().colour, undefined);
+    assert.equal(opts('--colour', 'gray').colour, 'gray');
+    const d = freshDir();
+    const png = new PNG({ width: 2, height: 1 });
+    png.data.set([255, 0, 0, 255, 0, 0, 255, 255]);
+    writeFileSync(join(d, 'rgb.png'), PNG.sync.write(png));
+    assert.equal(loadDataset({ name: 'png', path: d, colour: opts().colour }, 'train').channels, 3);
+    assert.equal(loadDataset({ name: 'png', path: d, colour: 'gray' }, 'train').channels, 1);
+    assert.equal(loadDataset({ name: 'mnist', limit: 1, colour: opts().colour }, 'train').channels, 1);
   });
 
   test('unknown dataset, bad limit and coloured RGB data are named clearly; coloured gray PNGs work', () => {

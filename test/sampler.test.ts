@@ -263,10 +263,11 @@ test('CLI: complete writes a grid (original, occluded, S completions per row) an
     bad(['--input', join(dir, 'missing.png'), '--rows', '2'], /missing\.png: cannot read PNG/);
     bad(['--input', good, '--rows', '2', '--class', '1'], /unconditional/);
 
-    // A PNG folder as the data set; RGB images are converted to the model's one channel.
-    mkdirSync(join(dir, 'pngs'));
-    writePng(join(dir, 'pngs', 'a.png'), 6, 8, (x) => [x * 50, 0, 200, 255]);
-    writePng(join(dir, 'pngs', 'b.png'), 6, 8, (_x, y) => [0, y * 30, 0, 255]);
+    // A PNG folder as the data set (its test/ split: complete reads test images); RGB images are
+    // converted to the model's one channel.
+    mkdirSync(join(dir, 'pngs', 'test'), { recursive: true });
+    writePng(join(dir, 'pngs', 'test', 'a.png'), 6, 8, (x) => [x * 50, 0, 200, 255]);
+    writePng(join(dir, 'pngs', 'test', 'b.png'), 6, 8, (_x, y) => [0, y * 30, 0, 255]);
     const ds = cli([...base, '--dataset', 'png', '--data-dir', join(dir, 'pngs'), '--index', '1', '--count', '1', '--rows', '0', '--samples', '2']);
     assert.equal(ds.status, 0, ds.stderr);
     bad(['--dataset', 'png', '--data-dir', join(dir, 'pngs'), '--index', '1', '--count', '2', '--rows', '1'], /has 2 images/);

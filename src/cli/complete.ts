@@ -1,14 +1,13 @@
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
-import { addBackendOption, floatArg, intArg } from './options.js';
+import { addBackendOption, addMaxImagePixelsOption, floatArg, intArg } from './options.js';
 import { choice, UsageError } from './args.js';
 import { Progress } from './progress.js';
-import { loadModel, setupBackend } from './common.js';
+import { checkOutputFile, loadModel, setupBackend } from './common.js';
 import { pickSampler } from './sample.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/datasets.js';
 import { grayToRgb, rgbToGray } from '../data/colour.js';
 import type { ImageSet } from '../data/image-set.js';
+import { readPngHeader, readPngImages } from '../data/png.js';
 import { quantisePixels } from '../data/quantise.js';
 import { binariseThreshold } from '../data/binarise.js';
 import type { BaseModelConfig } from '../models/model.js';
@@ -32,6 +31,7 @@ interface CompleteFlags {
   progress: boolean;
   backend?: 'js' | 'native';
   threads?: number;
+  maxImagePixels: number;
 }
 
 export function completeCommand(): Command {
@@ -39,7 +39,7 @@ export function completeCommand(): Command {
     'image completion: keep the top rows of images and sample the rest; writes a grid with one row per image: ' +
     'original, occluded (unobserved part gray), then the completions');
   cmd.requiredOption('--model <dir>', 'checkpoint directory')
-    .option('--input <files...>', 'PNG images of the model\'s size (converted to its channels: gray by luma, or gray tiled to RGB)')
+    .option('--input <files...>', 'PNG images of the model\'s size (alpha composited over black, then converted to its channels: gray by luma, or gray tiled to RGB)')
     .addOption(choice('--dataset <name>', 'take the images from a data set\'s test split instead', DATASET_NAMES))
     .option('--data-dir <path>', 'directory of the data files (as for train)')
     .option('--index <n>', 'first image of the data set', intArg(0), 0)
@@ -54,32 +54,9 @@ export function completeCommand(): Command {
     .option('--no-progress', 'no progress bar');
   cmd.addHelpText('after', '\nLevels come from the data pipeline: quantisePixels for L > 2, and for L = 2 thresholding at 0.5 (binariseThreshold: intensity ≥ 128 → 1), the deterministic form of binarisation.');
   addBackendOption(cmd);
+  addMaxImagePixelsOption(cmd);
   cmd.action((f: CompleteFlags) => runComplete(f));
   return cmd;
-}
-
-/** Reads PNG files as an ImageSet of `channels` (gray by luma 0.299R+0.587G+0.114B, alpha over black, as the PNG folder loader does). */
-export function readPngImages(files: string[], channels: 1 | 3, height: number, width: number): ImageSet {
-  const HW = height * width, size = channels * HW;
-  const pixels = new Uint8Array(files.length * size);
-  files.forEach((file, n) => {
-    let png: PNG;
-    try {
-      png = PNG.sync.read(readFileSync(file));
-    } catch (e) {
-      throw new UsageError(`${file}: cannot read PNG: ${(e as Error).message}`);
-    }
-    if (png.width !== width || png.height !== height) {
-      throw new UsageError(`${file} is ${png.width}×${png.height}, the model expects ${width}×${height}`);
-    }
-    const d = png.data;
-    for (let p = 0; p < HW; p++) {
-      const a = d[4 * p + 3] / 255, r = d[4 * p] * a, g = d[4 * p + 1] * a, b = d[4 * p + 2] * a;
-      if (channels === 1) pixels[n * size + p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-      else { pixels[n * size + p] = Math.round(r); pixels[n * size + HW + p] = Math.round(g); pixels[n * size + 2 * HW + p] = Math.round(b); }
-    }
-  });
-  return { name: 'input', count: files.length, channels, height, width, pixels, labels: null, numClasses: 0 };
 }
 
 /**
@@ -111,10 +88,15 @@ function runComplete(f: CompleteFlags): void {
   if (!!f.input === !!f.dataset) throw new UsageError('give either --input FILE.png... or --dataset NAME');
 
   let set: ImageSet;
+  checkOutputFile('--out', f.out);
   if (f.input) {
-    set = readPngImages(f.input, C, H, W);
+    for (const file of f.input) {
+      const h = readPngHeader(file, { maxPixels: f.maxImagePixels });
+      if (h.width !== W || h.height !== H) throw new UsageError(`${file} is ${h.width}×${h.height}, the model expects ${W}×${H}`);
+    }
+    set = readPngImages(f.input, { channels: C === 1 ? 1 : 3, maxPixels: f.maxImagePixels, name: 'input' });
   } else {
-    const all = loadDataset({ name: f.dataset!, path: f.dataDir }, 'test');
+    const all = loadDataset({ name: f.dataset!, path: f.dataDir, maxImagePixels: f.maxImagePixels }, 'test');
     if (f.index + f.count > all.count) throw new UsageError(`--index ${f.index} --count ${f.count}: ${all.name} has ${all.count} images`);
     const size = all.channels * all.height * all.width;
     set = {

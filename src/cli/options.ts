@@ -2,27 +2,41 @@ import { Command, Option } from 'commander';
 import { choice, floatArg, intArg, UsageError } from './args.js';
 import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
 import { ARCHS, BASE_FIELDS, ConfigError, parseModelConfig, type Arch, type FieldSpec, type ModelConfig } from '../models/config.js';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/png.js';
 
 /** Flags shared by the commands that read a data set. */
 export function addDataOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .addOption(choice('--dataset <name>', 'data set', DATASET_NAMES, 'mnist'))
     .option('--data-dir <path>', 'directory of the data files (cifar10: the binary batches; png: the images; fashion-mnist: default /usr/share/datasets/fashion-mnist)')
-    .addOption(choice('--colour <mode>', 'gray data as gray, tiled to rgb, or coloured (random foreground/background per image)', ['gray', 'rgb', 'coloured'] as const, 'gray'))
+    .addOption(choice('--colour <mode>', 'default: the data set\'s own channels (MNIST gray, CIFAR-10 RGB; a PNG folder is gray when every PNG is stored as gray, else RGB, ' +
+      'alpha composited over black); gray: RGB converted by luma 0.299R+0.587G+0.114B; rgb: gray tiled to three channels; ' +
+      'coloured: gray data with a random foreground/background colour per image', ['gray', 'rgb', 'coloured'] as const))
     .addOption(choice('--binarise <mode>', 'for --levels 2: stochastic (as in the literature; comparable NLL) or threshold at 0.5 (not comparable)', ['stochastic', 'threshold'] as const, 'stochastic'))
-    .option('--limit <n>', 'use only the first n images of each split', intArg(1));
+    .option('--limit <n>', 'use only the first n images of each split', intArg(1))
+    .addHelpText('after', '\nA PNG folder (--dataset png) with train/ and test/ subfolders uses them as the splits; without them, ' +
+      'a fixed, seeded 10% of its images (at least one) is held out as the test split and the rest is the train split, ' +
+      'the same in every run whatever --seed and --limit.');
+  return addMaxImagePixelsOption(cmd);
+}
+
+/** --max-image-pixels, on every command that reads PNG files. */
+export function addMaxImagePixelsOption(cmd: Command): Command {
+  return cmd.option('--max-image-pixels <n>', 'refuse PNG images with more pixels (width × height) than this, before decoding them',
+    intArg(1), DEFAULT_MAX_IMAGE_PIXELS);
 }
 
 export interface DataFlags {
   dataset: DatasetSpec['name'];
   dataDir?: string;
-  colour: 'gray' | 'rgb' | 'coloured';
+  colour?: 'gray' | 'rgb' | 'coloured';
   binarise: 'stochastic' | 'threshold';
   limit?: number;
+  maxImagePixels: number;
 }
 
 export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {
-  return { name: f.dataset, path: f.dataDir, colour: f.colour, seed, limit: f.limit };
+  return { name: f.dataset, path: f.dataDir, colour: f.colour, seed, limit: f.limit, maxImagePixels: f.maxImagePixels };
 }
 
 /**

@@ -4,7 +4,7 @@ import { sampleNaive, type SampleOptions } from '../sample/naive.js';
 import { sampleCached } from '../sample/cached.js';
 import type { AutoregressiveModel } from '../models/model.js';
 import { Progress } from './progress.js';
-import { loadModel, setupBackend, writeSampleGrid } from './common.js';
+import { checkOutputFile, loadModel, setupBackend, writeSampleGrid } from './common.js';
 import { UsageError } from './args.js';
 
 interface SampleFlags {
@@ -59,6 +59,7 @@ export function sampleCommand(): Command {
 }
 
 function runSample(f: SampleFlags): void {
+  checkOutputFile('--out', f.out);
   setupBackend(f);
   const { model } = loadModel(f.model);
   const c = model.config;

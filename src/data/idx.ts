@@ -8,8 +8,9 @@
  * size is checked against the real (or decompressed) size before anything is allocated for it,
  * so a corrupt header cannot make us allocate gigabytes.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { closeSync } from 'node:fs';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { openRegularFile, readExactly } from './files.js';
 import { DataError } from './image-set.js';
 
 /** An IDX array: its dims and its bytes in row-major order. */
@@ -86,34 +87,30 @@ function parseHeader(file: string, head: Uint8Array, total: number, opts: IdxRea
   return { dims, headerBytes, dataBytes };
 }
 
-function openError(file: string, e: unknown): DataError {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new DataError(file, 'file missing');
-  if (code === 'EISDIR') return new DataError(file, 'is a directory, expected an IDX file');
-  return new DataError(file, `cannot read: ${(e as Error).message}`);
-}
-
-function readExactly(file: string, fd: number, buf: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new DataError(file, `truncated: file ended while reading (changed during read?)`);
-    done += n;
+/**
+ * The whole size (header and data) that the IDX header at the start of a gzip stream declares,
+ * from the first 4 KiB of compressed data (which inflate to at most ~4 MB); null when it cannot
+ * be read there (the full inflate then reports the problem).
+ */
+function declaredGzipBytes(compressed: Buffer): number | null {
+  let head: Buffer;
+  try {
+    head = gunzipSync(compressed.subarray(0, 4096), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return null;
   }
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) return null;
+  const headerBytes = 4 + 4 * head[3];
+  if (head.length < headerBytes) return null;
+  let data = 1;
+  for (let i = 0; i < head[3]; i++) data *= head.readUInt32BE(4 + 4 * i);
+  return headerBytes + data;
 }
 
 /** Reads an unsigned-byte IDX file, plain or gzip. Every problem is a DataError naming `file`. */
 export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
-  let fd: number;
+  const { fd, size } = openRegularFile(file, 'an IDX file');
   try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    throw openError(file, e);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new DataError(file, 'is a directory, expected an IDX file');
-    const size = st.size;
     const magic = new Uint8Array(Math.min(size, 4));
     readExactly(file, fd, magic, 0);
 
@@ -121,14 +118,24 @@ export function readIdx(file: string, opts: IdxReadOptions = {}): IdxArray {
       // The compressed size is real, so reading it whole is safe; the decompressed size is not,
       // hence the cap. The header is then checked against the decompressed length.
       const max = opts.maxBytes ?? DEFAULT_MAX_IDX_BYTES;
+      // gzip never shrinks data by less than its small framing, so a larger file cannot fit the cap.
+      if (size > max + (1 << 20)) throw new DataError(file, `${size} bytes of gzip data exceeds the limit of ${max}`);
       const compressed = Buffer.allocUnsafe(size);
       readExactly(file, fd, compressed, 0);
+      // Inflate no more than the header declares (plus a little, so that a small excess is
+      // reported exactly by parseHeader), so a gzip bomb costs what its header admits to, not `max`.
+      const declared = declaredGzipBytes(compressed);
+      const byHeader = declared !== null && declared <= max;
+      const limit = declared !== null && byHeader ? declared + (1 << 16) : max + 4 + 4 * 255;
       let raw: Buffer;
       try {
-        raw = gunzipSync(compressed, { maxOutputLength: max + 4 + 4 * 255 });
+        raw = gunzipSync(compressed, { maxOutputLength: limit });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ERR_BUFFER_TOO_LARGE') throw new DataError(file, `decompresses to more than the limit of ${max} bytes`);
+        if (code === 'ERR_BUFFER_TOO_LARGE') {
+          if (byHeader) throw new DataError(file, `size does not match header: decompresses to more than the ${declared} bytes it declares`);
+          throw new DataError(file, `decompresses to more than the limit of ${max} bytes`);
+        }
         throw new DataError(file, `corrupt or truncated gzip data: ${(e as Error).message}`);
       }
       const h = parseHeader(file, raw, raw.length, opts);

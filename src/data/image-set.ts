@@ -17,6 +17,8 @@ export interface ImageSet {
   numClasses: number;
   /** Optional human-readable class names (index = label), e.g. PNG subfolder names. */
   classNames?: string[];
+  /** A line worth telling the user when training starts, e.g. how a PNG folder was split. */
+  note?: string;
 }
 
 /**

@@ -37,6 +37,9 @@ export function loadIdxPair(dir: string, split: Split, name: string): ImageSet {
   const imgFile = findIdx(dir, `${prefix}-images-idx3-ubyte`);
   const lblFile = findIdx(dir, `${prefix}-labels-idx1-ubyte`);
   const img = readIdxImages(imgFile);
+  // An empty split would only fail later, deep inside training or evaluation.
+  if (img.count === 0) throw new DataError(imgFile, `has no images (header declares 0×${img.height}×${img.width})`);
+  if (img.height === 0 || img.width === 0) throw new DataError(imgFile, `images of ${img.height}×${img.width} pixels are empty`);
   const labels = readIdxLabels(lblFile);
   if (labels.length !== img.count) {
     throw new DataError(lblFile, `has ${labels.length} labels but ${imgFile} has ${img.count} images`);

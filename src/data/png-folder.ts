@@ -3,17 +3,20 @@
  * *.png (unlabelled) or a folder of class subfolders each holding *.png (label = index of the
  * subfolder in sorted order), the common "ImageFolder" layout.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
+import { Rng } from '../nn/rng.js';
 import { DataError, type ImageSet } from './image-set.js';
+import { readPngHeaders, readPngImages, type PngReadOptions } from './png.js';
 
-export interface PngFolderOptions {
+export interface PngFolderOptions extends PngReadOptions {
   /**
    * 1: grayscale (luma 0.299R + 0.587G + 0.114B, rounded); 3: RGB. Default: 1 if every PNG is
    * stored as grayscale, else 3, so a folder of gray digits does not become 3 identical planes.
    */
   channels?: 1 | 3;
+  /** Only the training part or the held-out test part (heldOutImages); default all images. */
+  part?: 'train' | 'test';
 }
 
 /** Code-unit order, so the image order (and hence labels and splits) is the same in every locale. */
@@ -21,55 +24,46 @@ function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+function isDirectory(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
 function listDir(dir: string): { pngs: string[]; subdirs: string[] } {
   const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
   const pngs: string[] = [];
   const subdirs: string[] = [];
   for (const e of entries) {
-    const isDir = e.isDirectory() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory());
+    // A symlink loop is no directory: it is then read as a file and refused with its name.
+    const isDir = e.isDirectory() || (e.isSymbolicLink() && isDirectory(join(dir, e.name)));
     if (isDir) subdirs.push(e.name);
     else if (e.name.toLowerCase().endsWith('.png')) pngs.push(e.name);
   }
   return { pngs: pngs.sort(byName), subdirs: subdirs.sort(byName) };
 }
 
-/** Refuse to allocate more than this for the pixels (a corrupt IHDR can declare 2^31 × 2^31). */
-const MAX_BYTES = 2 ** 31;
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-interface PngFile { file: string; bytes: Buffer; width: number; height: number; color: boolean }
+/** Seed of the held-out permutation: fixed, so every run (and `eval`) sees the same split. */
+const HOLDOUT_SEED = 0x5eed7e57;
 
 /**
- * Reads a PNG file and its IHDR (size and colour type) without decoding, so sizes can be checked
- * and the output allocated before any image is decoded, and only one decoded image is held at once.
+ * Which images of a folder without train/ and test/ are held out for testing: the first
+ * max(1, floor(n/10)) indices of a permutation of 0..n−1 seeded with a fixed seed (none when
+ * n < 2). Depends only on n, so it is the same in every run, for every --seed and --limit.
  */
-function readPngHeader(file: string): PngFile {
-  const bytes = readFileSync(file);
-  if (bytes.length < 33 || PNG_SIGNATURE.some((v, i) => bytes[i] !== v) || bytes.toString('latin1', 12, 16) !== 'IHDR') {
-    throw new DataError(file, 'cannot decode PNG: not a PNG file (bad signature or header)');
+export function heldOutImages(n: number): Set<number> {
+  const perm = Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(HOLDOUT_SEED);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [perm[i], perm[j]] = [perm[j], perm[i]];
   }
-  const colorType = bytes[25];
-  // 0: gray, 4: gray+alpha; 2, 6: RGB(A); 3: palette (treated as colour).
-  return { file, bytes, width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20), color: colorType !== 0 && colorType !== 4 };
-}
-
-function decodeRgba(png: PngFile): Uint8Array {
-  let img;
-  try {
-    img = PNG.sync.read(png.bytes); // always 8-bit RGBA: 16-bit is rescaled, palettes expanded
-  } catch (e) {
-    throw new DataError(png.file, `cannot decode PNG: ${(e as Error).message}`);
-  }
-  if (img.width !== png.width || img.height !== png.height) {
-    throw new DataError(png.file, `cannot decode PNG: decoded size ${img.width}×${img.height} differs from its header`);
-  }
-  return img.data;
+  return new Set(n < 2 ? [] : perm.slice(0, Math.max(1, Math.floor(n / 10))));
 }
 
 /**
- * Loads every PNG in `dir` (sorted by name; by class folder then name in the labelled layout).
- * All images must have the same size. Alpha is composited over black.
+ * Loads the PNGs in `dir` (sorted by name; by class folder then name in the labelled layout).
+ * All images must have the same size. Alpha is composited over black. With `part`, only the
+ * training or the held-out test images (see heldOutImages) are decoded; the headers of all are
+ * checked either way, so both parts agree on size and channels.
  */
 export function loadPngFolder(dir: string, opts: PngFolderOptions = {}): ImageSet {
   let st;
@@ -77,7 +71,7 @@ export function loadPngFolder(dir: string, opts: PngFolderOptions = {}): ImageSe
   if (!st.isDirectory()) throw new DataError(dir, 'not a directory');
 
   const top = listDir(dir);
-  const files: string[] = [];
+  let files: string[] = [];
   let labelList: number[] | null = null;
   let classNames: string[] | undefined;
   if (top.pngs.length === 0 && top.subdirs.length > 0) {
@@ -92,41 +86,27 @@ export function loadPngFolder(dir: string, opts: PngFolderOptions = {}): ImageSe
   if (files.length === 0) throw new DataError(dir, 'no .png files found');
   if (classNames && classNames.length > 256) throw new DataError(dir, `${classNames.length} class folders; at most 256 are supported`);
 
-  const images = files.map(readPngHeader);
-  const first = images[0];
-  for (const im of images) {
-    if (im.width !== first.width || im.height !== first.height) {
-      throw new DataError(im.file, `is ${im.width}×${im.height} but ${first.file} (the first image) is ${first.width}×${first.height}; all images must have the same size`);
-    }
-  }
-  const channels = opts.channels ?? (images.some((im) => im.color) ? 3 : 1);
+  const headers = readPngHeaders(files, opts);
+  const channels = opts.channels ?? (headers.some((h) => h.color) ? 3 : 1);
   if (channels !== 1 && channels !== 3) throw new RangeError(`loadPngFolder: channels must be 1 or 3, got ${channels}`);
 
-  const hw = first.width * first.height;
-  const size = channels * hw;
-  if (images.length * size > MAX_BYTES) {
-    throw new DataError(dir, `${images.length} images of ${channels}×${first.height}×${first.width} need ${images.length * size} bytes, more than the limit of ${MAX_BYTES}`);
-  }
-  const pixels = new Uint8Array(images.length * size);
-  images.forEach((im, n) => {
-    const d = decodeRgba(im);
-    const base = n * size;
-    for (let p = 0; p < hw; p++) {
-      const a = d[4 * p + 3] / 255;
-      const r = d[4 * p] * a, g = d[4 * p + 1] * a, b = d[4 * p + 2] * a;
-      if (channels === 1) {
-        pixels[base + p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-      } else {
-        pixels[base + p] = Math.round(r);
-        pixels[base + hw + p] = Math.round(g);
-        pixels[base + 2 * hw + p] = Math.round(b);
-      }
+  let note: string | undefined;
+  if (opts.part) {
+    const held = heldOutImages(files.length);
+    const keep = (_: unknown, i: number) => held.has(i) === (opts.part === 'test');
+    if (opts.part === 'test' && held.size === 0) {
+      throw new DataError(dir, `has only ${files.length} image, too few to hold one out for testing; add images or use train/ and test/ subfolders`);
     }
-  });
-
+    note = `training on ${files.length - held.size} images of ${dir}, testing on the ${held.size} held out ` +
+      '(it has no train/ and test/ subfolders: a fixed, seeded 10% is held out)';
+    files = files.filter(keep);
+    if (labelList) labelList = labelList.filter(keep);
+  }
+  const set = readPngImages(files, { channels, maxPixels: opts.maxPixels });
   return {
-    name: `png:${dir}`, count: images.length, channels, height: first.height, width: first.width,
-    pixels,
+    ...set,
+    name: `png:${dir}`,
+    ...(note ? { note } : {}),
     labels: labelList ? Uint8Array.from(labelList) : null,
     numClasses: classNames ? classNames.length : 0,
     ...(classNames ? { classNames } : {}),
