@@ -1,13 +1,16 @@
 {
-  # The native backend: Node-API bindings + a thread pool (portable code) and the compute
-  # kernels compiled three times, for x86-64 baseline, AVX2+FMA and AVX-512F, picked at load
-  # time (native/src/cpu.cc). Never -march=native: the binary runs on any x86-64.
+  # The native backend: Node-API bindings (addon.cc) + a thread pool (portable code) and the
+  # compute kernels (native/src/kernels.h's PIXELCNN_KERNELS) compiled three times, for x86-64
+  # baseline, AVX2+FMA and AVX-512F, picked at load time (native/src/cpu.cc). Never
+  # -march=native: the binary runs on any x86-64.
   "variables": {
     "kernel_sources": [
       "native/src/gemm.cc",
       "native/src/conv2d.cc",
       "native/src/softmax_xent.cc",
-      "native/src/gate.cc"
+      "native/src/gate.cc",
+      "native/src/elementwise.cc",
+      "native/src/sampler.cc"
     ],
     "common_cflags": ["-O3", "-fPIC", "-ffp-contract=fast", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
   },
@@ -35,9 +38,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/cpu.cc",
-        "native/src/threadpool.cc",
-        "native/src/sampler.cc",
-        "native/src/elementwise.cc"
+        "native/src/threadpool.cc"
       ],
       "cflags": ["<@(common_cflags)", "-pthread"],
       "ldflags": ["-pthread"],

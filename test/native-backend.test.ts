@@ -6,6 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsKernels, tryNativeKernels, type Conv2dDims, type Kernels } from '../src/backend/index.js';
 import { loadNativeAddon, nativeLoadError, type NativeAddon } from '../src/backend/native.js';
+import { useBackend, kernels } from '../src/backend/index.js';
+import { PixelCnn, defaultPixelCnnConfig } from '../src/models/pixelcnn.js';
+import { sampleCached } from '../src/sample/cached.js';
 
 const native: Kernels | null = tryNativeKernels();
 const addon: NativeAddon | null = loadNativeAddon();
@@ -419,6 +422,76 @@ test('elementwise kernels reject mismatched lengths and wrong types', (t) => {
     assert.throws(() => a.gateForward(new Float32Array(4), new Float32Array(7), 2, 2), /gateForward: x has 7 elements, needs at least 8/);
     assert.throws(() => a.gateBackward(new Float32Array(8), new Float32Array(4), new Float32Array(8), 2, 2.5), /gateBackward: n must be an integer/);
     assert.throws(() => a.reluForward(new Float32Array(3), new Float64Array(3) as unknown as Float32Array), /reluForward: a must be a Float32Array/);
+  });
+});
+
+test('native ReLUs are max(x, +0) exactly: NaN and −0 give +0, in vector bodies and tails', (t) => {
+  withNative(t, (k) => {
+    const specials = [NaN, -0, 0, -Infinity, Infinity, -1, 2];
+    for (const n of [7, 37, 100]) {
+      const x = Float32Array.from({ length: n }, (_, i) => specials[i % specials.length]);
+      const want = (v: number) => (v > 0 ? v : 0);
+      const y = new Float32Array(n).fill(5);
+      k.reluForward(y, x);
+      for (let i = 0; i < n; i++) assert.ok(Object.is(y[i], want(x[i])), `reluForward(${x[i]}) = ${y[i]} at ${i} of ${n}`);
+      const dy = new Float32Array(n).fill(3), dx = new Float32Array(n).fill(1);
+      k.reluBackward(dx, dy, x, 1);
+      for (let i = 0; i < n; i++) assert.equal(dx[i], x[i] > 0 ? 4 : 1, `reluBackward at x = ${x[i]}`);
+    }
+  });
+});
+
+// The cached sampler under each instruction set (native-isa.test.ts reruns this suite): hidden 24
+// and outHidden 20 leave columns past the last multiple of 8 and 16; 5 images make a group of 4
+// and one of 1.
+test('sampleCachedPixelCnn: the same images as the js sampler, logits within 1e-4', (t) => {
+  withNative(t, () => {
+    const model = new PixelCnn({ ...defaultPixelCnnConfig, channels: 3, levels: 4, hidden: 24, outHidden: 20, blocks: 2, height: 5, width: 4 }, 3);
+    for (const p of model.parameters().values()) if (p.name?.startsWith('out2')) for (let i = 0; i < p.size; i++) p.data[i] *= 4;
+    const run = (backend: 'js' | 'native') => {
+      const before = kernels().name;
+      useBackend(backend);
+      try {
+        const logits: number[] = [];
+        const labels = sampleCached(model, { count: 5, seed: 9, temperature: 0.9, onLogits: (_, l) => logits.push(...l) });
+        return { labels, logits };
+      } finally { useBackend(before); }
+    };
+    const js = run('js'), nat = run('native');
+    assert.deepEqual(nat.labels, js.labels);
+    assertClose(nat.logits, js.logits, 'logits');
+  });
+});
+
+test('sampleCachedPixelCnn rejects bad arguments naming the function and the argument', (t) => {
+  withNative(t, (_k, a) => {
+    const sample = a.sampleCachedPixelCnn!.bind(a);
+    // B, C, H, W, h, d, blocks, perColour, levels: one pixel, no blocks, a sigmoid output.
+    const dims = Int32Array.from([1, 1, 1, 1, 2, 1, 0, 1, 2]);
+    // per layer I, O, T, dy, dx: input (1 → 2), out1 (2 → 1), head (1 → 1)
+    const meta = Int32Array.from([1, 2, 1, 0, 0, 2, 1, 1, 0, 0, 1, 1, 1, 0, 0]);
+    const weights = new Float32Array(9).fill(0.5);
+    const args = () => [weights, meta, dims, new Float32Array(1), new Uint8Array(1), new Float32Array(0), 0, 1, 1, Uint32Array.from([1, 2, 3, 4]), null] as const;
+    const labels = new Uint8Array(1);
+    const ok = args();
+    sample(ok[0], ok[1], ok[2], ok[3], labels, ok[5], ok[6], ok[7], ok[8], ok[9], ok[10]);
+    assert.ok(labels[0] <= 1);
+    const bad = (i: number, v: unknown, re: RegExp) => {
+      const x: unknown[] = [...args()];
+      x[i] = v;
+      assert.throws(() => (sample as (...y: unknown[]) => void)(...x), re);
+    };
+    bad(2, new Int32Array(3), /^RangeError: sampleCachedPixelCnn: dims has 3 elements, needs at least 9$/);
+    bad(2, new Float32Array(9), /^TypeError: sampleCachedPixelCnn: dims must be an Int32Array$/);
+    bad(1, meta.subarray(0, 14), /^RangeError: sampleCachedPixelCnn: meta too short at layer head$/);
+    bad(0, new Float32Array(10), /^RangeError: sampleCachedPixelCnn: weights has trailing values$/);
+    bad(3, new Float64Array(1), /^TypeError: sampleCachedPixelCnn: x must be a Float32Array$/);
+    bad(6, '0', /^TypeError: sampleCachedPixelCnn: start must be a number$/);
+    bad(7, 2, /^RangeError: sampleCachedPixelCnn: start and end must be integers with 0 <= start <= end <= C·H·W$/);
+    bad(8, -1, /^RangeError: sampleCachedPixelCnn: temperature must be a finite number >= 0$/);
+    bad(9, new Uint32Array(3), /^RangeError: sampleCachedPixelCnn: rngState has 3 elements, needs at least 4$/);
+    bad(10, new Float32Array(0), /^RangeError: sampleCachedPixelCnn: logitsOut has 0 elements, needs at least 1$/);
+    assert.throws(() => (sample as () => void)(), /^TypeError: sampleCachedPixelCnn: expected 11 arguments, got 0$/);
   });
 });
 

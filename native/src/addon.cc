@@ -1,32 +1,31 @@
-// Node-API bindings of the kernels (the JS-visible API is NativeAddon in src/backend/native.ts).
-// Every argument is checked before any memory is touched: a wrong type throws a TypeError, a
-// bad value or a too-short buffer a RangeError, both naming the function and the argument.
+// Node-API bindings of the kernels (the JS-visible API is NativeAddon in src/backend/native.ts),
+// all registered from kBindings at the end. Every argument is checked (napi_args.h) before any
+// memory is touched: a wrong type throws a TypeError, a bad value or a too-short buffer a
+// RangeError, both naming the function and the argument. Kernels run under KernelLock through
+// activeKernels(), the table of the instruction set chosen at load time (cpu.cc).
 #include <napi.h>
 
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <string>
+#include <vector>
 
 #include "cpu.h"
 #include "kernels.h"
-#include "threadpool.h"
-#include "sampler.h"
-#include "elementwise.h"
 #include "napi_args.h"
+#include "threadpool.h"
 
 namespace pixelcnn {
 namespace {
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] {
-    Args a(info, "gemm", 9);
+  return guarded(info, 9, [&](const Args& a) {
     const bool ta = a.boolean(0, "transA"), tb = a.boolean(1, "transB");
     const int m = a.integer(2, "m", 0), n = a.integer(3, "n", 0), k = a.integer(4, "k", 0);
     const double M = m, N = n, K = k;
-    const float* A = a.f32(5, "a", M * K);
-    const float* B = a.f32(6, "b", K * N);
-    float* C = a.f32(7, "c", M * N);
+    const float* A = a.array<float>(5, "a", M * K);
+    const float* B = a.array<float>(6, "b", K * N);
+    float* C = a.array<float>(7, "c", M * N);
     const int beta = a.beta(8);
     KernelLock lock;
     activeKernels().gemm(ta, tb, m, n, k, A, B, C, beta);
@@ -39,8 +38,8 @@ struct ConvArgs {
   int ntaps;
 };
 
-// Dims at positions first..first+6 (B, I, O, H, W, KH, KW), then taps.
-ConvArgs convArgs(const Args& a, size_t first) {
+// Dims at positions first..first+6 (B, I, O, H, W, KH, KW), then the taps at position taps.
+ConvArgs convArgs(const Args& a, size_t first, size_t taps) {
   ConvArgs c;
   c.d.B = a.integer(first, "B", 0);
   c.d.I = a.integer(first + 1, "I", 0);
@@ -51,37 +50,29 @@ ConvArgs convArgs(const Args& a, size_t first) {
   c.d.KW = a.integer(first + 6, "KW", 1);
   if (c.d.KH % 2 == 0 || c.d.KW % 2 == 0) a.rangeError("kernel sizes KH and KW must be odd");
   if (static_cast<double>(c.d.KH) * c.d.KW > 1e6) a.rangeError("kernel too large");
-  return c;
-}
-
-void readTaps(const Napi::CallbackInfo& info, const Args& a, size_t i, ConvArgs& c) {
-  const Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    a.typeError("taps must be an Int32Array");
-  Napi::Int32Array t = v.As<Napi::Int32Array>();
-  c.ntaps = static_cast<int>(t.ElementLength());
-  c.taps = c.ntaps ? t.Data() : nullptr;
+  const Span<int32_t> t = a.span<int32_t>(taps, "taps");
+  c.taps = t.data;
+  c.ntaps = static_cast<int>(t.size);
   const int kk = c.d.KH * c.d.KW;
   for (int j = 0; j < c.ntaps; ++j)
     if (c.taps[j] < 0 || c.taps[j] >= kk)
       a.rangeError("taps[" + std::to_string(j) + "] = " + std::to_string(c.taps[j]) +
                    " is not a tap of a " + std::to_string(c.d.KH) + "x" + std::to_string(c.d.KW) +
                    " kernel");
+  return c;
 }
 
 double act(const ConvDims& d, int ch) { return static_cast<double>(d.B) * ch * d.H * d.W; }
 double wsize(const ConvDims& d) { return static_cast<double>(d.O) * d.I * d.KH * d.KW; }
 
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] {
-    Args a(info, "conv2dForward", 14);
-    ConvArgs c = convArgs(a, 4);
-    readTaps(info, a, 11, c);
-    float* out = a.f32(0, "out", act(c.d, c.d.O));
-    const float* x = a.f32(1, "x", act(c.d, c.d.I));
-    const float* w = a.f32(2, "w", wsize(c.d));
-    const float* bias = a.f32(3, "bias", c.d.O, true);
-    const float* residual = a.f32(12, "residual", act(c.d, c.d.O), true);
+  return guarded(info, 14, [&](const Args& a) {
+    const ConvArgs c = convArgs(a, 4, 11);
+    float* out = a.array<float>(0, "out", act(c.d, c.d.O));
+    const float* x = a.array<float>(1, "x", act(c.d, c.d.I));
+    const float* w = a.array<float>(2, "w", wsize(c.d));
+    const float* bias = a.array<float>(3, "bias", c.d.O, true);
+    const float* residual = a.array<float>(12, "residual", act(c.d, c.d.O), true);
     const bool relu = a.boolean(13, "reluInput");
     KernelLock lock;
     activeKernels().conv2dForward(out, x, w, bias, c.d, c.taps, c.ntaps, residual, relu);
@@ -89,29 +80,25 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] {
-    Args a(info, "conv2dBackwardData", 13);
-    ConvArgs c = convArgs(a, 3);
-    readTaps(info, a, 10, c);
+  return guarded(info, 13, [&](const Args& a) {
+    const ConvArgs c = convArgs(a, 3, 10);
     const int beta = a.beta(11);
-    float* dx = a.f32(0, "dx", act(c.d, c.d.I));
-    const float* dout = a.f32(1, "dout", act(c.d, c.d.O));
-    const float* w = a.f32(2, "w", wsize(c.d));
-    const float* gate = a.f32(12, "gate", act(c.d, c.d.I), true);
+    float* dx = a.array<float>(0, "dx", act(c.d, c.d.I));
+    const float* dout = a.array<float>(1, "dout", act(c.d, c.d.O));
+    const float* w = a.array<float>(2, "w", wsize(c.d));
+    const float* gate = a.array<float>(12, "gate", act(c.d, c.d.I), true);
     KernelLock lock;
     activeKernels().conv2dBackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta, gate);
   });
 }
 
 Napi::Value ConvBackwardFilter(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] {
-    Args a(info, "conv2dBackwardFilter", 13);
-    ConvArgs c = convArgs(a, 4);
-    readTaps(info, a, 11, c);
-    float* dw = a.f32(0, "dw", wsize(c.d));
-    float* dbias = a.f32(1, "dbias", c.d.O, true);
-    const float* dout = a.f32(2, "dout", act(c.d, c.d.O));
-    const float* x = a.f32(3, "x", act(c.d, c.d.I));
+  return guarded(info, 13, [&](const Args& a) {
+    const ConvArgs c = convArgs(a, 4, 11);
+    float* dw = a.array<float>(0, "dw", wsize(c.d));
+    float* dbias = a.array<float>(1, "dbias", c.d.O, true);
+    const float* dout = a.array<float>(2, "dout", act(c.d, c.d.O));
+    const float* x = a.array<float>(3, "x", act(c.d, c.d.I));
     const bool relu = a.boolean(12, "reluInput");
     KernelLock lock;
     activeKernels().conv2dBackwardFilter(dw, dbias, dout, x, c.d, c.taps, c.ntaps, relu);
@@ -119,17 +106,15 @@ Napi::Value ConvBackwardFilter(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] {
-    Args a(info, "softmaxCrossEntropy", 9);
+  return guarded(info, 9, [&](const Args& a) {
     const int B = a.integer(4, "batch", 0), L = a.integer(5, "levels", 1);
     const int C = a.integer(6, "channels", 0), S = a.integer(7, "spatial", 0);
     const double gradScale = a.number(8, "gradScale");
     const double logitsLen = static_cast<double>(B) * L * C * S, targetsLen = static_cast<double>(B) * C * S;
-    double* nll = a.array<double>(0, "nllPerImage", napi_float64_array, "Float64Array", B);
-    float* dl = a.f32(1, "dlogits", logitsLen, true);
-    const float* logits = a.f32(2, "logits", logitsLen);
-    const uint8_t* targets =
-        a.array<uint8_t>(3, "targets", napi_uint8_array, "Uint8Array", targetsLen);
+    double* nll = a.array<double>(0, "nllPerImage", B);
+    float* dl = a.array<float>(1, "dlogits", logitsLen, true);
+    const float* logits = a.array<float>(2, "logits", logitsLen);
+    const uint8_t* targets = a.array<uint8_t>(3, "targets", targetsLen);
     const long nt = static_cast<long>(targetsLen);
     for (long i = 0; i < nt; ++i)
       if (targets[i] >= L)
@@ -140,9 +125,184 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   });
 }
 
+// The elementwise kernels' arrays: out (argument 0), then inputs "a" (1) and "b" (2), all of one
+// length (a longer input is a caller's mistake too).
+long elementwiseLength(const Args& a) { return static_cast<long>(a.span<float>(0, "out").size); }
+const float* sameLength(const Args& a, size_t i, long n) {
+  const char* name = i == 1 ? "a" : "b";
+  const float* p = a.array<float>(i, name, n);
+  const size_t len = a.span<float>(i, name).size;
+  if (len != static_cast<size_t>(n))
+    a.rangeError("lengths differ (out has " + std::to_string(n) + " elements, " + name + " has " +
+                 std::to_string(len) + ")");
+  return p;
+}
+
+// reluForward(out, a): out = max(a, +0).
+Napi::Value ReluForward(const Napi::CallbackInfo& info) {
+  return guarded(info, 2, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* y = a.array<float>(0, "out", n);
+    const float* x = sameLength(a, 1, n);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().reluForward(y, x, n);
+  });
+}
+
+// reluBackward(out (dx), a (dy), b (x), beta): dx = beta · dx + (x > 0 ? dy : 0).
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, 4, [&](const Args& a) {
+    const int beta = a.beta(3);
+    const long n = elementwiseLength(a);
+    float* dx = a.array<float>(0, "out", n);
+    const float* dy = sameLength(a, 1, n);
+    const float* x = sameLength(a, 2, n);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().reluBackward(dx, dy, x, n, beta);
+  });
+}
+
+// add(out, a, b): out = a + b.
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  return guarded(info, 3, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* y = a.array<float>(0, "out", n);
+    const float* x = sameLength(a, 1, n);
+    const float* z = sameLength(a, 2, n);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().add(y, x, z, n);
+  });
+}
+
+// accumulate(out, a): out += a.
+Napi::Value Accumulate(const Napi::CallbackInfo& info) {
+  return guarded(info, 2, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* y = a.array<float>(0, "out", n);
+    const float* x = sameLength(a, 1, n);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().accumulate(y, x, n);
+  });
+}
+
+// gateForward(y (B·n), x (B·2n), B, n) and gateBackward(dx (B·2n), dy (B·n), x (B·2n), B, n).
+Napi::Value GateForward(const Napi::CallbackInfo& info) {
+  return guarded(info, 4, [&](const Args& a) {
+    const int B = a.integer(2, "batch", 0);
+    const long n = a.integer(3, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* y = a.array<float>(0, "y", half);
+    const float* x = a.array<float>(1, "x", 2 * half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().gateForward(y, x, B, n);
+  });
+}
+
+Napi::Value GateBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, 5, [&](const Args& a) {
+    const int B = a.integer(3, "batch", 0);
+    const long n = a.integer(4, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* dx = a.array<float>(0, "dx", 2 * half);
+    const float* dy = a.array<float>(1, "dy", half);
+    const float* x = a.array<float>(2, "x", 2 * half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().gateBackward(dx, dy, x, B, n);
+  });
+}
+
+// sampleCachedPixelCnn(weights, meta, dims, x, labels, caches, start, end, temperature, rngState,
+// logitsOut), packed by PixelCnnIncremental.nativeGenerator (src/sample/incremental/pixelcnn.ts):
+//   weights  per layer w (K × O), K = taps·I (masked, dead taps dropped), then bias (O); layers in
+//            the order input, blocks (conv1, conv2, conv3)…, out1, head[0..C−1] (head[c] = out2's
+//            filters k·C + c)
+//   meta     per layer I, O, T, dy[T], dx[T] (tap offsets, causal: dy < 0 or dy = 0 and dx ≤ 0)
+//   dims     B, C, H, W, h, d, blocks, perColour, levels
+//   x        (B, C, H, W) network input, level / (L − 1); updated with the draws
+//   labels   (B, C, H, W) levels; updated with the draws
+//   caches   (blocks, B, H·W, h/2): ReLU(conv1(ReLU(h))) per block, the 3×3 convs' inputs
+//   start, end   positions pixel·C + colour to generate
+//   temperature, rngState (Uint32Array(4), xoshiro128** as src/nn/rng.ts, advanced in place),
+//   logitsOut    null or ((end − start), B, perColour): the logits of every draw
+Napi::Value SampleCachedPixelCnn(const Napi::CallbackInfo& info) {
+  return guarded(info, 11, [&](const Args& a) {
+    const int32_t* dims = a.array<int32_t>(2, "dims", 9);
+    SamplerNet net;
+    net.B = dims[0]; net.C = dims[1]; net.H = dims[2]; net.W = dims[3]; net.h = dims[4];
+    net.d = dims[5]; net.blocks = dims[6]; net.perColour = dims[7]; net.levels = dims[8];
+    if (net.B < 1 || (net.C != 1 && net.C != 3) || net.H < 1 || net.W < 1 || net.h < 2 || net.h % 2 ||
+        net.d < 1 || net.blocks < 0 || net.perColour < 1 || net.levels < 2 || net.levels > 256 ||
+        (net.perColour != 1 && net.perColour != net.levels) || static_cast<double>(net.H) * net.W > 1e8)
+      a.rangeError("bad dims");
+    const int HW = net.H * net.W, h2 = net.h / 2;
+
+    const Span<int32_t> meta = a.span<int32_t>(1, "meta");
+    const Span<float> weights = a.span<float>(0, "weights");
+    size_t mi = 0, wi = 0;
+    std::vector<SamplerLayer> layers;
+    auto layer = [&](const char* name, int I, int O, bool spatialOk) {
+      SamplerLayer l;
+      if (mi + 3 > meta.size) a.rangeError(std::string("meta too short at layer ") + name);
+      l.I = meta.data[mi]; l.O = meta.data[mi + 1]; l.T = meta.data[mi + 2];
+      mi += 3;
+      if (l.I != I || l.O != O || l.T < 1 || l.T > 4096 || (!spatialOk && l.T != 1))
+        a.rangeError(std::string("layer ") + name + ": I, O, T = " + std::to_string(l.I) + ", " +
+                     std::to_string(l.O) + ", " + std::to_string(l.T) + " do not match the dims");
+      if (mi + 2 * static_cast<size_t>(l.T) > meta.size)
+        a.rangeError(std::string("meta too short at layer ") + name);
+      l.dy = meta.data + mi; l.dx = meta.data + mi + l.T;
+      mi += 2 * l.T;
+      for (int t = 0; t < l.T; ++t) {
+        const int dy = l.dy[t], dx = l.dx[t];
+        if (dy > 0 || (dy == 0 && dx > 0) || dy < -1024 || dx < -1024 || dx > 1024 || (!spatialOk && (dy || dx)))
+          a.rangeError(std::string("layer ") + name + ": tap (" + std::to_string(dy) + ", " +
+                       std::to_string(dx) + ") is not causal");
+      }
+      const size_t need = static_cast<size_t>(l.T) * l.I * l.O + l.O;
+      if (wi + need > weights.size) a.rangeError(std::string("weights too short at layer ") + name);
+      l.w = weights.data + wi; l.bias = weights.data + wi + static_cast<size_t>(l.T) * l.I * l.O;
+      wi += need;
+      layers.push_back(l);
+    };
+    layer("input", net.C, net.h, true);
+    for (int j = 0; j < net.blocks; ++j) {
+      layer("conv1", net.h, h2, false);
+      layer("conv2", h2, h2, true);
+      layer("conv3", h2, net.h, false);
+    }
+    layer("out1", net.h, net.d, false);
+    for (int c = 0; c < net.C; ++c) layer("head", net.d, net.perColour, false);
+    if (mi != meta.size) a.rangeError("meta has trailing values");
+    if (wi != weights.size) a.rangeError("weights has trailing values");
+    net.layers = layers.data();
+
+    const double act = static_cast<double>(net.B) * net.C * HW;
+    net.x = a.array<float>(3, "x", act);
+    net.labels = a.array<uint8_t>(4, "labels", act);
+    net.caches = a.array<float>(5, "caches", static_cast<double>(net.blocks) * net.B * HW * h2);
+    const double startD = a.number(6, "start"), endD = a.number(7, "end");
+    if (!(startD == std::floor(startD) && endD == std::floor(endD) && startD >= 0 && startD <= endD &&
+          endD <= static_cast<double>(net.C) * HW))
+      a.rangeError("start and end must be integers with 0 <= start <= end <= C·H·W");
+    const long start = static_cast<long>(startD), end = static_cast<long>(endD);
+    const double temperature = a.number(8, "temperature");
+    if (!(temperature >= 0) || !std::isfinite(temperature))
+      a.rangeError("temperature must be a finite number >= 0");
+    uint32_t* state = a.array<uint32_t>(9, "rngState", 4);
+    float* logitsOut = a.array<float>(10, "logitsOut", static_cast<double>(end - start) * net.B * net.perColour, true);
+    KernelLock lock;
+    activeKernels().sampleCachedPixelCnn(net, start, end, temperature, state, logitsOut);
+  });
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] {
-    Args a(info, "setThreads", 1);
+  return guarded(info, 1, [&](const Args& a) {
     const int n = a.integer(0, "n", 1);
     if (n > 1024) a.rangeError("n must be at most 1024");
     KernelLock lock;
@@ -158,19 +318,33 @@ Napi::Value Isa(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), activeKernels().name);
 }
 
+// Every exported function under its JS name, which guarded() also reads (as the function's
+// data) to name the function in errors.
+struct Binding {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+constexpr Binding kBindings[] = {
+    {"gemm", Gemm},
+    {"conv2dForward", ConvForward},
+    {"conv2dBackwardData", ConvBackwardData},
+    {"conv2dBackwardFilter", ConvBackwardFilter},
+    {"softmaxCrossEntropy", SoftmaxCrossEntropy},
+    {"reluForward", ReluForward},
+    {"reluBackward", ReluBackward},
+    {"add", Add},
+    {"accumulate", Accumulate},
+    {"gateForward", GateForward},
+    {"gateBackward", GateBackward},
+    {"sampleCachedPixelCnn", SampleCachedPixelCnn},
+    {"setThreads", SetThreads},
+    {"getThreads", GetThreads},
+    {"isa", Isa},
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  exports.Set("conv2dForward", Napi::Function::New(env, ConvForward, "conv2dForward"));
-  exports.Set("conv2dBackwardData", Napi::Function::New(env, ConvBackwardData, "conv2dBackwardData"));
-  exports.Set("conv2dBackwardFilter",
-              Napi::Function::New(env, ConvBackwardFilter, "conv2dBackwardFilter"));
-  exports.Set("softmaxCrossEntropy",
-              Napi::Function::New(env, SoftmaxCrossEntropy, "softmaxCrossEntropy"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
-  exports.Set("isa", Napi::Function::New(env, Isa, "isa"));
-  registerSampler(env, exports);
-  registerElementwise(env, exports);
+  for (const Binding& b : kBindings)
+    exports.Set(b.name, Napi::Function::New(env, b.fn, b.name, const_cast<char*>(b.name)));
   return exports;
 }
 

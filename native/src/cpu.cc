@@ -4,19 +4,21 @@
 #include <cstring>
 
 namespace pixelcnn {
-namespace {
 
-#define PIXELCNN_TABLE(ns, label)                                                             \
-  KernelTable {                                                                               \
-    label, ns::gemm, ns::conv2dForward, ns::conv2dBackwardData, ns::conv2dBackwardFilter,     \
-        ns::softmaxCrossEntropy, ns::gateForward, ns::gateBackward                            \
+// One table per instruction set, its fields in PIXELCNN_KERNELS's order (names resolved in ns).
+#define PIXELCNN_KERNEL_ENTRY(fn, params) fn,
+#define PIXELCNN_TABLE(ns, label) \
+  namespace ns {                  \
+  const KernelTable kTable{label, PIXELCNN_KERNELS(PIXELCNN_KERNEL_ENTRY)}; \
   }
 
-const KernelTable kGeneric = PIXELCNN_TABLE(generic, "generic");
+PIXELCNN_TABLE(generic, "generic")
 #if defined(__x86_64__) || defined(__i386__)
-const KernelTable kAvx2 = PIXELCNN_TABLE(avx2, "avx2+fma");
-const KernelTable kAvx512 = PIXELCNN_TABLE(avx512, "avx512f+avx2+fma");
+PIXELCNN_TABLE(avx2, "avx2+fma")
+PIXELCNN_TABLE(avx512, "avx512f+avx2+fma")
 #endif
+
+namespace {
 
 const KernelTable& select() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -27,10 +29,10 @@ const KernelTable& select() {
   int cap = 2;  // 0 generic, 1 avx2, 2 avx512
   if (want && std::strcmp(want, "generic") == 0) cap = 0;
   else if (want && std::strcmp(want, "avx2") == 0) cap = 1;
-  if (avx512 && cap >= 2) return kAvx512;
-  if (avx2 && cap >= 1) return kAvx2;
+  if (avx512 && cap >= 2) return avx512::kTable;
+  if (avx2 && cap >= 1) return avx2::kTable;
 #endif
-  return kGeneric;
+  return generic::kTable;
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
-// Entry points of the compute kernels. Every kernel source (gemm.cc, conv2d.cc, softmax_xent.cc, gate.cc)
-// is compiled once per instruction set into its own namespace (pixelcnn::generic, pixelcnn::avx2,
-// pixelcnn::avx512) by binding.gyp; cpu.cc picks one table at load time.
+// Entry points of the compute kernels. Every kernel source (binding.gyp's kernel_sources) is
+// compiled once per instruction set into its own namespace (pixelcnn::generic, pixelcnn::avx2,
+// pixelcnn::avx512); cpu.cc fills one KernelTable per namespace and picks one at load time.
+// PIXELCNN_KERNELS is the one list of kernels: the table's fields, the per-ISA declarations and
+// the tables are all generated from it.
 #pragma once
-#include <cstdint>
+#include <stdint.h>
 
 namespace pixelcnn {
 
@@ -10,44 +12,67 @@ struct ConvDims {
   int B, I, O, H, W, KH, KW;
 };
 
-struct KernelTable {
-  const char* name;
-  // c (m, n) = op(a) · op(b) + beta · c, row-major (see src/backend/kernels.ts).
-  void (*gemm)(bool transA, bool transB, int m, int n, int k, const float* a, const float* b,
-               float* c, int beta);
-  // out = conv(x, or relu(x) if reluInput) + bias (+ residual if not null)
-  void (*conv2dForward)(float* out, const float* x, const float* w, const float* bias,
-                        const ConvDims& d, const int32_t* taps, int ntaps, const float* residual,
-                        int reluInput);
-  // dx = beta · dx + ... (beta 0 or 1), where gate > 0 if gate is not null (gate = relu(x))
-  void (*conv2dBackwardData)(float* dx, const float* dout, const float* w, const ConvDims& d,
-                             const int32_t* taps, int ntaps, int beta, const float* gate);
-  void (*conv2dBackwardFilter)(float* dw, float* dbias, const float* dout, const float* x,
-                               const ConvDims& d, const int32_t* taps, int ntaps, int reluInput);
-  void (*softmaxCrossEntropy)(double* nll, float* dlogits, const float* logits,
-                              const uint8_t* targets, int B, int L, int C, int S, double gradScale);
-  // Gated unit (gate.cc): y (B, n) = tanh(x[b][0, n)) · σ(x[b][n, 2n)); dx (B, 2n) += its gradient.
-  void (*gateForward)(float* y, const float* x, int B, long n);
-  void (*gateBackward)(float* dx, const float* dy, const float* x, int B, long n);
+// One layer of the cached sampler (sampler.cc): w (T·I × O, rows tap-major) and bias (O); tap t
+// reads the pixel (dy[t], dx[t]) away (causal: dy < 0, or dy = 0 and dx <= 0).
+struct SamplerLayer {
+  int I, O, T;
+  const int32_t* dy;
+  const int32_t* dx;
+  const float* w;
+  const float* bias;
 };
 
-#define PIXELCNN_DECLARE_ISA(ns)                                                              \
-  namespace ns {                                                                              \
-  void gemm(bool, bool, int, int, int, const float*, const float*, float*, int);              \
-  void conv2dForward(float*, const float*, const float*, const float*, const ConvDims&,       \
-                     const int32_t*, int, const float*, int);                                 \
-  void conv2dBackwardData(float*, const float*, const float*, const ConvDims&, const int32_t*, \
-                          int, int, const float*);                                            \
-  void conv2dBackwardFilter(float*, float*, const float*, const float*, const ConvDims&,      \
-                            const int32_t*, int, int);                                        \
-  void softmaxCrossEntropy(double*, float*, const float*, const uint8_t*, int, int, int, int,  \
-                           double);                                                           \
-  void gateForward(float*, const float*, int, long);                                          \
-  void gateBackward(float*, const float*, const float*, int, long);                           \
-  }
+// The residual PixelCNN the cached sampler runs (layout: addon.cc's SampleCachedPixelCnn).
+struct SamplerNet {
+  int B, C, H, W, h, d, blocks, perColour, levels;
+  const SamplerLayer* layers;  // input, (conv1, conv2, conv3) per block, out1, head[0..C)
+  float* x;                    // (B, C, H, W) network input, level / (levels − 1)
+  uint8_t* labels;             // (B, C, H, W)
+  float* caches;               // (blocks, B, H·W, h/2)
+};
 
-PIXELCNN_DECLARE_ISA(generic)
-PIXELCNN_DECLARE_ISA(avx2)
-PIXELCNN_DECLARE_ISA(avx512)
+// X(name, (parameters)) for every kernel; all return void.
+#define PIXELCNN_KERNELS(X)                                                                       \
+  /* c (m, n) = op(a) · op(b) + beta · c, row-major (see src/backend/kernels.ts). */              \
+  X(gemm, (bool transA, bool transB, int m, int n, int k, const float* a, const float* b,         \
+           float* c, int beta))                                                                   \
+  /* out = conv(x, or relu(x) if reluInput) + bias (+ residual if not null) */                    \
+  X(conv2dForward, (float* out, const float* x, const float* w, const float* bias,               \
+                    const ConvDims& d, const int32_t* taps, int ntaps, const float* residual,     \
+                    int reluInput))                                                               \
+  /* dx = beta · dx + ... (beta 0 or 1), where gate > 0 if gate is not null (gate = relu(x)) */   \
+  X(conv2dBackwardData, (float* dx, const float* dout, const float* w, const ConvDims& d,        \
+                         const int32_t* taps, int ntaps, int beta, const float* gate))            \
+  X(conv2dBackwardFilter, (float* dw, float* dbias, const float* dout, const float* x,           \
+                           const ConvDims& d, const int32_t* taps, int ntaps, int reluInput))     \
+  X(softmaxCrossEntropy, (double* nll, float* dlogits, const float* logits,                      \
+                          const uint8_t* targets, int B, int L, int C, int S, double gradScale))  \
+  /* Gated unit (gate.cc): y (B, n) = tanh(x[b][0, n)) · σ(x[b][n, 2n)); dx (B, 2n) += grad. */   \
+  X(gateForward, (float* y, const float* x, int B, long n))                                       \
+  X(gateBackward, (float* dx, const float* dy, const float* x, int B, long n))                    \
+  /* Elementwise (elementwise.cc): y = max(x, +0); dx = beta · dx + (x > 0 ? dy : 0);             \
+     y = a + b; y += a. */                                                                        \
+  X(reluForward, (float* y, const float* x, long n))                                              \
+  X(reluBackward, (float* dx, const float* dy, const float* x, long n, int beta))                 \
+  X(add, (float* y, const float* a, const float* b, long n))                                      \
+  X(accumulate, (float* y, const float* a, long n))                                               \
+  /* The cached sampler's generation loop for positions pixel·C + colour in [start, end): x,     \
+     labels, caches and rngState (xoshiro128**) advance; logitsOut (or null) gets every draw's    \
+     logits ((end − start), B, perColour). */                                                     \
+  X(sampleCachedPixelCnn, (const SamplerNet& net, long start, long end, double temperature,       \
+                           uint32_t* rngState, float* logitsOut))
+
+struct KernelTable {
+  const char* name;
+#define PIXELCNN_KERNEL_FIELD(fn, params) void(*fn) params;
+  PIXELCNN_KERNELS(PIXELCNN_KERNEL_FIELD)
+#undef PIXELCNN_KERNEL_FIELD
+};
+
+#define PIXELCNN_KERNEL_DECLARE(fn, params) void fn params;
+namespace generic { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
+namespace avx2 { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
+namespace avx512 { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
+#undef PIXELCNN_KERNEL_DECLARE
 
 }  // namespace pixelcnn
