@@ -43,7 +43,7 @@ function child(): void {
 
   // gemm, all transpositions, overwrite and accumulate, serial and pooled sizes.
   for (const [m, n, k] of [[7, 13, 5], [67, 45, 300], [130, 270, 129]]) {
-    for (const ta of [false, true]) for (const tb of [false, true]) for (const beta of [0, 1]) {
+    for (const ta of [false, true]) for (const tb of [false, true]) for (const beta of [0, 1] as const) {
       const c = rand(m * n, 3);
       addon.gemm(ta, tb, m, n, k, rand(m * k, 1), rand(k * n, 2), c, beta);
       record(`gemm ${m}x${n}x${k} ${+ta}${+tb} beta${beta}`, c);
@@ -96,7 +96,7 @@ function child(): void {
     const y = new Float32Array(n);
     addon.reluForward(y, x);
     record(`reluForward ${n}`, y);
-    for (const beta of [0, 1]) {
+    for (const beta of [0, 1] as const) {
       const dx = rand(n, 34);
       addon.reluBackward(dx, dy, x, beta);
       record(`reluBackward ${n} beta${beta}`, dx);
