@@ -1,6 +1,6 @@
 import type { AutoregressiveModel } from './model.js';
-import { PixelCnn, type PixelCnnConfig, validatePixelCnnConfig } from './pixelcnn.js';
-import { GatedPixelCnn, type GatedPixelCnnConfig, validateGatedPixelCnnConfig } from './gated-pixelcnn.js';
+import { PixelCnn, type PixelCnnConfig, pixelCnnParameterShapes, validatePixelCnnConfig } from './pixelcnn.js';
+import { GatedPixelCnn, type GatedPixelCnnConfig, gatedPixelCnnParameterShapes, validateGatedPixelCnnConfig } from './gated-pixelcnn.js';
 
 export type { AutoregressiveModel, BaseModelConfig } from './model.js';
 export { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from './pixelcnn.js';
@@ -25,4 +25,17 @@ export function createModel(config: Record<string, unknown>, seed = 0): Autoregr
     default:
       throw new Error(`unknown model architecture '${String(config.arch)}' (known: pixelcnn, gated)`);
   }
+}
+
+/**
+ * The parameter shapes of the model a config describes, by checkpoint name, without building it
+ * (the per-architecture functions validate the config first). Takes an untyped config object, as
+ * createModel does.
+ */
+export function parameterShapes(config: Record<string, unknown>): Map<string, number[]> {
+  // The discriminant only; the per-architecture function validates every field.
+  const isArch = <T extends ModelConfig>(c: Record<string, unknown>, arch: T['arch']): c is T & Record<string, unknown> => c.arch === arch;
+  if (isArch<PixelCnnConfig>(config, 'pixelcnn')) return pixelCnnParameterShapes(config);
+  if (isArch<GatedPixelCnnConfig>(config, 'gated')) return gatedPixelCnnParameterShapes(config);
+  throw new Error(`unknown model architecture '${String(config.arch)}' (known: pixelcnn, gated)`);
 }
