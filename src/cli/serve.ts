@@ -41,7 +41,7 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   // The page validates the checkpoint itself and shows what is wrong; say it here too.
   try {
-    modelFromCheckpoint(loadCheckpoint(modelDir), modelDir);
+    modelFromCheckpoint(loadCheckpoint(modelDir));
   } catch (e) {
     console.warn(`pixelcnn serve: warning: ${(e as Error).message} (the page will show this error)`);
   }

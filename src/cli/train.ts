@@ -146,7 +146,7 @@ async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Pr
     if (t.indexInEpoch > trainSet.count) {
       throw new CheckpointError(`${join(ck.dir, CONFIG_FILE)}: "training.indexInEpoch" is ${t.indexInEpoch}, beyond the ${trainSet.count} images of ${trainSet.name}`);
     }
-    model = modelFromCheckpoint(ck, f.out);
+    model = modelFromCheckpoint(ck);
     resumeFrom = {
       state: { step: t.step, epoch: t.epoch, indexInEpoch: t.indexInEpoch, imagesSeen: t.imagesSeen, elapsedSeconds: t.elapsedSeconds },
       optimizer: ck.optimizer ?? null,

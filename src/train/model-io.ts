@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createModel, parameterShapes, type AutoregressiveModel } from '../models/index.js';
 import {
-  CONFIG_FILE, CheckpointError, checkParameterShapes, loadCheckpoint, loadParamsInto, saveCheckpoint,
+  CONFIG_FILE, CheckpointError, MODEL_FILE, OPTIMIZER_FILE, checkParameterShapes, loadCheckpoint, loadParamsInto, saveCheckpoint,
   type LoadedCheckpoint, type TrainingState,
 } from './checkpoint.js';
 import type { RawTensor } from './safetensors.js';
@@ -26,7 +26,7 @@ export function loadModel(dir: string, opts: { live?: boolean } = {}): LoadedMod
     if (!ck.average) throw new CheckpointError(`${dir}: holds no weight average (train with --ema), so model.safetensors already has the live weights`);
     params = new Map([...ck.params].map(([name, t]) => [name, { shape: t.shape, data: ck.average!.live.get(name)! }]));
   }
-  return { model: modelFromCheckpoint(ck, dir, params), metrics: ck.metrics, training: ck.training };
+  return { model: modelFromCheckpoint(ck, params), metrics: ck.metrics, training: ck.training };
 }
 
 /**
@@ -34,7 +34,9 @@ export function loadModel(dir: string, opts: { live?: boolean } = {}): LoadedMod
  * names and shapes are checked against the config before the model is built, so a config that
  * asks for a huge model beside a small weights file fails without allocating it.
  */
-export function modelFromCheckpoint(ck: LoadedCheckpoint, source: string, params: Map<string, RawTensor> = ck.params): AutoregressiveModel {
+export function modelFromCheckpoint(ck: LoadedCheckpoint, params: Map<string, RawTensor> = ck.params): AutoregressiveModel {
+  // The file the parameters came from names the errors.
+  const source = join(ck.dir, params === ck.params ? MODEL_FILE : OPTIMIZER_FILE);
   let shapes: Map<string, number[]>;
   try {
     shapes = parameterShapes(ck.modelConfig);
