@@ -181,11 +181,10 @@ const corpus: [string, (dir: string) => void, (dir: string) => string][] = [
     (d) => `${join(d, 'config.json')}: cannot read (ELOOP`],
 ];
 
-test('broken checkpoints: eval, sample and train --resume give one line naming the file and field, and change nothing', () => {
-  const source = goodCheckpoint();
-  for (const [name, breakIt, message] of corpus) {
+for (const [name, breakIt, message] of corpus) {
+  test(`broken checkpoint (${name}): eval, sample and train --resume give one line naming the file and field, and change nothing`, () => {
     const dir = fresh('broken');
-    cpSync(source, dir, { recursive: true });
+    cpSync(goodCheckpoint(), dir, { recursive: true });
     breakIt(dir);
     const before = snapshot(dir);
     const png = join(root, `${basename(dir)}.png`);
@@ -195,13 +194,13 @@ test('broken checkpoints: eval, sample and train --resume give one line naming t
       ['train --resume', ['train', '--resume', '--steps', '5', '--no-progress', '--out', dir]],
     ];
     for (const [what, args] of runs) {
-      const line = oneLineError(cli(...args), `${name}: ${what}`);
-      assert.ok(line.startsWith(`pixelcnn: error: ${message(dir)}`), `${name}: ${what}: ${line}`);
-      assert.equal(snapshot(dir), before, `${name}: ${what} changed nothing`);
+      const line = oneLineError(cli(...args), what);
+      assert.ok(line.startsWith(`pixelcnn: error: ${message(dir)}`), `${what}: ${line}`);
+      assert.equal(snapshot(dir), before, `${what} changed nothing`);
     }
-    assert.ok(!existsSync(png), `${name}: no sample written`);
-  }
-});
+    assert.ok(!existsSync(png), 'no sample written');
+  });
+}
 
 test('train --resume: a data position beyond the data set is an error naming the field', () => {
   const dir = fresh('position');
