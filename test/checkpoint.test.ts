@@ -2,19 +2,22 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
-  existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync,
+  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Adam, type AdamState } from '../src/nn/adam.js';
 import { Rng } from '../src/nn/rng.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
+import { createModel, defaultGatedPixelCnnConfig, parameterShapes, parseModelConfig, type ModelConfig } from '../src/models/index.js';
+import { loadModel } from '../src/train/model-io.js';
 import { decodeSafetensors, encodeSafetensors, halfToFloat, type RawTensor } from '../src/train/safetensors.js';
 import { writeFileAtomic } from '../src/train/atomic-write.js';
 import {
-  CheckpointError, loadCheckpoint, loadParamsInto, saveCheckpoint, updateMetrics,
+  CheckpointError, checkCheckpointTarget, checkpointExists, loadCheckpoint, loadParamsInto, saveCheckpoint, updateMetrics,
 } from '../src/train/checkpoint.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pixelcnn-ckpt-'));
@@ -371,29 +374,34 @@ test('checkpoint: an interrupted save leaves the last complete checkpoint loadab
   assert.equal(readFileSync(join(dir, 'samples.png'), 'utf8'), 'png bytes', 'other files are carried over');
   assert.equal(readFileSync(join(dir, 'extra', 'notes.txt'), 'utf8'), 'notes');
 
-  // 1. Crash while writing the new checkpoint: a half-written <dir>.tmp and a stray atomic-write temp.
-  mkdirSync(`${dir}.tmp`);
-  writeFileSync(join(`${dir}.tmp`, 'optimizer.safetensors'), 'partial');
-  writeFileSync(join(dir, 'samples.png.tmp-123-abcdef'), 'partial png');
+  // The swap's siblings: hidden, marked, with a generation id.
+  const base = basename(dir);
+  const sibling = (kind: 'new' | 'old', gen: string) => join(root, `.${base}.pixelcnn-${kind}-${gen}-0123456789ab`);
+  const leftovers = () => readdirSync(root).filter((e) => e.startsWith(`.${base}.pixelcnn-`));
+
+  // 1. Crash while writing the new checkpoint: a half-written new sibling and a stray atomic-write temp.
+  mkdirSync(sibling('new', 'aaaa'));
+  writeFileSync(join(sibling('new', 'aaaa'), 'optimizer.safetensors'), 'partial');
+  writeFileSync(join(dir, 'samples.png.tmp-123-abcdef012345'), 'partial png');
   assert.equal(stepOf(), 2);
   assert.deepEqual(paramsOf(), b.model.input.weight.data);
 
-  // 2. Crash between the two renames: <dir> is gone, <dir>.old is the previous complete one.
-  renameSync(dir, `${dir}.old`);
+  // 2. Crash between the two renames: <dir> is gone, the old sibling is the previous complete one.
+  renameSync(dir, sibling('old', 'aaab'));
   assert.ok(!existsSync(dir));
   const ck = loadCheckpoint(dir);
-  assert.equal(ck.dir, `${dir}.old`);
+  assert.equal(ck.dir, sibling('old', 'aaab'));
   assert.equal(ck.training!.step, 2);
   assert.ok(ck.optimizer);
   // ... and the next save recovers, keeping the other files and dropping the stale temporaries.
   save(dir, c.model, c.adam, 3);
   assert.equal(stepOf(), 3);
-  assert.ok(!existsSync(`${dir}.old`) && !existsSync(`${dir}.tmp`));
+  assert.deepEqual(leftovers(), []);
   assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'extra', 'model.safetensors', 'optimizer.safetensors', 'samples.png']);
 
-  // 3. Crash after the swap but before removing <dir>.old: <dir> wins.
-  mkdirSync(`${dir}.old`);
-  writeFileSync(join(`${dir}.old`, 'config.json'), '{}');
+  // 3. Crash after the swap but before removing the old sibling: <dir> wins.
+  mkdirSync(sibling('old', 'aaac'));
+  writeFileSync(join(sibling('old', 'aaac'), 'config.json'), '{}');
   assert.equal(stepOf(), 3);
   assert.deepEqual(paramsOf(), c.model.input.weight.data);
   updateMetrics(dir, { test_bits_per_dim: 2 });
@@ -401,7 +409,7 @@ test('checkpoint: an interrupted save leaves the last complete checkpoint loadab
   assert.equal(stepOf(), 4);
   assert.equal(loadCheckpoint(dir).optimizer, null, 'no stale optimizer state from the previous save');
   assert.equal(loadCheckpoint(dir).metrics, undefined);
-  assert.ok(!existsSync(`${dir}.old`));
+  assert.deepEqual(leftovers(), []);
 
   // The working directory (or one containing it) is never swapped away.
   assert.throws(() => saveCheckpoint(process.cwd(), { modelConfig: { ...a.model.config }, params: a.model.parameters() }), /working directory/);
@@ -470,4 +478,178 @@ test('checkpoint: PyTorch reads our checkpoints and writes ones we read, with th
   const torchLogits = readLogits();
   const mine = loaded.forward(x);
   assert.ok(maxAbsDiff(torchLogits.data, mine.data) < 1e-4, `max abs diff ${maxAbsDiff(torchLogits.data, mine.data)}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Safety: the user's files, non-finite values, hostile files
+
+/** A FIFO at `path` (false where mkfifo is unavailable). */
+function mkfifo(path: string): boolean {
+  return spawnSync('mkfifo', [path]).status === 0;
+}
+
+test('checkpoint: a save never touches what the project did not write (DIR.old, DIR.tmp, files inside DIR, its mode)', (t) => {
+  const dir = fresh('ck-user');
+  const { model, adam } = tinyModelAndAdam(9, tinyConfig());
+  // The user's own siblings with the names the swap used to take.
+  for (const s of ['.old', '.tmp']) {
+    mkdirSync(`${dir}${s}`);
+    writeFileSync(join(`${dir}${s}`, 'mine.txt'), `user ${s}`);
+  }
+  save(dir, model, adam, 1);
+  chmodSync(dir, 0o700);
+  writeFileSync(join(dir, 'notes.txt'), 'my notes');
+  mkdirSync(join(dir, 'private'));
+  chmodSync(join(dir, 'private'), 0o750);
+  writeFileSync(join(dir, 'private', 'a.txt'), 'a');
+  const fifo = mkfifo(join(dir, 'pipe'));
+  save(dir, model, adam, 2);
+  save(dir, model, adam, 3);
+  for (const s of ['.old', '.tmp']) {
+    assert.deepEqual(readdirSync(`${dir}${s}`), ['mine.txt'], `${s} kept`);
+    assert.equal(readFileSync(join(`${dir}${s}`, 'mine.txt'), 'utf8'), `user ${s}`);
+  }
+  assert.equal(loadCheckpoint(dir).training!.step, 3);
+  assert.equal(statSync(dir).mode & 0o777, 0o700, 'the directory keeps its mode');
+  assert.equal(statSync(join(dir, 'private')).mode & 0o777, 0o750);
+  assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'my notes');
+  assert.equal(readFileSync(join(dir, 'private', 'a.txt'), 'utf8'), 'a');
+  if (fifo) assert.ok(lstatSync(join(dir, 'pipe')).isFIFO(), 'a FIFO the user put there is carried over');
+  else t.diagnostic('mkfifo unavailable: FIFO part skipped');
+  assert.deepEqual(readdirSync(root).filter((e) => e.includes(`${basename(dir)}.pixelcnn-`)), [], 'no swap siblings left');
+
+  // <dir> missing and a user's <dir>.old (even one holding a checkpoint): neither read nor pulled in.
+  const other = fresh('ck-user-old');
+  save(`${other}.old`, model, adam, 7);
+  writeFileSync(join(`${other}.old`, 'theirs.txt'), 'x');
+  assert.throws(() => loadCheckpoint(other), /does not exist/);
+  save(other, model, adam, 1);
+  assert.deepEqual(readdirSync(other).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors']);
+  assert.deepEqual(readdirSync(`${other}.old`).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors', 'theirs.txt']);
+  assert.equal(loadCheckpoint(`${other}.old`).training!.step, 7);
+});
+
+test('checkpoint: non-finite weights or optimizer state are never written, and are refused when read', () => {
+  const dir = fresh('ck-nan');
+  const { model, adam } = tinyModelAndAdam(10, tinyConfig());
+  save(dir, model, adam, 1);
+  const before = readFileSync(join(dir, 'config.json'), 'utf8');
+  const w = model.parameters().get('out1.weight')!;
+  const keep = w.data[2];
+  w.data[2] = NaN;
+  assert.throws(() => save(dir, model, adam, 2), /not saved: parameter 'out1\.weight' holds a non-finite value \(NaN at index 2\)/);
+  w.data[2] = keep;
+  adam.state.v.get('input.bias')!.fill(Infinity);
+  assert.throws(() => save(dir, model, adam, 2), /not saved: Adam second moment 'input\.bias' holds a non-finite value \(Infinity at index 0\)/);
+  assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), before, 'the previous checkpoint is kept');
+  assert.deepEqual(readdirSync(root).filter((e) => e.includes(`${basename(dir)}.pixelcnn-`)), []);
+
+  // An optimizer file with NaN (written by something else): the error names the tensor.
+  const optPath = join(dir, 'optimizer.safetensors');
+  const opt = decodeSafetensors(readFileSync(optPath), optPath);
+  opt.tensors.get('m.out2.bias')!.data[1] = NaN;
+  writeFileSync(optPath, encodeSafetensors(opt.tensors, opt.metadata));
+  assert.throws(() => loadCheckpoint(dir), (e: Error) => e instanceof CheckpointError &&
+    e.message === `${optPath}: tensor 'm.out2.bias' holds a non-finite value (NaN at index 1); the optimizer state is corrupt`);
+});
+
+test('checkpoint: the training state is validated, naming the field', () => {
+  const { model, adam } = tinyModelAndAdam(11, tinyConfig());
+  const cases: [string, unknown, RegExp][] = [
+    ['step', -1, /"training\.step" must be an integer in \[0, 2\^48\], got -1/],
+    ['step', 1.5, /"training\.step" must be an integer .*got 1\.5/],
+    ['step', 1e300, /"training\.step" must be an integer .*got 1e\+300/],
+    ['epoch', -3, /"training\.epoch" must be an integer .*got -3/],
+    ['indexInEpoch', 2.25, /"training\.indexInEpoch" must be an integer .*got 2\.25/],
+    ['indexInEpoch', 2 ** 60, /"training\.indexInEpoch" must be an integer/],
+    ['imagesSeen', '12', /"training\.imagesSeen" must be an integer .*got "12"/],
+    ['elapsedSeconds', -1, /"training\.elapsedSeconds" must be a number ≥ 0, got -1/],
+    ['options', 5, /"training\.options" is not an object/],
+    ['dataset', { name: 3 }, /"training\.dataset\.name" must be a string or null, got 3/],
+    ['dataset', { name: 'mnist', limit: -2 }, /"training\.dataset\.limit" must be a positive integer or null, got -2/],
+  ];
+  for (const [key, value, re] of cases) {
+    const dir = fresh('ck-state');
+    save(dir, model, adam, 1);
+    const path = join(dir, 'config.json');
+    const c = JSON.parse(readFileSync(path, 'utf8'));
+    c.training[key] = value;
+    writeFileSync(path, JSON.stringify(c));
+    assert.throws(() => loadCheckpoint(dir), (e: Error) => {
+      assert.ok(e instanceof CheckpointError);
+      assert.ok(e.message.startsWith(`${path}: `), e.message);
+      assert.match(e.message, re);
+      return true;
+    }, `${key} = ${JSON.stringify(value)}`);
+  }
+  // An older checkpoint's plain data-set name is read (and dropped).
+  const dir = fresh('ck-state-old');
+  save(dir, model, adam, 1);
+  const path = join(dir, 'config.json');
+  const c = JSON.parse(readFileSync(path, 'utf8'));
+  c.training.dataset = 'mnist:train';
+  writeFileSync(path, JSON.stringify(c));
+  assert.equal(loadCheckpoint(dir).training!.dataset, undefined);
+  assert.equal(checkpointExists(dir), true);
+  assert.equal(checkpointExists(join(root, 'nothing-here')), false);
+});
+
+test('checkpoint: FIFOs and symlink loops in place of checkpoint files are refused at once', (t) => {
+  const { model, adam } = tinyModelAndAdam(12, tinyConfig());
+  for (const file of ['config.json', 'model.safetensors', 'optimizer.safetensors']) {
+    const dir = fresh('ck-fifo');
+    save(dir, model, adam, 1);
+    rmSync(join(dir, file));
+    if (!mkfifo(join(dir, file))) { t.skip('mkfifo unavailable'); return; }
+    assert.throws(() => loadCheckpoint(dir), (e: Error) => e instanceof CheckpointError &&
+      e.message === `${join(dir, file)}: not a regular file (a FIFO); a checkpoint holds plain files`, file);
+  }
+  const dir = fresh('ck-loop');
+  save(dir, model, adam, 1);
+  rmSync(join(dir, 'config.json'));
+  symlinkSync('config.json', join(dir, 'config.json'));
+  assert.throws(() => loadCheckpoint(dir), /config\.json: cannot read \(ELOOP/);
+});
+
+test('parameterShapes: equal to the built model\'s parameters, for both architectures', () => {
+  const configs: ModelConfig[] = [
+    { ...defaultPixelCnnConfig, hidden: 6, outHidden: 3, blocks: 2, levels: 4, height: 5, width: 5 },
+    { ...defaultPixelCnnConfig, channels: 3, hidden: 4, outHidden: 5, blocks: 0, levels: 2, likelihood: 'sigmoid', height: 4, width: 4 },
+    { ...defaultGatedPixelCnnConfig, hidden: 5, outHidden: 3, layers: 3, kernel: 5, firstKernel: 3, levels: 3, height: 6, width: 6 },
+    { ...defaultGatedPixelCnnConfig, channels: 3, numClasses: 4, hidden: 6, outHidden: 6, layers: 1, levels: 4, height: 4, width: 4 },
+  ];
+  for (const c of configs) {
+    const built = new Map([...createModel(c).parameters()].map(([n, p]) => [n, [...p.shape]]));
+    assert.deepEqual(parameterShapes(c), built, JSON.stringify(c));
+  }
+  // An unknown architecture never gets this far: the config parser refuses it.
+  assert.throws(() => parseModelConfig({ arch: 'transformer' }), /unknown model architecture 'transformer'/);
+});
+
+test('loadModel: a config asking for a huge model beside small weights fails before the model is built', () => {
+  const dir = fresh('ck-huge');
+  const { model, adam } = tinyModelAndAdam(13, tinyConfig());
+  save(dir, model, adam, 1);
+  const path = join(dir, 'config.json');
+  const c = JSON.parse(readFileSync(path, 'utf8'));
+  Object.assign(c.model, { hidden: 4096, outHidden: 4096, blocks: 256 }); // ~10 GB of float32 if built
+  writeFileSync(path, JSON.stringify(c));
+  assert.throws(() => loadModel(dir), (e: Error) => e instanceof CheckpointError &&
+    e.message.startsWith(`${join(dir, 'model.safetensors')}: the parameters do not fit the pixelcnn model; missing: blocks.1.conv1.weight`) &&
+    / and \d+ more/.test(e.message));
+  c.model.arch = 'transformer';
+  writeFileSync(path, JSON.stringify(c));
+  assert.throws(() => loadModel(dir), (e: Error) => e.message === `${path}: unknown model architecture 'transformer' (known: pixelcnn, gated)`);
+});
+
+test('checkCheckpointTarget: an output path that cannot take a checkpoint is refused before any work', (t) => {
+  const file = fresh('a-file');
+  writeFileSync(file, 'x');
+  assert.throws(() => checkCheckpointTarget(file), (e: Error) => e.message === `${file}: exists and is not a directory (a checkpoint is a directory)`);
+  assert.throws(() => checkCheckpointTarget(join(file, 'sub')), (e: Error) => e.message === `${join(file, 'sub')}: ${file} is not a directory`);
+  checkCheckpointTarget(join(fresh('missing-parents'), 'a', 'b')); // created on the first save
+  const ro = fresh('read-only');
+  mkdirSync(ro, { mode: 0o500 });
+  if (process.getuid?.() === 0) { t.diagnostic('running as root: permissions are not enforced, read-only case skipped'); return; }
+  assert.throws(() => checkCheckpointTarget(join(ro, 'out')), /cannot write into .*read-only.* \(permission denied\)/);
 });

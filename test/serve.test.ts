@@ -4,7 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -199,4 +199,35 @@ test('pixelcnn serve: --port 0 prints the URL and serves; a missing model is an 
     child.kill('SIGTERM');
     await new Promise((r) => child.on('close', r));
   }
+});
+
+test('a FIFO in place of a model file is refused (403) without wedging the server, which still closes', async (t) => {
+  const dir = join(root, 'fifo-model');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.json'), readFileSync(join(modelDir, 'config.json')));
+  if (spawnSync('mkfifo', [join(dir, 'model.safetensors')]).status !== 0) return t.skip('mkfifo unavailable');
+  const s = await startServer({ modelDir: dir, webDir, port: 0 });
+  try {
+    // More requests than libuv has file threads: a blocking open of the FIFO would hold them all.
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(new URL('model/model.safetensors', s.url), { signal: AbortSignal.timeout(5000) });
+      assert.equal(r.status, 403);
+      assert.equal(await r.text(), '403 Forbidden (not a regular file)\n');
+    }
+    assert.equal((await fetch(new URL('model/config.json', s.url), { signal: AbortSignal.timeout(5000) })).status, 200);
+  } finally {
+    await s.close();
+  }
+});
+
+test('pixelcnn serve: a port in use is one line naming --port', async (t) => {
+  if (!existsSync(join(repoRoot, 'dist', 'web', 'index.html'))) {
+    const why = 'dist/web is not built (npm run build)';
+    if (process.env.PIXELCNN_REQUIRE_BROWSER === '1') assert.fail(why);
+    return t.skip(why);
+  }
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'pixelcnn.js'), 'serve', '--model', modelDir, '--port', String(srv.port)],
+    { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `pixelcnn: error: --port ${srv.port}: port ${srv.port} on 127.0.0.1 is already in use; choose another with --port (0 picks a free one)\n`);
 });

@@ -23,7 +23,7 @@ export class Progress {
     const now = Date.now();
     if (now - this.lastLine >= 5000 || done >= this.total) {
       this.lastLine = now;
-      process.stderr.write(`${this.label} ${Math.round((100 * done) / this.total)}% | ${info}\n`);
+      process.stderr.write(`${this.label} ${Math.round((100 * Math.min(done, this.total)) / this.total)}% | ${info}\n`);
     }
   }
 

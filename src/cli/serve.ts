@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intArg } from './options.js';
 import { UsageError } from './args.js';
-import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
-import { createModel } from '../models/index.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { modelFromCheckpoint } from '../train/model-io.js';
 import { defaultWebDir, startServer } from '../serve/server.js';
 
 interface ServeFlags {
@@ -41,12 +41,20 @@ async function runServe(f: ServeFlags): Promise<void> {
   }
   // The page validates the checkpoint itself and shows what is wrong; say it here too.
   try {
-    const ck = loadCheckpoint(modelDir);
-    loadParamsInto(createModel(ck.modelConfig), ck.params, modelDir);
+    modelFromCheckpoint(loadCheckpoint(modelDir));
   } catch (e) {
     console.warn(`pixelcnn serve: warning: ${(e as Error).message} (the page will show this error)`);
   }
-  const s = await startServer({ modelDir, webDir, host: f.host, port: f.port });
+  let s;
+  try {
+    s = await startServer({ modelDir, webDir, host: f.host, port: f.port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`--port ${f.port}: port ${f.port} on ${f.host} is already in use; choose another with --port (0 picks a free one)`);
+    if (code === 'EACCES') throw new UsageError(`--port ${f.port}: not allowed to listen on port ${f.port} on ${f.host} (ports below 1024 need privileges); choose another with --port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`--host ${f.host}: not an address of this machine`);
+    throw e;
+  }
   console.log(`serving ${modelDir} at ${s.url}  (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -1,12 +1,14 @@
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { addBackendOption, addDataOptions, addModelOptions, datasetSpec, floatArg, intArg, modelConfigFromFlags, type DataFlags, type ModelFlags } from './options.js';
 import { choice } from './args.js';
 import { loadDataset } from '../data/datasets.js';
 import { createModel } from '../models/index.js';
-import { loadCheckpoint, loadParamsInto, oldDirOf } from '../train/checkpoint.js';
-import { train, type TrainState } from '../train/trainer.js';
+import {
+  CONFIG_FILE, CheckpointError, checkCheckpointTarget, checkpointExists, loadCheckpoint, type DatasetRecord, type LoadedCheckpoint,
+} from '../train/checkpoint.js';
+import { modelFromCheckpoint } from '../train/model-io.js';
+import { train } from '../train/trainer.js';
 import { sampleCached } from '../sample/cached.js';
 import { Progress } from './progress.js';
 import { bitsToNats } from '../eval/likelihood.js';
@@ -31,6 +33,7 @@ interface TrainFlags extends DataFlags, ModelFlags {
   evalLimit: number;
   checkpointEvery: number;
   resume: boolean;
+  force: boolean;
   samples: number;
   progress: boolean;
   backend?: 'js' | 'native';
@@ -47,7 +50,7 @@ export function trainCommand(): Command {
     .option('--batch <n>', 'batch size', intArg(1, 65536), 32)
     .option('--steps <n>', 'stop after n optimiser steps', intArg(0))
     .option('--epochs <n>', 'stop after n epochs (fractions allowed)', floatArg(0, Infinity, { exclusiveMin: true }))
-    .option('--minutes <m>', 'stop after m minutes of training (wall clock)', floatArg(0, Infinity, { exclusiveMin: true }))
+    .option('--minutes <m>', 'stop after m minutes of training (wall clock; the final test evaluation comes after: bound it with --eval-limit)', floatArg(0, Infinity, { exclusiveMin: true }))
     .option('--lr <rate>', 'Adam learning rate', floatArg(0, 10, { exclusiveMin: true }), 1e-3)
     .addOption(choice('--lr-schedule <kind>', 'learning-rate schedule', ['constant', 'cosine', 'exp'] as const, 'constant'))
     .option('--lr-decay <f>', 'exp schedule: factor per epoch', floatArg(0, 1, { exclusiveMin: true }), 1)
@@ -60,32 +63,93 @@ export function trainCommand(): Command {
     .option('--eval-every <steps>', 'evaluate on the test set every n steps (0 = at the end only)', intArg(0), 0)
     .option('--eval-limit <n>', 'test images used for evaluation (0 = all)', intArg(0), 0)
     .option('--checkpoint-every <seconds>', 'seconds between checkpoints', floatArg(1), 120)
-    .option('--resume', 'continue from the checkpoint in --out (model, optimiser and data position)', false)
+    .option('--resume', 'continue from the checkpoint in --out (model, optimiser, data set and position); model and data flags left out take the checkpoint\'s values', false)
+    .option('--force', 'replace the checkpoint already in --out with a new model', false)
     .option('--samples <n>', 'images in the sample grid written at the end (0 = none)', intArg(0, 1024), 16)
     .option('--no-progress', 'no progress bar')
-    .action(async (f: TrainFlags) => runTrain(f));
+    .action(async (f: TrainFlags, c: Command) => runTrain(f, (name) => c.getOptionValueSource(name) === 'cli'));
   return cmd;
 }
 
-async function runTrain(f: TrainFlags): Promise<void> {
-  if (f.steps === undefined && f.epochs === undefined && f.minutes === undefined) {
+/** Model flags and the config field each sets (--conditional: numClasses > 0). */
+const MODEL_FLAGS = [
+  ['arch', '--arch', 'arch'], ['levels', '--levels', 'levels'], ['likelihood', '--likelihood', 'likelihood'],
+  ['hidden', '--hidden', 'hidden'], ['outHidden', '--out-hidden', 'outHidden'], ['blocks', '--blocks', 'blocks'],
+  ['layers', '--layers', 'layers'], ['kernel', '--kernel', 'kernel'], ['firstKernel', '--first-kernel', 'firstKernel'],
+] as const satisfies readonly (readonly [keyof ModelFlags, string, string])[];
+
+/** Data flags and the field of the checkpoint's data-set record each corresponds to. */
+const DATA_FLAGS = [
+  ['dataset', '--dataset', 'name'], ['colour', '--colour', 'colour'], ['binarise', '--binarise', 'binarise'], ['limit', '--limit', 'limit'],
+] as const satisfies readonly (readonly [keyof DataFlags, string, keyof DatasetRecord])[];
+
+/**
+ * --resume: the model and data flags the user gave must agree with the checkpoint (an error names
+ * both values); the ones left out take the checkpoint's values. Returns the flags to train with.
+ */
+function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: LoadedCheckpoint): TrainFlags {
+  const where = `the checkpoint in ${f.out}`;
+  const hint = 'leave the flag out to continue it, or train a new model with --force';
+  const mc = ck.modelConfig, fields = new Map<string, unknown>(Object.entries(mc));
+  for (const [name, flag, key] of MODEL_FLAGS) {
+    if (!given(name)) continue;
+    if (!fields.has(key)) throw new UsageError(`${flag} ${f[name]} contradicts ${where} (a ${mc.arch} model, which has no ${key}); ${hint}`);
+    if (fields.get(key) !== f[name]) throw new UsageError(`${flag} ${f[name]} contradicts ${where} (${key} ${String(fields.get(key))}); ${hint}`);
+  }
+  const conditional = typeof mc.numClasses === 'number' && mc.numClasses > 0;
+  if (given('conditional') && f.conditional !== conditional) {
+    throw new UsageError(`--conditional contradicts ${where} (an unconditional model); ${hint}`);
+  }
+  const out: TrainFlags = { ...f };
+  const recorded = ck.training?.dataset;
+  if (!recorded) return out; // written before the data set was recorded: the flags say it
+  for (const [name, flag, key] of DATA_FLAGS) {
+    const value = recorded[key];
+    if (value === null) continue;
+    if (given(name)) {
+      if (f[name] !== value) throw new UsageError(`${flag} ${String(f[name])} contradicts ${where} (trained with ${flag} ${String(value)}); ${hint}`);
+    } else {
+      Object.assign(out, { [name]: value });
+    }
+  }
+  // The data's location may move; a --data-dir given now wins.
+  if (!given('dataDir') && recorded.dataDir !== null) out.dataDir = recorded.dataDir;
+  return out;
+}
+
+async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Promise<void> {
+  if (flags.steps === undefined && flags.epochs === undefined && flags.minutes === undefined) {
     throw new UsageError('say how long to train: --steps, --epochs or --minutes');
   }
+  if (flags.resume && flags.force) throw new UsageError('--resume continues the checkpoint in --out and --force replaces it: give one of them');
+  // Before any work: a save must be possible, and an existing model is never replaced unasked.
+  checkCheckpointTarget(flags.out);
+  const exists = checkpointExists(flags.out);
+  if (exists && !flags.resume && !flags.force) {
+    throw new UsageError(`${flags.out} already holds a checkpoint; continue it with --resume, or replace it with --force`);
+  }
+  const ck = flags.resume && exists ? loadCheckpoint(flags.out) : null;
+  const f = ck ? resumeFlags(flags, given, ck) : flags;
   const backend = setupBackend(f);
   const spec = datasetSpec(f, f.seed);
   const trainSet = loadDataset(spec, 'train');
   const testSet = loadDataset(spec, 'test');
   if (trainSet.note) console.error(trainSet.note);
+  const dataset: DatasetRecord = {
+    name: f.dataset, dataDir: f.dataDir === undefined ? null : resolve(f.dataDir), colour: f.colour ?? null,
+    binarise: f.binarise ?? null, limit: f.limit ?? null,
+  };
 
   let model, resumeFrom: Parameters<typeof train>[6];
-  if (f.resume && (existsSync(join(f.out, 'config.json')) || existsSync(oldDirOf(f.out)))) {
-    const ck = loadCheckpoint(f.out);
-    model = createModel(ck.modelConfig);
-    loadParamsInto(model, ck.params, f.out);
-    const t = ck.training as Partial<TrainState> | undefined;
-    if (!t || typeof t.step !== 'number') throw new UsageError(`${f.out}: the checkpoint has no training state to resume from`);
+  if (ck) {
+    const t = ck.training;
+    if (!t) throw new UsageError(`${f.out}: the checkpoint has no training state to resume from`);
+    if (t.indexInEpoch > trainSet.count) {
+      throw new CheckpointError(`${join(ck.dir, CONFIG_FILE)}: "training.indexInEpoch" is ${t.indexInEpoch}, beyond the ${trainSet.count} images of ${trainSet.name}`);
+    }
+    model = modelFromCheckpoint(ck);
     resumeFrom = {
-      state: { step: t.step, epoch: t.epoch ?? 0, indexInEpoch: t.indexInEpoch ?? 0, imagesSeen: t.imagesSeen ?? 0, elapsedSeconds: t.elapsedSeconds ?? 0 },
+      state: { step: t.step, epoch: t.epoch, indexInEpoch: t.indexInEpoch, imagesSeen: t.imagesSeen, elapsedSeconds: t.elapsedSeconds },
       optimizer: ck.optimizer ?? null,
       average: ck.average,
     };
@@ -102,7 +166,9 @@ async function runTrain(f: TrainFlags): Promise<void> {
     `data ${trainSet.name} (${trainSet.count}) / ${testSet.name} (${testSet.count}); backend ${backend}`);
 
   const totalFromSteps = f.steps ?? Infinity;
-  const progress = new Progress('train', 1000, f.progress);
+  let progress = new Progress('train', 1000, f.progress);
+  // Evaluations get their own bar; the training bar comes back after a periodic one.
+  let evalBar: Progress | null = null, restartTrainBar = false;
   let stop = false;
   const onSignal = () => {
     if (stop) process.exit(130);
@@ -115,19 +181,26 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const result = await train(model, trainSet, testSet, {
     batchSize: f.batch, steps: f.steps, epochs: f.epochs, minutes: f.minutes, lr: f.lr, lrSchedule: f.lrSchedule,
     lrDecay: f.lrDecay, warmupSteps: f.warmup, clipNorm: f.clip, weightDecay: f.weightDecay, ema: f.ema, seed: f.seed,
-    binarise: f.binarise, evalEvery: f.evalEvery, evalLimit: f.evalLimit, checkpointEverySeconds: f.checkpointEvery,
+    binarise: f.binarise, evalEvery: f.evalEvery, evalLimit: f.evalLimit, checkpointEverySeconds: f.checkpointEvery, dataset,
   }, f.out, {
     onStep: (s) => {
+      if (restartTrainBar) { progress = new Progress('train', 1000, f.progress); restartTrainBar = false; }
       smoothed = Number.isNaN(smoothed) ? s.bitsPerDim : 0.95 * smoothed + 0.05 * s.bitsPerDim;
       const nats = c.levels === 2 ? ` ${fmt(bitsToNats(smoothed) * c.channels * c.height * c.width, 1)} nats/img` : '';
       progress.update(Math.round(s.progress * 1000),
         `step ${s.state.step}${Number.isFinite(totalFromSteps) ? '/' + totalFromSteps : ''} ep ${fmt(s.state.imagesSeen / trainSet.count, 2)} | ` +
-        `${fmt(smoothed)} bits/dim${nats} | ${fmt(s.imagesPerSecond, 1)} img/s`);
+        `loss (running avg) ${fmt(smoothed)} bits/dim${nats} | ${fmt(s.imagesPerSecond, 1)} img/s`);
+    },
+    onEvalProgress: (done, total) => {
+      if (!evalBar) { progress.stop(); evalBar = new Progress('eval', total, f.progress); }
+      evalBar.update(done, `${done}/${total} test images`);
+      if (done >= total) { evalBar.stop(); evalBar = null; restartTrainBar = true; }
     },
     onEval: (r, s) => progress.log(`step ${s.step}: test ${fmt(r.bitsPerDim)} bits/dim` +
       (c.levels === 2 ? `, ${fmt(r.natsPerImage, 2)} nats/image` : '') + ` (${r.images} images)`),
+    onWarning: (message) => progress.log(message),
     shouldStop: () => stop,
-  }, resumeFrom);
+  }, resumeFrom).finally(() => { evalBar?.stop(); progress.stop(); });
   progress.stop();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

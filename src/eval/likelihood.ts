@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
+import { withArena } from '../tensor/arena.js';
 import { softmaxCrossEntropy, sigmoidCrossEntropy, type NllResult } from '../ops/index.js';
 import { levelsToUnit } from '../data/quantise.js';
 import type { AutoregressiveModel } from '../models/model.js';
@@ -50,7 +51,8 @@ export interface EvalResult {
 }
 
 /**
- * Exact test-set likelihood over `count` images of level labels (N, C, H, W), in batches.
+ * Exact test-set likelihood over `count` images of level labels (N, C, H, W), in batches;
+ * `onBatch` reports the images done after each batch (for a progress display).
  */
 export function evaluate(model: AutoregressiveModel, labels: Uint8Array, count: number, height: number, width: number,
                          opts: { batchSize?: number; classes?: Uint8Array | null; onBatch?: (done: number, total: number) => void } = {}): EvalResult {
@@ -63,8 +65,13 @@ export function evaluate(model: AutoregressiveModel, labels: Uint8Array, count: 
       const b = Math.min(batchSize, count - start);
       const targets = labels.subarray(start * dims, (start + b) * dims);
       const classes = opts.classes ? Int32Array.from(opts.classes.subarray(start, start + b)) : null;
-      const { nllPerImage } = imageNll(model, targets, b, height, width, classes);
-      for (let i = 0; i < b; i++) total += nllPerImage[i];
+      // Each batch's buffers are recycled for the next: memory stays that of one batch.
+      total += withArena(() => {
+        const { nllPerImage } = imageNll(model, targets, b, height, width, classes);
+        let sum = 0;
+        for (let i = 0; i < b; i++) sum += nllPerImage[i];
+        return sum;
+      });
       opts.onBatch?.(start + b, count);
     }
   });

@@ -191,3 +191,29 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
     return logits;
   }
 }
+
+/**
+ * The parameter shapes (by checkpoint name) of the Gated PixelCNN a config describes, without
+ * building it: a checkpoint's weights are checked against them before anything is allocated.
+ * Must agree with GatedPixelCnn's parameters() (a test compares them).
+ */
+export function gatedPixelCnnParameterShapes(config: GatedPixelCnnConfig): Map<string, number[]> {
+  const { channels: C, hidden: h, outHidden: d, layers: L, numClasses: K } = config;
+  const shapes = new Map<string, number[]>();
+  const conv = (name: string, i: number, o: number, kh: number, kw: number) => {
+    shapes.set(`${name}.weight`, [o, i, kh, kw]);
+    shapes.set(`${name}.bias`, [o]);
+  };
+  for (let l = 0; l < L; l++) {
+    const inFilters = l === 0 ? C : h, k = l === 0 ? config.firstKernel : config.kernel;
+    conv(`vstack.${l}.conv`, inFilters, 2 * h, k, k);
+    conv(`hstack.${l}.conv`, inFilters, 2 * h, 1, k);
+    conv(`hstack.${l}.v2h`, 2 * h, 2 * h, 1, 1);
+    if (l < L - 1) conv(`hstack.${l}.res`, h, h, 1, 1);
+    conv(`hstack.${l}.skip`, h, h, 1, 1);
+    if (K > 0) shapes.set(`cond.${l}.weight`, [K, 2 * h]);
+  }
+  conv('out1', h, d, 1, 1);
+  conv('out2', d, logitChannels(config), 1, 1);
+  return shapes;
+}

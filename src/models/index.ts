@@ -1,7 +1,7 @@
 import type { AutoregressiveModel } from './model.js';
-import { parseModelConfig, type ModelConfigInput } from './config.js';
-import { PixelCnn } from './pixelcnn.js';
-import { GatedPixelCnn } from './gated-pixelcnn.js';
+import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { PixelCnn, pixelCnnParameterShapes } from './pixelcnn.js';
+import { GatedPixelCnn, gatedPixelCnnParameterShapes } from './gated-pixelcnn.js';
 
 export type { AutoregressiveModel } from './model.js';
 export {
@@ -22,5 +22,16 @@ export function createModel(config: ModelConfigInput, seed = 0): AutoregressiveM
   switch (c.arch) {
     case 'pixelcnn': return new PixelCnn(c, seed);
     case 'gated': return new GatedPixelCnn(c, seed);
+  }
+}
+
+/**
+ * The parameter shapes of the model a config describes, by checkpoint name, without building it:
+ * a checkpoint's weights are checked against these before any model memory is allocated.
+ */
+export function parameterShapes(config: ModelConfig): Map<string, number[]> {
+  switch (config.arch) {
+    case 'pixelcnn': return pixelCnnParameterShapes(config);
+    case 'gated': return gatedPixelCnnParameterShapes(config);
   }
 }

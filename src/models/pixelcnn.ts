@@ -81,3 +81,26 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
     return logits;
   }
 }
+
+/**
+ * The parameter shapes (by checkpoint name) of the PixelCNN a config describes, without building
+ * it: a checkpoint's weights are checked against them before anything is allocated. Must agree
+ * with PixelCnn's parameters() (a test compares them).
+ */
+export function pixelCnnParameterShapes(config: PixelCnnConfig): Map<string, number[]> {
+  const { channels: C, hidden: h, outHidden: d } = config;
+  const shapes = new Map<string, number[]>();
+  const conv = (name: string, i: number, o: number, k: number) => {
+    shapes.set(`${name}.weight`, [o, i, k, k]);
+    shapes.set(`${name}.bias`, [o]);
+  };
+  conv('input', C, h, 7);
+  for (let b = 0; b < config.blocks; b++) {
+    conv(`blocks.${b}.conv1`, h, h / 2, 1);
+    conv(`blocks.${b}.conv2`, h / 2, h / 2, 3);
+    conv(`blocks.${b}.conv3`, h / 2, h, 1);
+  }
+  conv('out1', h, d, 1);
+  conv('out2', d, logitChannels(config), 1);
+  return shapes;
+}

@@ -224,15 +224,25 @@ async function send(req: IncomingMessage, res: ServerResponse, route: Route,
     return fail(404, 'Not Found');
   }
   if (!inside(route.root, real)) return fail(404, 'Not Found');
+  // Only regular files: opening a FIFO would wait for a writer and hold one of libuv's few file
+  // threads for good (then nothing, Ctrl-C's clean shutdown included, gets done). Checked before
+  // opening, and the open does not block in case it was swapped in between.
+  let before;
+  try {
+    before = statSync(real);
+  } catch {
+    return fail(404, 'Not Found');
+  }
+  if (!before.isFile()) return fail(403, 'Forbidden (not a regular file)');
   let handle;
   try {
-    handle = await open(real, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    handle = await open(real, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0));
   } catch {
     return fail(404, 'Not Found');
   }
   try {
     const st = await handle.stat();
-    if (!st.isFile()) return fail(404, 'Not Found');
+    if (!st.isFile()) return fail(403, 'Forbidden (not a regular file)');
     const body = req.method === 'HEAD' ? null : await handle.readFile();
     if (res.destroyed) return;
     res.writeHead(200, {

@@ -25,8 +25,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Parses and validates the text of a config.json; `where` (a path, or a name in the browser)
  * prefixes every error message. Checks the format and version, parses "model" strictly as a
- * ModelConfig (every field required, no unknown keys: src/models/config.ts), and that "training"
- * and "metrics" are objects when present. Returns the whole object; other fields are not checked.
+ * ModelConfig (every field required, no unknown keys: src/models/config.ts), checks that
+ * "training" is a valid training state (parseTrainingState) and "metrics" an object when present.
+ * Returns the whole object; other fields are not checked.
  */
 export function parseCheckpointConfig(text: string, where: string): Record<string, unknown> & { model: ModelConfig } {
   let config: unknown;
@@ -51,9 +52,84 @@ export function parseCheckpointConfig(text: string, where: string): Record<strin
   } catch (e) {
     throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
   }
-  if (c.training !== undefined && !isObject(c.training)) throw bad('"training" is not an object');
+  if (c.training !== undefined) parseTrainingState(c.training, where);
   if (c.metrics !== undefined && !isObject(c.metrics)) throw bad('"metrics" is not an object');
   return { ...c, model };
+}
+
+/** Where a training run is: everything needed to continue it exactly. */
+export interface TrainPosition {
+  step: number;
+  epoch: number;
+  /** Position within the epoch's permutation. */
+  indexInEpoch: number;
+  imagesSeen: number;
+  elapsedSeconds: number;
+}
+
+/** The data set a run trained on, as the command line named it (null: the default was used). */
+export interface DatasetRecord {
+  name: string;
+  dataDir: string | null;
+  colour: string | null;
+  binarise: string | null;
+  limit: number | null;
+}
+
+/** config.json's "training": the position, the trainer's options, and the data set. */
+export interface TrainingState extends TrainPosition {
+  options?: Record<string, unknown>;
+  /** Absent in checkpoints written before it was recorded (they held only the set's name). */
+  dataset?: DatasetRecord;
+}
+
+/** Counts above this are not from a real run (and would lose precision as float64 sums). */
+const MAX_COUNT = 2 ** 48;
+
+/**
+ * Validates config.json's "training" (`where` prefixes messages): step, epoch, indexInEpoch and
+ * imagesSeen are integers in [0, 2^48], elapsedSeconds a finite number ≥ 0, "options" an object and
+ * "dataset" a data-set record when present (an older checkpoint's plain set name is dropped).
+ */
+export function parseTrainingState(value: unknown, where: string): TrainingState {
+  const bad = (msg: string) => new CheckpointError(`${where}: ${msg}`);
+  if (!isObject(value)) throw bad('"training" is not an object');
+  const count = (key: keyof TrainPosition): number => {
+    const v = value[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_COUNT) {
+      throw bad(`"training.${key}" must be an integer in [0, 2^48], got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const elapsed = value.elapsedSeconds;
+  if (typeof elapsed !== 'number' || !Number.isFinite(elapsed) || elapsed < 0) {
+    throw bad(`"training.elapsedSeconds" must be a number ≥ 0, got ${JSON.stringify(elapsed)}`);
+  }
+  const state: TrainingState = {
+    step: count('step'), epoch: count('epoch'), indexInEpoch: count('indexInEpoch'), imagesSeen: count('imagesSeen'), elapsedSeconds: elapsed,
+  };
+  if (value.options !== undefined) {
+    if (!isObject(value.options)) throw bad('"training.options" is not an object');
+    state.options = value.options;
+  }
+  const d = value.dataset;
+  if (isObject(d)) {
+    const text = (key: keyof DatasetRecord): string | null => {
+      const v = d[key] ?? null;
+      if (v !== null && typeof v !== 'string') throw bad(`"training.dataset.${key}" must be a string or null, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const name = text('name');
+    if (name === null) throw bad('"training.dataset.name" is missing');
+    const limit = d.limit ?? null;
+    if (limit !== null && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_COUNT)) {
+      throw bad(`"training.dataset.limit" must be a positive integer or null, got ${JSON.stringify(limit)}`);
+    }
+    state.dataset = { name, dataDir: text('dataDir'), colour: text('colour'), binarise: text('binarise'), limit };
+  } else if (d !== undefined && typeof d !== 'string') {
+    throw bad(`"training.dataset" must be an object, got ${JSON.stringify(d)}`);
+  }
+  return state;
 }
 
 /**
@@ -79,31 +155,42 @@ export function checkGeneration(where: string, fileGeneration: string | undefine
 }
 
 /**
+ * Checks that `params` hold exactly the parameters named in `expected` with those shapes (one
+ * error lists every problem, ten of each kind at most); run before a model is built as well, so a
+ * config that asks for a huge model next to a small weights file fails without allocating it.
+ */
+export function checkParameterShapes(expected: Map<string, readonly number[]>, params: Map<string, RawTensor>, source: string, arch: string): void {
+  const missing: string[] = [], extra: string[] = [], misShaped: string[] = [];
+  for (const [name, shape] of expected) {
+    const t = params.get(name);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!t) missing.push(name);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      misShaped.push(`${name} (checkpoint [${t.shape.join(', ')}], model [${shape.join(', ')}])`);
+    } else if (t.data.length !== size) {
+      misShaped.push(`${name} (checkpoint holds ${t.data.length} values, model needs ${size})`);
+    }
+  }
+  for (const name of params.keys()) if (!expected.has(name)) extra.push(name);
+  if (missing.length || extra.length || misShaped.length) {
+    const list = (names: string[], sep: string) => names.slice(0, 10).join(sep) + (names.length > 10 ? ` and ${names.length - 10} more` : '');
+    const parts = [
+      missing.length ? `missing: ${list(missing, ', ')}` : '',
+      extra.length ? `unexpected: ${list(extra, ', ')}` : '',
+      misShaped.length ? `wrong shape: ${list(misShaped, '; ')}` : '',
+    ].filter(Boolean);
+    throw new CheckpointError(`${source}: the parameters do not fit the ${arch} model; ${parts.join('; ')}`);
+  }
+}
+
+/**
  * Copies checkpoint parameters into a model. Every model parameter must be present with exactly
  * its shape and no others may be there (one error lists every problem); values must be finite.
  * Nothing is copied unless everything checks out.
  */
 export function loadParamsInto(model: AutoregressiveModel, params: Map<string, RawTensor>, source: string): void {
   const own = model.parameters();
-  const missing: string[] = [], extra: string[] = [], misShaped: string[] = [];
-  for (const [name, p] of own) {
-    const t = params.get(name);
-    if (!t) missing.push(name);
-    else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      misShaped.push(`${name} (checkpoint [${t.shape.join(', ')}], model [${p.shape.join(', ')}])`);
-    } else if (t.data.length !== p.size) {
-      misShaped.push(`${name} (checkpoint holds ${t.data.length} values, model needs ${p.size})`);
-    }
-  }
-  for (const name of params.keys()) if (!own.has(name)) extra.push(name);
-  if (missing.length || extra.length || misShaped.length) {
-    const parts = [
-      missing.length ? `missing: ${missing.join(', ')}` : '',
-      extra.length ? `unexpected: ${extra.join(', ')}` : '',
-      misShaped.length ? `wrong shape: ${misShaped.join('; ')}` : '',
-    ].filter(Boolean);
-    throw new CheckpointError(`${source}: the parameters do not fit the ${model.config.arch} model; ${parts.join('; ')}`);
-  }
+  checkParameterShapes(new Map([...own].map(([name, p]) => [name, p.shape])), params, source, model.config.arch);
   for (const [name, t] of params) {
     const d = t.data;
     for (let i = 0; i < d.length; i++) {

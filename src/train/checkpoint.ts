@@ -1,8 +1,9 @@
 import {
-  copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync,
-  realpathSync, renameSync, rmSync, statSync, symlinkSync,
+  accessSync, chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync,
+  mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync,
+  type Stats,
 } from 'node:fs';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamState } from '../nn/adam.js';
@@ -11,7 +12,8 @@ import { encodeSafetensors, type RawTensor } from './safetensors.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig,
+  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig, parseTrainingState,
+  type TrainingState,
 } from './checkpoint-format.js';
 import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
 
@@ -19,7 +21,8 @@ import { ConfigError, parseModelConfig, type ModelConfig } from '../models/confi
 // with the browser page); re-exported so that this module stays the one to import.
 export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, decodeCheckpointTensors, loadParamsInto, parseCheckpointConfig,
+  checkGeneration, checkParameterShapes, decodeCheckpointTensors, loadParamsInto, parseCheckpointConfig, parseTrainingState,
+  type DatasetRecord, type TrainPosition, type TrainingState,
 } from './checkpoint-format.js';
 
 /**
@@ -32,35 +35,42 @@ export {
  *                          With a weight average (--ema), model.safetensors holds the average and this
  *                          file also holds the live weights "w.<param>" training resumes from;
  *                          metadata {average_decay, average_updates}
- *   anything else          (samples.png, notes, ...) is carried over unchanged from one save to the next
+ *   anything else          (samples.png, the user's notes, ...) is the user's: carried over unchanged
+ *                          from one save to the next (hard links; sub-directories recreated with
+ *                          their modes), never deleted
  *
- * Consistency: directory swap. saveCheckpoint writes a complete new checkpoint into the sibling
- * `<dir>.tmp` (each file fsynced, config.json last), hard-links (or copies) every other entry of
- * the current directory into it, and then swaps:
+ * Consistency: directory swap. saveCheckpoint writes a complete new checkpoint into a hidden
+ * sibling `.<name>.pixelcnn-new-<generation>` (each file fsynced, config.json last), links every
+ * other entry of the current directory into it, gives it the current directory's mode, and swaps:
  *
- *   rename <dir> → <dir>.old;  rename <dir>.tmp → <dir>;  remove <dir>.old
+ *   rename <dir> → .<name>.pixelcnn-old-<generation>;  rename the new one → <dir>;
+ *   move back any entry that appeared in the old one meanwhile;  remove the old one
  *
- * (rename cannot replace a non-empty directory, hence the two steps.) A crash at any point leaves
- * one complete checkpoint findable: before the first rename <dir> is the old one (a stale
- * <dir>.tmp is ignored and removed by the next save); between the renames <dir> is missing and
- * loadCheckpoint falls back to <dir>.old; after the second rename <dir> is the new one (a stale
- * <dir>.old is removed by the next save). Files are never mixed across generations; as a second
+ * (rename cannot replace a non-empty directory, hence the two steps.) The sibling names carry a
+ * fixed marker and a generation id, so they cannot be a user's `<dir>.old` or `<dir>.tmp`, and only
+ * siblings with that marker are ever treated as leftovers. A crash at any point leaves one complete
+ * checkpoint findable: before the first rename <dir> is the old one (a stale -new- sibling is
+ * ignored and removed by the next save); between the renames <dir> is missing and loadCheckpoint
+ * falls back to the -old- sibling; after the second rename <dir> is the new one (a stale -old-
+ * sibling is removed by the next save). Files are never mixed across generations; as a second
  * guard every file carries the same random "generation" id and loadCheckpoint checks they agree
  * (files without one, e.g. written by scripts/torch_checkpoint.py, are not checked).
  *
- * Not safe against two processes saving to the same directory at once, and a file written into
- * <dir> by someone else while a save is in progress may be lost.
+ * Not safe against two processes saving to the same directory at once.
  */
 
 const OWN_FILES = new Set([CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE]);
-/** Left behind by an interrupted writeFileAtomic; not carried over. */
-const STALE_TMP = /\.tmp-\d+-[0-9a-f]+$/;
+/** Left behind by an interrupted writeFileAtomic (`<name>.tmp-<pid>-<12 hex>`); not carried over. */
+const STALE_TMP = /\.tmp-\d+-[0-9a-f]{12}$/;
+/** The marker of the swap's sibling directories; nothing without it is ever removed. */
+const SWAP_MARKER = 'pixelcnn';
+const GENERATION = /^[0-9a-z]+-[0-9a-f]{12}$/;
 
 export interface CheckpointContents {
   modelConfig: ModelConfig;
   params: Map<string, Tensor>;
-  /** Trainer state (step, epoch, data position, options, ...), written verbatim into config.json. */
-  training?: Record<string, unknown>;
+  /** Trainer state (step, epoch, data position, options, data set), written into config.json. */
+  training?: TrainingState;
   metrics?: Record<string, number>;
   optimizer?: AdamState;
   /** With `optimizer` only: `params` are the weight average and this holds the live weights. */
@@ -68,11 +78,12 @@ export interface CheckpointContents {
 }
 
 export interface LoadedCheckpoint {
-  /** The directory actually read: `dir`, or `<dir>.old` after a save interrupted mid-swap. */
+  /** The directory actually read: `dir`, or its -old- sibling after a save interrupted mid-swap. */
   dir: string;
   modelConfig: ModelConfig;
   params: Map<string, RawTensor>;
-  training?: Record<string, unknown>;
+  /** The training state, validated (parseTrainingState). */
+  training?: TrainingState;
   /** Metric values; non-finite values (stored as JSON null) come back as NaN. */
   metrics?: Record<string, number>;
   /** Adam state from optimizer.safetensors, or null when the checkpoint has none. */
@@ -82,8 +93,64 @@ export interface LoadedCheckpoint {
   created?: string;
 }
 
-export const tmpDirOf = (dir: string): string => `${dir}.tmp`;
-export const oldDirOf = (dir: string): string => `${dir}.old`;
+/** The swap's sibling of `target` (an absolute path) for one save. */
+function swapDirOf(target: string, kind: 'new' | 'old', generation: string): string {
+  return join(dirname(target), `.${basename(target)}.${SWAP_MARKER}-${kind}-${generation}`);
+}
+
+/** The swap siblings of `target` left by earlier saves, by kind (and nothing else). */
+function swapLeftovers(target: string): { kind: 'new' | 'old'; path: string; generation: string }[] {
+  const prefix = `.${basename(target)}.${SWAP_MARKER}-`;
+  let entries: string[];
+  try { entries = readdirSync(dirname(target)); } catch { return []; }
+  const found: { kind: 'new' | 'old'; path: string; generation: string }[] = [];
+  for (const e of entries) {
+    if (!e.startsWith(prefix)) continue;
+    const rest = e.slice(prefix.length), kind = rest.slice(0, 4), generation = rest.slice(4);
+    if ((kind === 'new-' || kind === 'old-') && GENERATION.test(generation)) {
+      found.push({ kind: kind === 'new-' ? 'new' : 'old', path: join(dirname(target), e), generation });
+    }
+  }
+  // Generations start with the time in base 36: newest last.
+  return found.sort((a, b) => a.generation.length - b.generation.length || (a.generation < b.generation ? -1 : 1));
+}
+
+/**
+ * Whether `dir` holds a checkpoint, or would after recovery from a save interrupted between its
+ * renames (then loadCheckpoint reads the left-over old one).
+ */
+export function checkpointExists(dir: string): boolean {
+  return lexists(join(dir, CONFIG_FILE)) || (!existsSync(dir) && recoverableOld(resolve(dir)) !== null);
+}
+
+/** The old checkpoint a save interrupted between its renames left, when `target` is missing. */
+function recoverableOld(target: string): string | null {
+  const olds = swapLeftovers(target).filter((l) => l.kind === 'old' && existsSync(join(l.path, CONFIG_FILE)));
+  return olds.length > 0 ? olds[olds.length - 1].path : null;
+}
+
+/**
+ * Checks before any work that a checkpoint can be saved to `dir`: it is not a file, its parent
+ * exists (or can be created) and is writable, and `dir` itself (when it exists) is writable.
+ * Throws a CheckpointError naming the path and the problem.
+ */
+export function checkCheckpointTarget(dir: string): void {
+  const target = targetPath(dir);
+  let st;
+  try { st = statSync(target); } catch { st = null; }
+  if (st && !st.isDirectory()) throw new CheckpointError(`${dir}: exists and is not a directory (a checkpoint is a directory)`);
+  // The nearest existing ancestor is where the first directory would be created.
+  let parent = dirname(target);
+  while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new CheckpointError(`${dir}: ${parent} is not a directory`);
+  for (const d of st ? [dirname(target), target] : [parent]) {
+    try {
+      accessSync(d, fsConstants.W_OK | fsConstants.X_OK);
+    } catch {
+      throw new CheckpointError(`${dir}: cannot write into ${d} (permission denied)`);
+    }
+  }
+}
 
 /** Writes a checkpoint directory (created if needed), replacing any previous one atomically. */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
@@ -93,61 +160,77 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   } catch (e) {
     throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
   }
+  if (c.average && !c.optimizer) throw new CheckpointError(`${dir}: a weight average is saved with the optimizer state only`);
+  checkFinite(dir, c);
   const target = targetPath(dir);
-  const tmp = tmpDirOf(target), old = oldDirOf(target);
   mkdirSync(dirname(target), { recursive: true });
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
+  // Leftovers of interrupted saves (only our own marked siblings): a -new- one is incomplete; an
+  // -old- one next to a complete <dir> is left from after a swap; without <dir> it is the current one.
+  const recovered = existsSync(target) ? null : recoverableOld(target);
+  for (const l of swapLeftovers(target)) if (l.path !== recovered) rmSync(l.path, { recursive: true, force: true });
 
   const generation = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
-  if (c.average && !c.optimizer) throw new CheckpointError(`${dir}: a weight average is saved with the optimizer state only`);
-  if (c.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), encodeOptimizer(c.optimizer, c.average ?? null, c.params, generation));
-  const tensors = new Map<string, RawTensor>();
-  for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
-  writeFileAtomic(join(tmp, MODEL_FILE), encodeSafetensors(tensors, { format: 'pt', generation }));
-  const config: Record<string, unknown> = {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: { ...c.modelConfig },
-    ...(c.training ? { training: c.training } : {}),
-    ...(c.metrics ? { metrics: c.metrics } : {}),
-    created: new Date().toISOString(), generation,
-  };
-  writeFileAtomic(join(tmp, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+  const tmp = swapDirOf(target, 'new', generation), old = swapDirOf(target, 'old', generation);
+  const current = existsSync(target) ? target : recovered;
+  mkdirSync(tmp);
+  try {
+    if (c.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), encodeOptimizer(c.optimizer, c.average ?? null, c.params, generation));
+    const tensors = new Map<string, RawTensor>();
+    for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
+    writeFileAtomic(join(tmp, MODEL_FILE), encodeSafetensors(tensors, { format: 'pt', generation }));
+    const config: Record<string, unknown> = {
+      format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: { ...c.modelConfig },
+      ...(c.training ? { training: c.training } : {}),
+      ...(c.metrics ? { metrics: c.metrics } : {}),
+      created: new Date().toISOString(), generation,
+    };
+    writeFileAtomic(join(tmp, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 
-  const current = existsSync(target) ? target : existsSync(old) ? old : null;
-  if (current) {
-    for (const entry of readdirSync(current)) {
-      if (OWN_FILES.has(entry) || STALE_TMP.test(entry)) continue;
-      linkTree(join(current, entry), join(tmp, entry));
+    if (current) {
+      for (const entry of readdirSync(current)) {
+        if (OWN_FILES.has(entry) || STALE_TMP.test(entry)) continue;
+        linkTree(join(current, entry), join(tmp, entry));
+      }
     }
+    // The directory keeps its permissions (a new one has mkdir's, from the umask).
+    if (current) chmodSync(tmp, statSync(current).mode & 0o7777);
+    fsyncDir(tmp);
+  } catch (e) {
+    // Nothing was swapped yet: the half-written sibling goes, the checkpoint in <dir> stays as it was.
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
-  fsyncDir(tmp);
 
-  if (existsSync(target)) {
-    // A <dir>.old next to a complete <dir> is left from a save interrupted after its swap.
-    rmSync(old, { recursive: true, force: true });
-    renameSync(target, old);
-  }
+  if (current === target) renameSync(target, old);
   renameSync(tmp, target);
   fsyncDir(dirname(target));
-  rmSync(old, { recursive: true, force: true });
+  const previous = current === target ? old : current;
+  if (previous) {
+    // Whatever appeared in the old directory while this save ran is the user's: move it across.
+    for (const entry of readdirSync(previous)) {
+      if (OWN_FILES.has(entry) || STALE_TMP.test(entry) || lexists(join(target, entry))) continue;
+      renameSync(join(previous, entry), join(target, entry));
+    }
+    rmSync(previous, { recursive: true, force: true });
+  }
 }
 
 /** Reads and validates a checkpoint directory (parameters are not checked against a model here). */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const from = findCheckpointDir(dir);
+  const configPath = join(from, CONFIG_FILE);
   const config = readConfig(from);
   const generation = typeof config.generation === 'string' ? config.generation : null;
 
   const modelPath = join(from, MODEL_FILE);
-  if (!existsSync(modelPath)) throw new CheckpointError(`${modelPath}: missing (the checkpoint has no parameters)`);
-  const model = readSafetensors(modelPath);
+  const model = readSafetensors(modelPath, 'the checkpoint has no parameters');
   checkGeneration(modelPath, model.metadata.generation, generation);
   if (model.tensors.size === 0) throw new CheckpointError(`${modelPath}: holds no tensors`);
 
   let optimizer: AdamState | null = null, average: WeightAverageState | null = null;
   const optPath = join(from, OPTIMIZER_FILE);
-  if (existsSync(optPath)) {
-    const opt = readSafetensors(optPath);
+  if (lexists(optPath)) {
+    const opt = readSafetensors(optPath, 'removed while reading');
     checkGeneration(optPath, opt.metadata.generation, generation);
     ({ optimizer, average } = decodeOptimizer(opt.tensors, opt.metadata, model.tensors, optPath));
   }
@@ -164,7 +247,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     dir: from,
     modelConfig: config.model,
     params: model.tensors,
-    training: config.training as Record<string, unknown> | undefined,
+    training: config.training === undefined ? undefined : parseTrainingState(config.training, configPath),
     metrics,
     optimizer,
     average,
@@ -194,35 +277,78 @@ function targetPath(dir: string): string {
 }
 
 function findCheckpointDir(dir: string): string {
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new CheckpointError(`${dir}: not a directory`);
-    return dir;
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CheckpointError(`${dir}: cannot read (${(e as Error).message})`);
+    const old = recoverableOld(resolve(dir)); // a save was interrupted between its two renames
+    if (old) return old;
+    throw new CheckpointError(`${dir}: checkpoint directory does not exist`);
   }
-  const old = oldDirOf(resolve(dir));
-  if (existsSync(join(old, CONFIG_FILE))) return old; // a save was interrupted between its two renames
-  throw new CheckpointError(`${dir}: checkpoint directory does not exist`);
+  if (!st.isDirectory()) throw new CheckpointError(`${dir}: not a directory`);
+  return dir;
+}
+
+/**
+ * The bytes of a checkpoint file. Only regular files are read (a FIFO or device would block or
+ * never end); the file is opened without blocking and checked with fstat before any read.
+ */
+function readCheckpointFile(path: string, missing: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointError(`${path}: missing (${missing})`);
+    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new CheckpointError(`${path}: not a regular file (a ${fileKind(st)}); a checkpoint holds plain files`);
+    return readFileSync(fd);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether anything (a dangling or looping link included) is at `path`. */
+function lexists(path: string): boolean {
+  try { lstatSync(path); return true; } catch { return false; }
+}
+
+function fileKind(st: Stats): string {
+  return st.isFIFO() ? 'FIFO' : st.isDirectory() ? 'directory' : st.isSocket() ? 'socket'
+    : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : 'special file';
 }
 
 function readConfig(dir: string): ReturnType<typeof parseCheckpointConfig> {
   const path = join(dir, CONFIG_FILE);
-  if (!existsSync(path)) throw new CheckpointError(`${path}: missing (not a checkpoint directory, or the first save did not finish)`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
-  }
+  const text = readCheckpointFile(path, 'not a checkpoint directory, or the first save did not finish').toString('utf8');
   return parseCheckpointConfig(text, path);
 }
 
-function readSafetensors(path: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
+function readSafetensors(path: string, missing: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
+  return decodeCheckpointTensors(readCheckpointFile(path, missing), path);
+}
+
+/** Non-finite weights or optimizer state are never written (over a good checkpoint or at all). */
+function checkFinite(dir: string, c: CheckpointContents): void {
+  const check = (what: string, name: string, d: Float32Array) => {
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) {
+        throw new CheckpointError(`${dir}: not saved: ${what} '${name}' holds a non-finite value (${d[i]} at index ${i}); training diverged (the checkpoint there is unchanged)`);
+      }
+    }
+  };
+  for (const [name, p] of c.params) check('parameter', name, p.data);
+  if (c.optimizer) {
+    for (const [name, m] of c.optimizer.m) check('Adam first moment', name, m);
+    for (const [name, v] of c.optimizer.v) check('Adam second moment', name, v);
   }
-  return decodeCheckpointTensors(buf, path);
+  if (c.average) for (const [name, w] of c.average.live) check('live weight', name, w);
 }
 
 function encodeOptimizer(state: AdamState, average: WeightAverageState | null, params: Map<string, Tensor>, generation: string): Buffer {
@@ -256,6 +382,8 @@ function decodeOptimizer(tensors: Map<string, RawTensor>, metadata: Record<strin
     const name = key.slice(2), p = params.get(name);
     if (!p) throw bad(`'${key}' is for a parameter that model.safetensors does not have`);
     if (t.data.length !== p.data.length) throw bad(`'${key}' has ${t.data.length} values, parameter '${name}' has ${p.data.length}`);
+    const i = t.data.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) throw bad(`tensor '${key}' holds a non-finite value (${t.data[i]} at index ${i}); the optimizer state is corrupt`);
     which.set(name, t.data);
   }
   for (const name of m.keys()) if (!v.has(name)) throw bad(`has m.${name} but no v.${name}`);
@@ -274,16 +402,23 @@ function decodeOptimizer(tensors: Map<string, RawTensor>, metadata: Record<strin
   return { optimizer, average: { decay, updates, live: w } };
 }
 
-/** Recreates `src` at `dst` with hard links (copies where linking fails); directories are recreated, symlinks kept as links. */
+/**
+ * Recreates `src` at `dst` with hard links (copies where linking fails): directories are recreated
+ * with their modes, everything else (files, symlinks, FIFOs, sockets) is linked as it is.
+ */
 function linkTree(src: string, dst: string): void {
   const st = lstatSync(src);
   if (st.isDirectory()) {
     mkdirSync(dst);
     for (const entry of readdirSync(src)) linkTree(join(src, entry), join(dst, entry));
-  } else if (st.isSymbolicLink()) {
-    symlinkSync(readlinkSync(src), dst);
-  } else if (st.isFile()) {
-    try { linkSync(src, dst); } catch { copyFileSync(src, dst); }
+    chmodSync(dst, st.mode & 0o7777);
+    return;
   }
-  // Sockets, FIFOs and devices are not carried over.
+  try {
+    linkSync(src, dst);
+  } catch (e) {
+    if (st.isFile()) copyFileSync(src, dst);
+    else if (st.isSymbolicLink()) symlinkSync(readlinkSync(src), dst);
+    else throw new CheckpointError(`${src}: cannot carry it into the new checkpoint (${(e as Error).message})`);
+  }
 }

@@ -8,7 +8,7 @@ import type { ImageSet } from '../data/image-set.js';
 import { batchLevels, fixedLevels, type BinariseMode } from '../data/levels.js';
 import { evaluate, imageNll, natsToBits, type EvalResult } from '../eval/likelihood.js';
 import { learningRate, type LrSchedule } from './schedule.js';
-import { saveCheckpoint } from './checkpoint.js';
+import { saveCheckpoint, type DatasetRecord, type TrainPosition } from './checkpoint.js';
 
 /** The fixed seed of the test set's binarisation: one draw for every run, so NLLs compare. */
 export const TEST_BINARISATION_SEED = 2017;
@@ -39,6 +39,8 @@ export interface TrainOptions {
   evalLimit: number;
   /** Seconds between checkpoints. */
   checkpointEverySeconds: number;
+  /** The data set as the caller named it, recorded in checkpoints (default: the set's name only). */
+  dataset?: DatasetRecord;
 }
 
 export const defaultTrainOptions: TrainOptions = {
@@ -46,15 +48,8 @@ export const defaultTrainOptions: TrainOptions = {
   seed: 0, binarise: 'stochastic', evalEvery: 0, evalLimit: 0, checkpointEverySeconds: 300,
 };
 
-/** Where the run is: everything needed to resume exactly. */
-export interface TrainState {
-  step: number;
-  epoch: number;
-  /** Position within the epoch's permutation. */
-  indexInEpoch: number;
-  imagesSeen: number;
-  elapsedSeconds: number;
-}
+/** Where the run is: everything needed to resume exactly (config.json's "training" holds it). */
+export type TrainState = TrainPosition;
 
 export interface StepInfo {
   state: TrainState;
@@ -70,6 +65,10 @@ export interface StepInfo {
 export interface TrainHooks {
   onStep?(info: StepInfo): void;
   onEval?(result: EvalResult, state: TrainState): void;
+  /** Evaluation progress: images done of total (evaluation of many images takes a while). */
+  onEvalProgress?(done: number, total: number): void;
+  /** Something the user should know (e.g. the loss is diverging); each kind is said once. */
+  onWarning?(message: string): void;
   onCheckpoint?(dir: string, state: TrainState): void;
   /** Polled between steps: return true to stop early (e.g. after SIGINT); a checkpoint is written. */
   shouldStop?(): boolean;
@@ -80,6 +79,9 @@ export interface TrainResult {
   test: EvalResult | null;
   stoppedEarly: boolean;
 }
+
+/** A training loss this many times the uniform guess's log2 L bits/dim earns a divergence warning. */
+export const DIVERGENCE_FACTOR = 4;
 
 /** The permutation of training images for an epoch: a pure function of (seed, epoch) for exact resume. */
 export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
@@ -142,8 +144,11 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     average?.swap();
     try { return fn(); } finally { average?.swap(); }
   };
+  // The training batch size: evaluation reuses the step's recycled buffers (bounded memory).
   const runEval = (): EvalResult | null => testLabels && testSet
-    ? withAveraged(() => evaluate(model, testLabels, testCount, H, W, { batchSize: Math.max(o.batchSize, 64), classes: conditional ? testSet.labels : null }))
+    ? withAveraged(() => evaluate(model, testLabels, testCount, H, W, {
+      batchSize: o.batchSize, classes: conditional ? testSet.labels : null, onBatch: hooks.onEvalProgress,
+    }))
     : null;
 
   const B = o.batchSize, N = trainSet.count, size = C * H * W;
@@ -156,7 +161,7 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   let order = epochOrder(N, o.seed, state.epoch);
   const started = performance.now() / 1000 - state.elapsedSeconds;
   let lastCheckpoint = performance.now() / 1000;
-  let stoppedEarly = false;
+  let stoppedEarly = false, warnedDivergence = false;
   const elapsed = () => performance.now() / 1000 - started;
 
   // The latest evaluation travels with every checkpoint written after it.
@@ -165,10 +170,14 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
   const checkpoint = (metrics = lastMetrics) => {
     state.elapsedSeconds = elapsed();
     // With an average, model.safetensors gets the average and the live weights ride along.
+    const { dataset, ...options } = o;
     withAveraged(() => saveCheckpoint(outDir, {
       modelConfig: { ...model.config },
       params: model.parameters(),
-      training: { ...state, options: o, dataset: trainSet.name },
+      training: {
+        ...state, options: { ...options },
+        dataset: dataset ?? { name: trainSet.name, dataDir: null, colour: null, binarise: null, limit: null },
+      },
       metrics,
       optimizer: adam.state,
       average: average ? { decay: average.decay, updates: average.updates, live: average.shadow } : undefined,
@@ -193,6 +202,8 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     // Activations and their gradients are recycled between steps (nothing escapes the scope).
     const { lossNats, gradNorm } = withArena(() => {
       const { loss } = imageNll(model, targets, B, H, W, conditional ? classes : null);
+      // A non-finite loss is never stepped on: the check below stops the run.
+      if (!Number.isFinite(loss.data[0])) return { lossNats: loss.data[0], gradNorm: NaN };
       adam.zeroGrad();
       backward(loss);
       const norm = adam.step(lr);
@@ -202,9 +213,18 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     state.step++;
     state.imagesSeen += B;
     const seconds = (performance.now() - t0) / 1000;
+    const bits = natsToBits(lossNats);
+    if (!Number.isFinite(bits)) {
+      throw new Error(`training diverged at step ${state.step}: the loss is ${bits}; nothing more is saved (the last checkpoint in ${outDir} is kept)`);
+    }
+    if (!warnedDivergence && bits > DIVERGENCE_FACTOR * Math.log2(L)) {
+      warnedDivergence = true;
+      hooks.onWarning?.(`warning: the training loss is ${bits.toFixed(1)} bits/dim at step ${state.step}, far above the ${Math.log2(L).toFixed(2)} bits/dim of a uniform guess over ${L} levels: training is diverging (lower the learning rate or clip the gradient norm)`);
+    }
     hooks.onStep?.({
-      state, bitsPerDim: natsToBits(lossNats), lr, gradNorm, imagesPerSecond: B / seconds,
-      progress: Math.max(Number.isFinite(totalSteps) ? state.step / totalSteps : 0, Number.isFinite(budget) ? elapsed() / budget : 0),
+      state, bitsPerDim: bits, lr, gradNorm, imagesPerSecond: B / seconds,
+      // A step that ends past the time budget still reports 100%, not more.
+      progress: Math.min(1, Math.max(Number.isFinite(totalSteps) ? state.step / totalSteps : 0, Number.isFinite(budget) ? elapsed() / budget : 0)),
     });
     if (o.evalEvery > 0 && state.step % o.evalEvery === 0 && state.step < totalSteps) {
       const r = runEval();
