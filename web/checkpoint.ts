@@ -36,7 +36,7 @@ export function parseCheckpoint(configText: string, weights: Uint8Array): { mode
   if (isObject(config.metrics)) {
     for (const [k, v] of Object.entries(config.metrics)) if (typeof v === 'number' || v === null) metrics[k] = v;
   }
-  const tr = isObject(config.training) ? config.training : null;
+  const tr = config.training ?? null;
   return {
     model,
     info: {
@@ -45,9 +45,9 @@ export function parseCheckpoint(configText: string, weights: Uint8Array): { mode
       parameters: count,
       created: typeof config.created === 'string' ? config.created : null,
       training: tr ? {
-        step: typeof tr.step === 'number' ? tr.step : undefined,
-        dataset: typeof tr.dataset === 'string' ? tr.dataset : undefined,
-        elapsedSeconds: typeof tr.elapsedSeconds === 'number' ? tr.elapsedSeconds : undefined,
+        step: tr.step,
+        dataset: tr.dataset?.name,
+        elapsedSeconds: tr.elapsedSeconds,
       } : null,
     },
   };

@@ -29,7 +29,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * "training" is a valid training state (parseTrainingState) and "metrics" an object when present.
  * Returns the whole object; other fields are not checked.
  */
-export function parseCheckpointConfig(text: string, where: string): Record<string, unknown> & { model: ModelConfig } {
+export function parseCheckpointConfig(text: string, where: string): Record<string, unknown> & { model: ModelConfig; training?: TrainingState } {
   let config: unknown;
   try {
     config = JSON.parse(text);
@@ -52,9 +52,9 @@ export function parseCheckpointConfig(text: string, where: string): Record<strin
   } catch (e) {
     throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
   }
-  if (c.training !== undefined) parseTrainingState(c.training, where);
+  const training = c.training === undefined ? undefined : parseTrainingState(c.training, where);
   if (c.metrics !== undefined && !isObject(c.metrics)) throw bad('"metrics" is not an object');
-  return { ...c, model };
+  return { ...c, model, training };
 }
 
 /** Where a training run is: everything needed to continue it exactly. */

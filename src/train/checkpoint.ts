@@ -12,7 +12,7 @@ import { encodeSafetensors, type RawTensor } from './safetensors.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig, parseTrainingState,
+  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig,
   type TrainingState,
 } from './checkpoint-format.js';
 import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
@@ -247,7 +247,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     dir: from,
     modelConfig: config.model,
     params: model.tensors,
-    training: config.training === undefined ? undefined : parseTrainingState(config.training, configPath),
+    training: config.training,
     metrics,
     optimizer,
     average,
