@@ -4,7 +4,7 @@ import { addChannelBias, gate, shift } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { colourAllows, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, type ForwardObserver, logitChannels } from './model.js';
+import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './config.js';
 
 /**
@@ -151,7 +151,7 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
     this.layers = Array.from({ length: L }, (_, l) =>
       new GatedLayer(l, l === 0 ? C : h, h, l === 0 ? config.firstKernel : config.kernel, C, K, l === L - 1, rng));
     this.out1 = new Conv2dLayer('out1', h, d, 1, rng, { type: 'B', colours: C });
-    this.out2 = new Conv2dLayer('out2', d, logitChannels(config), 1, rng, { type: 'B', colours: C });
+    this.out2 = new Conv2dLayer('out2', d, outputChannels(config), 1, rng, { type: 'B', colours: C });
   }
 
   /** vstack.*, hstack.*, cond.*, out1, out2 (the order of a PyTorch module with those ModuleLists). */

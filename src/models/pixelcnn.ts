@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, type ForwardObserver, logitChannels } from './model.js';
+import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
 
 /**
@@ -56,7 +56,7 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
     this.input = new Conv2dLayer('input', C, h, 7, rng, { type: 'A', colours: C });
     this.blocks = Array.from({ length: config.blocks }, (_, i) => new ResidualBlock(`blocks.${i}`, h, C, rng));
     this.out1 = new Conv2dLayer('out1', h, d, 1, rng, { type: 'B', colours: C });
-    this.out2 = new Conv2dLayer('out2', d, logitChannels(config), 1, rng, { type: 'B', colours: C });
+    this.out2 = new Conv2dLayer('out2', d, outputChannels(config), 1, rng, { type: 'B', colours: C });
   }
 
   parameters(): Map<string, Tensor> {
