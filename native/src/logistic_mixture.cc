@@ -15,22 +15,26 @@ namespace {
 constexpr long kChunk = 256;   // pixels per task
 constexpr int kMaxK = 64;      // mixtures (checked by the binding)
 
-inline double softplus(double z) { return (z > 0 ? z : 0) + std::log1p(std::exp(-std::fabs(z))); }
-inline double sigmoid(double z) {
-  if (z >= 0) return 1 / (1 + std::exp(-z));
-  const double e = std::exp(z);
-  return e / (1 + e);
+// log σ(z), and σ(−z) = ∂ log σ(z)/∂z into *g, from one exp.
+inline double logSigmoid(double z, double* g) {
+  const double e = std::exp(-std::fabs(z));
+  *g = z >= 0 ? e / (1 + e) : 1 / (1 + e);
+  return (z < 0 ? z : 0) - std::log1p(e);
 }
 
 // log P(level) and its derivatives along mu and s (g[0], g[1]); see the js reference.
 inline double binLogProb(double x, double mu, double s, double delta, bool lo, bool hi, double* g) {
   const double u = std::exp(-s), c = x - mu, a = u * (c + delta), b = u * (c - delta);
   double lp = 0, gA = 0, gB = 0, gS = 0;
-  if (!hi) { lp -= softplus(-a); gA = sigmoid(-a); }
-  if (!lo) { lp -= softplus(b); gB = -sigmoid(b); }
+  if (!hi) lp += logSigmoid(a, &gA);
+  if (!lo) { lp += logSigmoid(-b, &gB); gB = -gB; }
   if (!lo && !hi) {
     const double d = 2 * delta * u;
-    if (d > 1e-8) { lp += std::log(-std::expm1(-d)); gS = -d / std::expm1(d); }
+    if (d > 1e-8) {
+      const double m = -std::expm1(-d);
+      lp += std::log(m);
+      gS = -d * (1 - m) / m;
+    }
     else { lp += std::log(2 * delta) - s - d / 2; gS = -(1 - d / 2); }
   }
   g[0] = -u * (gA + gB);

@@ -11,7 +11,9 @@ import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
  *   x (C) ─ 7×7 masked A (C → h) ─┬─ [ReLU ─ 1×1 (h → h/2) ─ ReLU ─ 3×3 masked B (h/2 → h/2)
  *                                  │    ─ ReLU ─ 1×1 (h/2 → h)] ─ + ─ … R residual blocks …
  *                                  └──────────────────────────────┘
- *         ─ ReLU ─ 1×1 (h → d) ─ ReLU ─ 1×1 (d → C·L) → logits, filter o = k·C + c
+ *         ─ ReLU ─ 1×1 (h → d) ─ ReLU ─ 1×1 (d → C·P) → outputs, filter o = j·C + c
+ *
+ * (P = outputsPerColour: L logits for softmax, 1 for sigmoid, the mixture's slots.)
  *
  * Every layer, 1×1 ones included, carries the colour mask (groups of C, interleaved); see
  * src/nn/masks.ts. The residual is added once, in the block.
@@ -65,7 +67,7 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
   }
 
   /**
-   * Logits (B, C·L or C, H, W); the model is unconditional, so classes are ignored. `observe`
+   * Outputs (B, C·P, H, W) (see forward in model.ts); the model is unconditional, so classes are ignored. `observe`
    * sees, in order: `input`, then per block j `blocks.j.conv1`, `blocks.j.conv2` (both before the
    * ReLU the next convolution applies) and `blocks.j.conv3` (the block's output, residual
    * included), then `out1` and `out2` (the logits).

@@ -3,8 +3,13 @@
  * for the layout and the formula), in float64.
  */
 
-const softplus = (z: number) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
-const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+/** log σ(z) into r[0] and σ(−z) = ∂ log σ(z)/∂z into r[1], from one exp. */
+function logSigmoid(z: number, r: Float64Array): void {
+  const e = Math.exp(-Math.abs(z));
+  r[0] = Math.min(z, 0) - Math.log1p(e);
+  r[1] = z >= 0 ? e / (1 + e) : 1 / (1 + e);
+}
+const ls = new Float64Array(2);  // logSigmoid's result (no allocation per call)
 
 /**
  * log P(level) of a discretised logistic (mean mu, log-scale s) for the value x of a level whose
@@ -16,13 +21,14 @@ const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / 
 function logisticBinLogProb(x: number, mu: number, s: number, delta: number, lo: boolean, hi: boolean, g: Float64Array): number {
   const u = Math.exp(-s), c = x - mu, a = u * (c + delta), b = u * (c - delta);
   let lp = 0, gA = 0, gB = 0, gS = 0;
-  if (!hi) { lp -= softplus(-a); gA = sigmoid(-a); }
-  if (!lo) { lp -= softplus(b); gB = -sigmoid(b); }
+  if (!hi) { logSigmoid(a, ls); lp += ls[0]; gA = ls[1]; }
+  if (!lo) { logSigmoid(-b, ls); lp += ls[0]; gB = -ls[1]; }
   if (!lo && !hi) {
-    // log(1 − e^−d) and its derivative along s (d = a − b falls with s: ∂d/∂s = −d); along mu
-    // the term is constant. For tiny d (e^−s underflowing) use log d − d/2, log d = log 2δ − s.
+    // log(1 − e^−d) and its derivative along s (d = a − b falls with s: ∂d/∂s = −d, and
+    // d/(e^d − 1) = d·e^−d/(1 − e^−d)); along mu the term is constant. For tiny d (e^−s
+    // underflowing) use log d − d/2, log d = log 2δ − s.
     const d = 2 * delta * u;
-    if (d > 1e-8) { lp += Math.log(-Math.expm1(-d)); gS = -d / Math.expm1(d); }
+    if (d > 1e-8) { const m = -Math.expm1(-d); lp += Math.log(m); gS = (-d * (1 - m)) / m; }
     else { lp += Math.log(2 * delta) - s - d / 2; gS = -(1 - d / 2); }
   }
   g[0] = -u * (gA + gB);

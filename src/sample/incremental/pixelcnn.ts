@@ -7,7 +7,7 @@
  *                 a2 = ReLU(conv2(cache_j at the 5 live 3×3 taps))   (h/2)
  *                 h += conv3(a2)                                     (h)
  *   o1  = ReLU(out1(ReLU(h)))                                        (d)
- *   logits of colour c = out2 filters k·C + c (o1)                   (L, or 1 for sigmoid)
+ *   outputs of colour c = out2 filters j·C + c (o1)                  (P = outputsPerColour)
  *
  * Only the input of a layer with spatial extent needs a cache: the 7×7 conv reads `input`
  * itself, each 3×3 conv reads cache_j (batch, H·W, h/2), pixel-major so a tap is one contiguous
