@@ -98,7 +98,8 @@ export interface Kernels {
    * earlier colours; component k is k·channels filters further); targets (B, C, S) in [0, levels);
    * log-scales clamped below at minLogScale.
    * nllPerImage (B) receives Σ over C·S of −log p in nats (overwritten); dparams, if non-null, the
-   * gradient · gradScale (overwritten; 0 on filters the table does not name). Float64 inside.
+   * gradient · gradScale (overwritten; 0 on filters the table does not name). Float64 inside;
+   * allocates per-call scratch of O(K·C²) numbers.
    */
   logisticMixtureNll(nllPerImage: Float64Array, dparams: Float32Array | null, params: Float32Array,
                      targets: Uint8Array, table: Int32Array, batch: number, filters: number,
