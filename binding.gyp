@@ -8,6 +8,7 @@
       "native/src/gemm.cc",
       "native/src/conv2d.cc",
       "native/src/softmax_xent.cc",
+      "native/src/logistic_mixture.cc",
       "native/src/gate.cc",
       "native/src/elementwise.cc",
       "native/src/sampler.cc"

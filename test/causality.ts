@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
-import type { AutoregressiveModel } from '../src/models/model.js';
+import { type AutoregressiveModel, outputFilter, outputsPerColour } from '../src/models/model.js';
 import { Rng } from '../src/nn/rng.js';
 
 /**
@@ -9,9 +9,9 @@ import { Rng } from '../src/nn/rng.js';
  * deps[(i·C + c)][(j·C + c')] = 1 iff the gradient is non-zero.
  */
 export function dependencyMap(model: AutoregressiveModel, height: number, width: number, seed = 1, classes: Int32Array | null = null): Uint8Array[] {
-  const { channels: C, levels: L, likelihood } = model.config;
+  const C = model.config.channels;
   const HW = height * width, rng = new Rng(seed);
-  const perColour = likelihood === 'sigmoid' ? 1 : L;
+  const perColour = outputsPerColour(model.config);
   const deps: Uint8Array[] = [];
   for (let i = 0; i < HW; i++) {
     for (let c = 0; c < C; c++) {
@@ -19,8 +19,8 @@ export function dependencyMap(model: AutoregressiveModel, height: number, width:
       for (let j = 0; j < x.size; j++) x.data[j] = rng.uniform();
       const logits = model.forward(x, classes);
       const seedGrad = new Float32Array(logits.size);
-      // Sum of the logits of colour c at pixel i (all levels), with random weights.
-      for (let k = 0; k < perColour; k++) seedGrad[(k * C + c) * HW + i] = 0.5 + rng.uniform();
+      // Sum of the outputs of colour c at pixel i (its whole group), with random weights.
+      for (let j = 0; j < perColour; j++) seedGrad[outputFilter(j, c, C) * HW + i] = 0.5 + rng.uniform();
       backward(logits, seedGrad);
       const d = new Uint8Array(HW * C);
       for (let cc = 0; cc < C; cc++) for (let j = 0; j < HW; j++) d[j * C + cc] = x.grad![cc * HW + j] !== 0 ? 1 : 0;

@@ -36,7 +36,7 @@ test('createModel: missing fields come from the defaults; values are checked wit
     [{ arch: 'pixelcnn', levels: '4' }, /levels must be an integer in \[2, 256\], got "4"/],
     [{ arch: 'pixelcnn', levels: 2.5 }, /levels must be an integer in \[2, 256\], got 2\.5/],
     [{ arch: 'pixelcnn', channels: 2 }, /channels must be 1 or 3, got 2/],
-    [{ arch: 'pixelcnn', likelihood: 'gaussian' }, /likelihood must be "softmax" or "sigmoid", got "gaussian"/],
+    [{ arch: 'pixelcnn', likelihood: 'gaussian' }, /likelihood must be "softmax" or "sigmoid" or "logistic-mixture", got "gaussian"/],
     [{ arch: 'pixelcnn', numClasses: 10 }, /numClasses must be 0: the residual PixelCNN is unconditional/],
     [{ arch: 'gated', kernel: 4 }, /kernel must be an odd integer in \[3, 15\], got 4/],
     [{ arch: 'gated', channels: 3, outHidden: 2 }, /outHidden must be an integer in \[3, 4096\] \(at least one filter per colour\)/],

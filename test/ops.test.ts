@@ -33,3 +33,6 @@ opTest('shift right=1', [[2, 3, 4, 5]], (x) => ops.shift(x, 0, 1));
 opTest('gate', [[2, 6, 3, 4]], ops.gate, { grad: { eps: 1e-3 } });
 opTest('softmaxCrossEntropy L=4 C=3', [[2, 12, 3, 3]], (z) => ops.softmaxCrossEntropy(z, labels(54, 4), 4, 3).loss, nll);
 opTest('sigmoidCrossEntropy', [[2, 3, 3, 3]], (z) => ops.sigmoidCrossEntropy(z, labels(54, 2)).loss, nll);
+// Edge levels 0 and 4 among the labels; RGB: coupling coefficients and the unused slots.
+opTest('logisticMixtureNll L=5 C=3 K=2', [[2, 24, 3, 3]], (p) => ops.logisticMixtureNll(p, labels(54, 5), 5, 3, 2).loss, nll);
+opTest('logisticMixtureNll L=256 C=1 K=3', [[2, 9, 3, 3]], (p) => ops.logisticMixtureNll(p, labels(18, 256), 256, 1, 3).loss, nll);

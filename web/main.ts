@@ -379,10 +379,11 @@ function showInfo(info: ModelInfo): void {
     ['architecture', c.arch],
     ['image', `${c.height}×${c.width}×${c.channels}`],
     ['levels', String(c.levels)],
-    ['likelihood', c.likelihood],
+    // K means something only to the mixture likelihood.
+    ['likelihood', c.likelihood === 'logistic-mixture' ? `logistic mixture of ${String(c.mixtures)}` : c.likelihood],
     ['classes', c.numClasses > 0 ? String(c.numClasses) : 'unconditional'],
   ];
-  const shown = new Set(['arch', 'channels', 'levels', 'likelihood', 'height', 'width', 'numClasses']);
+  const shown = new Set(['arch', 'channels', 'levels', 'likelihood', 'mixtures', 'height', 'width', 'numClasses']);
   for (const [k, v] of Object.entries(c)) {
     if (!shown.has(k) && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')) facts.push([k, String(v)]);
   }

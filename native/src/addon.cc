@@ -125,6 +125,41 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value LogisticMixtureNll(const Napi::CallbackInfo& info) {
+  return guarded(info, 13, [&](const Args& a) {
+    const int B = a.integer(5, "batch", 0), F = a.integer(6, "filters", 0);
+    const int C = a.integer(7, "channels", 1), S = a.integer(8, "spatial", 0);
+    const int K = a.integer(9, "mixtures", 1), L = a.integer(10, "levels", 3);
+    const double minLogScale = a.number(11, "minLogScale"), gradScale = a.number(12, "gradScale");
+    if (C != 1 && C != 3) a.rangeError("channels must be 1 or 3, got " + std::to_string(C));
+    if (K > 64) a.rangeError("mixtures must be at most 64, got " + std::to_string(K));
+    if (L > 256) a.rangeError("levels must be at most 256, got " + std::to_string(L));
+    const Span<int32_t> table = a.span<int32_t>(4, "table");
+    const size_t entries = C == 1 ? 3 : 10;
+    if (table.size != entries)
+      a.rangeError("table must hold " + std::to_string(entries) + " filters for " + std::to_string(C) +
+                   " channels, got " + std::to_string(table.size));
+    for (size_t j = 0; j < entries; ++j)
+      if (table.data[j] < 0 || static_cast<double>(table.data[j]) + static_cast<double>(K - 1) * C >= F)
+        a.rangeError("table[" + std::to_string(j) + "] = " + std::to_string(table.data[j]) +
+                     ": its " + std::to_string(K) + " components are not all among the " +
+                     std::to_string(F) + " filters");
+    const double paramsLen = static_cast<double>(B) * F * S, targetsLen = static_cast<double>(B) * C * S;
+    double* nll = a.array<double>(0, "nllPerImage", B);
+    float* dp = a.array<float>(1, "dparams", paramsLen, true);
+    const float* params = a.array<float>(2, "params", paramsLen);
+    const uint8_t* targets = a.array<uint8_t>(3, "targets", targetsLen);
+    const long nt = static_cast<long>(targetsLen);
+    for (long i = 0; i < nt; ++i)
+      if (targets[i] >= L)
+        a.rangeError("targets[" + std::to_string(i) + "] = " + std::to_string(targets[i]) +
+                     " is not a level in [0, " + std::to_string(L) + ")");
+    KernelLock lock;
+    activeKernels().logisticMixtureNll(nll, dp, params, targets, table.data, B, F, C, S, K, L, minLogScale,
+                                       gradScale);
+  });
+}
+
 // The elementwise kernels' arrays: out (argument 0), then inputs "a" (1) and "b" (2), all of one
 // length (a longer input is a caller's mistake too).
 long elementwiseLength(const Args& a) { return static_cast<long>(a.span<float>(0, "out").size); }
@@ -330,6 +365,7 @@ constexpr Binding kBindings[] = {
     {"conv2dBackwardData", ConvBackwardData},
     {"conv2dBackwardFilter", ConvBackwardFilter},
     {"softmaxCrossEntropy", SoftmaxCrossEntropy},
+    {"logisticMixtureNll", LogisticMixtureNll},
     {"reluForward", ReluForward},
     {"reluBackward", ReluBackward},
     {"add", Add},

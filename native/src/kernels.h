@@ -47,6 +47,11 @@ struct SamplerNet {
                            const ConvDims& d, const int32_t* taps, int ntaps, int reluInput))     \
   X(softmaxCrossEntropy, (double* nll, float* dlogits, const float* logits,                      \
                           const uint8_t* targets, int B, int L, int C, int S, double gradScale))  \
+  /* Discretised logistic mixture NLL (logistic_mixture.cc): params (B, F, S), table: filters of   \
+     component 0 (logits, per colour mean, log-scale, coefficients), component k k·C further. */  \
+  X(logisticMixtureNll, (double* nll, float* dparams, const float* params,                        \
+                         const uint8_t* targets, const int32_t* table, int B, int F, int C, int S, \
+                         int K, int L, double minLogScale, double gradScale))                      \
   /* Gated unit (gate.cc): y (B, n) = tanh(x[b][0, n)) · σ(x[b][n, 2n)); dx (B, 2n) += grad. */   \
   X(gateForward, (float* y, const float* x, int B, long n))                                       \
   X(gateBackward, (float* dx, const float* dy, const float* x, int B, long n))                    \

@@ -91,4 +91,18 @@ export interface Kernels {
                       logits: Float32Array, targets: Uint8Array,
                       batch: number, levels: number, channels: number, spatial: number,
                       gradScale: number): void;
+
+  /**
+   * Discretised logistic mixture NLL (src/ops/logistic-mixture.ts): params (B, filters, S), the
+   * filters of component 0 in `table` (logits, then per colour mean, log-scale and coefficients on
+   * earlier colours; component k is k·channels filters further); targets (B, C, S) in [0, levels);
+   * log-scales clamped below at minLogScale.
+   * nllPerImage (B) receives Σ over C·S of −log p in nats (overwritten); dparams, if non-null, the
+   * gradient · gradScale (overwritten; 0 on filters the table does not name). Float64 inside;
+   * allocates per-call scratch of O(K·C²) numbers.
+   */
+  logisticMixtureNll(nllPerImage: Float64Array, dparams: Float32Array | null, params: Float32Array,
+                     targets: Uint8Array, table: Int32Array, batch: number, filters: number,
+                     channels: number, spatial: number, mixtures: number, levels: number,
+                     minLogScale: number, gradScale: number): void;
 }

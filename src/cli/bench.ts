@@ -35,7 +35,7 @@ export function benchCommand(): Command {
     .option('--size <s>', 'image height and width', intArg(1, 1024), 28)
     .option('--json', 'print one JSON object', false)
     .option('--sample', 'measure sampling instead: images/s of the cached and the naive sampler', false)
-    .option('--naive-positions <n>', 'with --sample: positions the naive sampler is timed over (then extrapolated)', intArg(1), 4)
+    .option('--naive-positions <n>', 'with --sample: positions the naive sampler is timed over, rounded up to whole pixels (then extrapolated)', intArg(1), 4)
     .option('--batches <list>', 'with --sample: batch sizes, comma-separated', '1,16,64')
     .action((f: BenchFlags) => (f.sample ? runSampleBench(f) : runBench(f)));
   return cmd;
@@ -89,9 +89,11 @@ function runSampleBench(f: BenchFlags): void {
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 4096)) throw new Error(`--batches must be a comma-separated list of integers in [1, 4096], got '${f.batches}'`);
   const backend = setupBackend(f);
   const model = createModel(modelConfigFromFlags(f, { channels: f.channels, height: f.size, width: f.size, numClasses: 0 }), 1);
-  const c = model.config, total = c.channels * f.size * f.size, N = Math.min(f.naivePositions, total);
+  // Whole pixels (the mixture likelihood draws its component at a pixel's first colour).
+  const c = model.config, total = c.channels * f.size * f.size;
+  const N = Math.min(Math.ceil(f.naivePositions / c.channels) * c.channels, total);
   const rng = new Rng(2);
-  sampleCached(model, { count: 1, seed: 0, given: { labels: new Uint8Array(total), observed: total - 1 } }); // warm-up
+  sampleCached(model, { count: 1, seed: 0, given: { labels: new Uint8Array(total), observed: total - c.channels } }); // warm-up
   const results = batches.map((B) => {
     let t0 = performance.now();
     sampleCached(model, { count: B, seed: 1 });

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { choice, floatArg, intArg, UsageError } from './args.js';
 import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
-import { ARCHS, BASE_FIELDS, ConfigError, parseModelConfig, type Arch, type FieldSpec, type ModelConfig } from '../models/config.js';
+import { ARCHS, BASE_FIELDS, ConfigError, defaultPixelCnnConfig, parseModelConfig, type Arch, type FieldSpec, type ModelConfig } from '../models/config.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/png.js';
 
 /** Flags shared by the commands that read a data set. */
@@ -49,7 +49,9 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .addOption(choice('--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ARCHS, 'pixelcnn'))
     .option('--levels <n>', 'levels per colour value (2 = binary)', range(BASE_FIELDS.levels), 256)
-    .addOption(choice('--likelihood <kind>', 'softmax over levels, or sigmoid (levels 2 only)', ['softmax', 'sigmoid'] as const, 'softmax'))
+    .addOption(choice('--likelihood <kind>', 'softmax over levels, sigmoid (levels 2 only), or logistic-mixture (PixelCNN++: a mixture of discretised logistics per pixel, levels ≥ 3)',
+      ['softmax', 'sigmoid', 'logistic-mixture'] as const, 'softmax'))
+    .option('--mixtures <k>', `logistic-mixture: mixture components K (default ${defaultPixelCnnConfig.mixtures})`, range(BASE_FIELDS.mixtures))
     .option('--hidden <h>', 'hidden filters h (pixelcnn: even; gated: filters per stack)', intArg(0), 128)
     .option('--out-hidden <d>', 'filters d of the output head', intArg(0), 32)
     .option('--blocks <r>', 'pixelcnn: residual blocks R', intArg(0), 7)
@@ -62,7 +64,9 @@ export function addModelOptions(cmd: Command): Command {
 export interface ModelFlags {
   arch: Arch;
   levels: number;
-  likelihood: 'softmax' | 'sigmoid';
+  likelihood: ModelConfig['likelihood'];
+  /** Undefined when not given: the config's default. */
+  mixtures?: number;
   hidden: number;
   outHidden: number;
   blocks: number;
@@ -74,9 +78,9 @@ export interface ModelFlags {
 
 /** How the model-config parser names a key when the value came from a flag (or from the data). */
 const FLAG_NAMES: Record<string, string> = {
-  arch: '--arch', levels: '--levels', likelihood: '--likelihood', hidden: '--hidden', outHidden: '--out-hidden',
-  blocks: '--blocks', layers: '--layers', kernel: '--kernel', firstKernel: '--first-kernel', numClasses: '--conditional',
-  channels: "the data's channels", height: "the data's image height", width: "the data's image width",
+  arch: '--arch', levels: '--levels', likelihood: '--likelihood', mixtures: '--mixtures', hidden: '--hidden',
+  outHidden: '--out-hidden', blocks: '--blocks', layers: '--layers', kernel: '--kernel', firstKernel: '--first-kernel',
+  numClasses: '--conditional', channels: "the data's channels", height: "the data's image height", width: "the data's image width",
 };
 
 /** The model config the flags describe for data of this shape; a bad value is a UsageError naming the flag. */
@@ -86,7 +90,7 @@ export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; he
     throw new UsageError('--conditional needs a data set with class labels; this one has none (e.g. a PNG folder without class subfolders)');
   }
   const base = {
-    channels: data.channels, levels: f.levels, likelihood: f.likelihood, height: data.height, width: data.width,
+    channels: data.channels, levels: f.levels, likelihood: f.likelihood, mixtures: f.mixtures, height: data.height, width: data.width,
     numClasses: f.conditional ? data.numClasses : 0, hidden: f.hidden, outHidden: f.outHidden,
   };
   const raw = f.arch === 'gated'

@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { withArena } from '../tensor/arena.js';
-import { softmaxCrossEntropy, sigmoidCrossEntropy, type NllResult } from '../ops/index.js';
+import { logisticMixtureNll, softmaxCrossEntropy, sigmoidCrossEntropy, type NllResult } from '../ops/index.js';
 import { levelsToUnit } from '../data/quantise.js';
 import type { AutoregressiveModel } from '../models/model.js';
 
@@ -37,8 +37,12 @@ export function modelInput(targets: Uint8Array, batch: number, model: Autoregres
 export function imageNll(model: AutoregressiveModel, targets: Uint8Array, batch: number,
                          height: number, width: number, classes: Int32Array | null = null): NllResult {
   const logits = model.forward(modelInput(targets, batch, model, height, width), classes);
-  const { levels, channels, likelihood } = model.config;
-  return likelihood === 'sigmoid' ? sigmoidCrossEntropy(logits, targets) : softmaxCrossEntropy(logits, targets, levels, channels);
+  const { levels, channels, likelihood, mixtures } = model.config;
+  switch (likelihood) {
+    case 'softmax': return softmaxCrossEntropy(logits, targets, levels, channels);
+    case 'sigmoid': return sigmoidCrossEntropy(logits, targets);
+    case 'logistic-mixture': return logisticMixtureNll(logits, targets, levels, channels, mixtures);
+  }
 }
 
 export interface EvalResult {

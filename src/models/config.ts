@@ -13,8 +13,18 @@ export interface BaseModelConfig {
   channels: 1 | 3;
   /** Levels per colour value (2 for binary images, 256 for 8-bit). */
   levels: number;
-  /** 'softmax': L logits per colour (filter o = k·C + c). 'sigmoid': one logit per colour, L = 2 only. */
-  likelihood: 'softmax' | 'sigmoid';
+  /**
+   * 'softmax': L logits per colour (filter o = k·C + c). 'sigmoid': one logit per colour, L = 2
+   * only. 'logistic-mixture': a mixture of `mixtures` discretised logistics per pixel (PixelCNN++),
+   * L ≥ 3; its output layout is mixtureLayout in src/ops/logistic-mixture.ts.
+   */
+  likelihood: 'softmax' | 'sigmoid' | 'logistic-mixture';
+  /**
+   * K: components of the logistic mixture. Only the mixture likelihood reads it; with any other
+   * likelihood it stays at its default. Optional in config.json (checkpoints written before it
+   * existed load with the default).
+   */
+  mixtures: number;
   /** Image size the model was trained for (the network itself is fully convolutional). */
   height: number;
   width: number;
@@ -22,10 +32,15 @@ export interface BaseModelConfig {
   numClasses: number;
 }
 
-/** One field of a config: an integer in a range (optionally odd or even) or one of a few values. */
-export type FieldSpec =
+/**
+ * One field of a config: an integer in a range (optionally odd or even) or one of a few values.
+ * An `optional` field may be missing even where every field is required (config.json): it was
+ * added after checkpoints were written, and those load with the architecture's default.
+ */
+export type FieldSpec = (
   | { kind: 'int'; min: number | 'channels'; max: number; parity?: 'odd' | 'even' }
-  | { kind: 'choice'; values: readonly (string | number)[] };
+  | { kind: 'choice'; values: readonly (string | number)[] }
+) & { optional?: boolean };
 
 /**
  * How to parse one architecture's config: its fields beyond BaseModelConfig's, its defaults, and
@@ -43,7 +58,8 @@ export interface ConfigSpec<C extends BaseModelConfig & { arch: string }> {
 export const BASE_FIELDS: { [K in keyof BaseModelConfig]: FieldSpec } = {
   channels: { kind: 'choice', values: [1, 3] },
   levels: { kind: 'int', min: 2, max: 256 },
-  likelihood: { kind: 'choice', values: ['softmax', 'sigmoid'] },
+  likelihood: { kind: 'choice', values: ['softmax', 'sigmoid', 'logistic-mixture'] },
+  mixtures: { kind: 'int', min: 1, max: 64, optional: true },
   height: { kind: 'int', min: 1, max: 4096 },
   width: { kind: 'int', min: 1, max: 4096 },
   numClasses: { kind: 'int', min: 0, max: 1000 },
@@ -123,7 +139,7 @@ export function parseConfig<C extends BaseModelConfig & { arch: string }>(spec: 
   for (const [k, f] of Object.entries(fields)) {
     let v = input[k];
     if (v === undefined) {
-      if (!o.defaults) fail(`${name(k)} is missing`);
+      if (!o.defaults && !f.optional) fail(`${name(k)} is missing`);
       v = defaults.get(k);
     }
     out[k] = v;
@@ -132,6 +148,13 @@ export function parseConfig<C extends BaseModelConfig & { arch: string }>(spec: 
   }
   const c = out as C;
   if (c.likelihood === 'sigmoid' && c.levels !== 2) fail(`the sigmoid likelihood needs ${name('levels')} = 2, got ${c.levels}`);
+  if (c.likelihood === 'logistic-mixture' && c.levels < 3) {
+    fail(`the logistic-mixture likelihood needs ${name('levels')} ≥ 3, got ${c.levels} (for binary images use ${name('likelihood')} softmax or sigmoid)`);
+  }
+  // One config per model: K means nothing to the other likelihoods, so it keeps its default there.
+  if (c.likelihood !== 'logistic-mixture' && c.mixtures !== spec.defaults.mixtures) {
+    fail(`${name('mixtures')} applies only to the logistic-mixture likelihood, not ${name('likelihood')} '${c.likelihood}'`);
+  }
   const problem = spec.rules?.(c, name) ?? null;
   if (problem) fail(problem);
   return c;
@@ -151,8 +174,8 @@ export interface PixelCnnConfig extends BaseModelConfig {
 }
 
 export const defaultPixelCnnConfig: PixelCnnConfig = {
-  arch: 'pixelcnn', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
-  hidden: 128, outHidden: 32, blocks: 7,
+  arch: 'pixelcnn', channels: 1, levels: 256, likelihood: 'softmax', mixtures: 10, height: 28, width: 28,
+  numClasses: 0, hidden: 128, outHidden: 32, blocks: 7,
 };
 
 export const pixelCnnSpec: ConfigSpec<PixelCnnConfig> = {
@@ -183,8 +206,8 @@ export interface GatedPixelCnnConfig extends BaseModelConfig {
 }
 
 export const defaultGatedPixelCnnConfig: GatedPixelCnnConfig = {
-  arch: 'gated', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
-  hidden: 128, outHidden: 32, layers: 8, kernel: 3, firstKernel: 7,
+  arch: 'gated', channels: 1, levels: 256, likelihood: 'softmax', mixtures: 10, height: 28, width: 28,
+  numClasses: 0, hidden: 128, outHidden: 32, layers: 8, kernel: 3, firstKernel: 7,
 };
 
 export const gatedPixelCnnSpec: ConfigSpec<GatedPixelCnnConfig> = {

@@ -4,7 +4,7 @@ import { addChannelBias, gate, shift } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { colourAllows, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, type ForwardObserver, logitChannels } from './model.js';
+import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './config.js';
 
 /**
@@ -28,7 +28,7 @@ import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './conf
  *                                          Σ_l skip ───┘      h_l = h_{l−1} + res(u)
  *                                                             (layer 0: h_0 = res(u))
  *
- *   head:  Σ_l skip_l ─ ReLU ─ out1 1×1 (h → d) ─ ReLU ─ out2 1×1 (d → C·L) → logits, o = k·C + c
+ *   head:  Σ_l skip_l ─ ReLU ─ out1 1×1 (h → d) ─ ReLU ─ out2 1×1 (d → C·P) → outputs, o = j·C + c
  *
  * Order. The vertical stack at row r reads rows ≤ r of its input, so v_l(r) depends on pixel rows
  * ≤ r (its own row included, every column). It is passed from layer to layer UN-shifted; only the
@@ -54,7 +54,7 @@ import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './conf
  * Parameters (PyTorch names and layouts; masked weights keep their full k×k / 1×k shape):
  *   vstack.l.conv (2h, C|h, k, k) · hstack.l.conv (2h, C|h, 1, k) · hstack.l.v2h (2h, 2h, 1, 1) ·
  *   hstack.l.res (h, h, 1, 1) for l < L − 1 (the last layer's horizontal output is not read) ·
- *   hstack.l.skip (h, h, 1, 1) · cond.l.weight (K, 2h) · out1 (d, h, 1, 1) · out2 (C·L, d, 1, 1).
+ *   hstack.l.skip (h, h, 1, 1) · cond.l.weight (K, 2h) · out1 (d, h, 1, 1) · out2 (C·P, d, 1, 1), P = outputsPerColour.
  * The masked k×k and 1×k convolutions are initialised like the PyTorch Conv2d of the kernel they
  * stand for ((k/2+1)×k and 1×(k/2+1)): U(±1/√fan_in) with fan_in = inputs × live taps.
  *
@@ -151,7 +151,7 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
     this.layers = Array.from({ length: L }, (_, l) =>
       new GatedLayer(l, l === 0 ? C : h, h, l === 0 ? config.firstKernel : config.kernel, C, K, l === L - 1, rng));
     this.out1 = new Conv2dLayer('out1', h, d, 1, rng, { type: 'B', colours: C });
-    this.out2 = new Conv2dLayer('out2', d, logitChannels(config), 1, rng, { type: 'B', colours: C });
+    this.out2 = new Conv2dLayer('out2', d, outputChannels(config), 1, rng, { type: 'B', colours: C });
   }
 
   /** vstack.*, hstack.*, cond.*, out1, out2 (the order of a PyTorch module with those ModuleLists). */
@@ -163,7 +163,7 @@ export class GatedPixelCnn implements AutoregressiveModel<GatedPixelCnnConfig> {
   }
 
   /**
-   * Logits (B, C·L or C, H, W). `observe` sees, per layer l in order: `vstack.l.conv` (vp, 2h),
+   * Outputs (B, C·P, H, W) (see forward in model.ts). `observe` sees, per layer l in order: `vstack.l.conv` (vp, 2h),
    * `hstack.l.conv` (2h), `hstack.l.v2h` (v2h of the shifted vp plus hstack.l.conv: the horizontal
    * gate's pre-activation without the class bias, 2h), `hstack.l.gate` (u, h), `hstack.l.skip` (the
    * running sum of the skip outputs up to l, h), and for l < L − 1 `vstack.l.gate` (v_l, h) and
@@ -214,6 +214,6 @@ export function gatedPixelCnnParameterShapes(config: GatedPixelCnnConfig): Map<s
     if (K > 0) shapes.set(`cond.${l}.weight`, [K, 2 * h]);
   }
   conv('out1', h, d, 1, 1);
-  conv('out2', d, logitChannels(config), 1, 1);
+  conv('out2', d, outputChannels(config), 1, 1);
   return shapes;
 }

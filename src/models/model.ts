@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { BaseModelConfig, ModelConfig } from './config.js';
+import { mixtureLayout } from '../ops/logistic-mixture.js';
 
 export type { BaseModelConfig, ModelConfig } from './config.js';
 
@@ -25,24 +26,36 @@ export interface AutoregressiveModel<C extends ModelConfig = ModelConfig> {
   parameters(): Map<string, Tensor>;
   /**
    * x (B, C, H, W) holds level / (L − 1) in [0, 1] (levelToUnit); classes (B) for conditional
-   * models. Returns logits (B, L·C, H, W) for softmax models, (B, C, H, W) for sigmoid ones, level
-   * k of colour c in filter logitFilter(k, c, C). `observe`, when given, sees every named
-   * intermediate activation (ForwardObserver); without it the forward does no extra work.
+   * models. Returns the likelihood's parameters (B, outputChannels, H, W): logits (B, L·C, H, W)
+   * for softmax models, (B, C, H, W) for sigmoid ones, the mixture's parameters for
+   * logistic-mixture ones; slot j of colour c in filter outputFilter(j, c, C). `observe`, when
+   * given, sees every named intermediate activation (ForwardObserver); without it the forward does
+   * no extra work.
    */
   forward(x: Tensor, classes?: Int32Array | null, observe?: ForwardObserver): Tensor;
 }
 
-/** Logits per colour at one pixel: L for the softmax likelihood, 1 for sigmoid (the logit of level 1). */
-export function logitsPerColour(config: BaseModelConfig): number {
-  return config.likelihood === 'sigmoid' ? 1 : config.levels;
+/**
+ * Output filters per colour group, for every likelihood: L logits (softmax), 1 logit of level 1
+ * (sigmoid), or the mixture's parameter slots (mixtureLayout in src/ops/logistic-mixture.ts).
+ */
+export function outputsPerColour(config: BaseModelConfig): number {
+  switch (config.likelihood) {
+    case 'softmax': return config.levels;
+    case 'sigmoid': return 1;
+    case 'logistic-mixture': return mixtureLayout(config.channels, config.mixtures).perColour;
+  }
 }
 
-/** Output filters of a model: logitsPerColour · C. */
-export function logitChannels(config: BaseModelConfig): number {
-  return logitsPerColour(config) * config.channels;
+/** Output filters of a model: outputsPerColour · C. */
+export function outputChannels(config: BaseModelConfig): number {
+  return outputsPerColour(config) * config.channels;
 }
 
-/** The output filter holding level k's logit (or the sigmoid logit, k = 0) of colour c, of C: interleaved, k·C + c. */
-export function logitFilter(k: number, c: number, C: number): number {
-  return k * C + c;
+/**
+ * The output filter holding slot j of colour c, of C (level j's logit for softmax, the logit for
+ * sigmoid with j = 0, a mixture parameter's slot): interleaved colour groups, j·C + c.
+ */
+export function outputFilter(j: number, c: number, C: number): number {
+  return j * C + c;
 }

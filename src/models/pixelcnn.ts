@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, type ForwardObserver, logitChannels } from './model.js';
+import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
 
 /**
@@ -11,7 +11,9 @@ import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
  *   x (C) ─ 7×7 masked A (C → h) ─┬─ [ReLU ─ 1×1 (h → h/2) ─ ReLU ─ 3×3 masked B (h/2 → h/2)
  *                                  │    ─ ReLU ─ 1×1 (h/2 → h)] ─ + ─ … R residual blocks …
  *                                  └──────────────────────────────┘
- *         ─ ReLU ─ 1×1 (h → d) ─ ReLU ─ 1×1 (d → C·L) → logits, filter o = k·C + c
+ *         ─ ReLU ─ 1×1 (h → d) ─ ReLU ─ 1×1 (d → C·P) → outputs, filter o = j·C + c
+ *
+ * (P = outputsPerColour: L logits for softmax, 1 for sigmoid, the mixture's slots.)
  *
  * Every layer, 1×1 ones included, carries the colour mask (groups of C, interleaved); see
  * src/nn/masks.ts. The residual is added once, in the block.
@@ -56,7 +58,7 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
     this.input = new Conv2dLayer('input', C, h, 7, rng, { type: 'A', colours: C });
     this.blocks = Array.from({ length: config.blocks }, (_, i) => new ResidualBlock(`blocks.${i}`, h, C, rng));
     this.out1 = new Conv2dLayer('out1', h, d, 1, rng, { type: 'B', colours: C });
-    this.out2 = new Conv2dLayer('out2', d, logitChannels(config), 1, rng, { type: 'B', colours: C });
+    this.out2 = new Conv2dLayer('out2', d, outputChannels(config), 1, rng, { type: 'B', colours: C });
   }
 
   parameters(): Map<string, Tensor> {
@@ -65,7 +67,7 @@ export class PixelCnn implements AutoregressiveModel<PixelCnnConfig> {
   }
 
   /**
-   * Logits (B, C·L or C, H, W); the model is unconditional, so classes are ignored. `observe`
+   * Outputs (B, C·P, H, W) (see forward in model.ts); the model is unconditional, so classes are ignored. `observe`
    * sees, in order: `input`, then per block j `blocks.j.conv1`, `blocks.j.conv2` (both before the
    * ReLU the next convolution applies) and `blocks.j.conv3` (the block's output, residual
    * included), then `out1` and `out2` (the logits).
@@ -101,6 +103,6 @@ export function pixelCnnParameterShapes(config: PixelCnnConfig): Map<string, num
     conv(`blocks.${b}.conv3`, h / 2, h, 1);
   }
   conv('out1', h, d, 1);
-  conv('out2', d, logitChannels(config), 1);
+  conv('out2', d, outputChannels(config), 1);
   return shapes;
 }

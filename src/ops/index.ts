@@ -7,3 +7,4 @@ export { shift } from './shift.js';
 export { gate } from './gate.js';
 export { softmaxCrossEntropy, type NllResult } from './softmax-cross-entropy.js';
 export { sigmoidCrossEntropy } from './sigmoid-cross-entropy.js';
+export { logisticMixtureNll, mixtureLayout, mixtureFilterTable, MIN_LOG_SCALE, type MixtureLayout } from './logistic-mixture.js';

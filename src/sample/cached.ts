@@ -2,7 +2,7 @@ import { Rng } from '../nn/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
 import { kernels } from '../backend/index.js';
 import { loadNativeAddon } from '../backend/native.js';
-import { sampleLevel } from './categorical.js';
+import { levelDraw } from './draw.js';
 import { checkSampleOptions, type SampleOptions } from './naive.js';
 import { levelToUnit, levelsToUnit } from '../data/quantise.js';
 import { createIncrementalNetwork } from './incremental/create.js';
@@ -12,7 +12,7 @@ export type { IncrementalNetwork } from './incremental/network.js';
 /**
  * The cached (incremental) sampler: the same options, output and random-number order as
  * sampleNaive (for each position in raster order pixel·C + colour, for each image, one
- * sampleLevel draw), so both give the same images for a seed up to float ties, at about the
+ * levelDraw draw), so both give the same images for a seed up to float ties, at about the
  * cost of one forward pass per colour instead of one per pixel and colour. See
  * src/sample/incremental/network.ts for how layers are evaluated one pixel at a time.
  *
@@ -45,7 +45,7 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
   levelsToUnit(labels, L, x);
   net.prefill(o.classes ?? null, Math.floor(start / C));
 
-  const perColour = net.logitsPerColour;
+  const perColour = net.outputsPerColour;
   const rng = new Rng(o.seed ?? 0);
   const addon = kernels().name === 'native' ? loadNativeAddon() : null;
   const generate = addon && net.nativeGenerator ? net.nativeGenerator(addon) : null;
@@ -66,12 +66,13 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
   }
 
   const logits = new Float32Array(B * perColour);
+  const draw = levelDraw(model.config, B);
   for (let pos = start; pos < total; pos++) {
     const p = Math.floor(pos / C), c = pos % C;
     net.logitsAt(p, c, logits);
     o.onLogits?.(pos, logits);
     for (let b = 0; b < B; b++) {
-      const v = sampleLevel(logits, b * perColour, 1, perColour, T, rng);
+      const v = draw(logits, b * perColour, 1, b, c, T, rng);
       const idx = (b * C + c) * HW + p;
       labels[idx] = v; x[idx] = levelToUnit(v, L);
     }

@@ -1,9 +1,9 @@
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { Rng } from '../nn/rng.js';
-import { type AutoregressiveModel, logitChannels, logitFilter, logitsPerColour } from '../models/model.js';
+import { type AutoregressiveModel, outputChannels, outputFilter, outputsPerColour } from '../models/model.js';
 import { levelToUnit, levelsToUnit } from '../data/quantise.js';
-import { sampleLevel } from './categorical.js';
+import { levelDraw } from './draw.js';
 
 export interface SampleOptions {
   count: number;
@@ -27,9 +27,9 @@ export interface SampleOptions {
    */
   onProgress?: (done: number, total: number, labels: Uint8Array) => void;
   /**
-   * Debug hook: the logits each draw used, per generated position (pixel·C + colour), as
-   * (count, logitsPerColour) with logitsPerColour = L (softmax) or 1 (sigmoid). The array is
-   * reused between calls: copy what you keep.
+   * Debug hook: the outputs each draw used, per generated position (pixel·C + colour), as
+   * (count, outputsPerColour): the colour's L logits (softmax), its logit (sigmoid) or its group of
+   * mixture slots (logistic-mixture). The array is reused between calls: copy what you keep.
    */
   onLogits?: (pos: number, logits: Float32Array) => void;
 }
@@ -51,6 +51,10 @@ export function checkSampleOptions(model: AutoregressiveModel, o: SampleOptions)
       throw new Error(`sample: observed prefix ${o.given.observed} outside [0, ${C * H * W}]`);
     }
     for (let i = 0; i < n; i++) if (o.given.labels[i] >= model.config.levels) throw new Error(`sample: given label ${o.given.labels[i]} at ${i} is not below levels=${model.config.levels}`);
+    // The mixture's component is drawn at a pixel's first colour (src/sample/draw.ts).
+    if (model.config.likelihood === 'logistic-mixture' && o.given.observed % C !== 0) {
+      throw new Error(`sample: with the logistic-mixture likelihood the observed prefix must be whole pixels (a multiple of ${C} positions), got ${o.given.observed}`);
+    }
   }
   return { H, W, T };
 }
@@ -72,10 +76,11 @@ export function sampleNaive(model: AutoregressiveModel, o: SampleOptions): Uint8
     const idx = (b * C + (pos % C)) * HW + Math.floor(pos / C);
     labels[idx] = 0; x.data[idx] = 0;
   }
-  const perColour = logitsPerColour(model.config), filters = logitChannels(model.config);
-  // Level k of colour c at pixel p of image b: plane logitFilter(k, c, C) of the logits.
-  const at = (b: number, k: number, c: number, p: number) => (b * filters + logitFilter(k, c, C)) * HW + p;
+  const perColour = outputsPerColour(model.config), filters = outputChannels(model.config);
+  // Slot j of colour c at pixel p of image b: plane outputFilter(j, c, C) of the outputs.
+  const at = (b: number, j: number, c: number, p: number) => (b * filters + outputFilter(j, c, C)) * HW + p;
   const seen = o.onLogits ? new Float32Array(B * perColour) : null;
+  const draw = levelDraw(model.config, B);
   noGrad(() => {
     for (let pos = start; pos < total; pos++) {
       const p = Math.floor(pos / C), c = pos % C;
@@ -83,7 +88,7 @@ export function sampleNaive(model: AutoregressiveModel, o: SampleOptions): Uint8
       for (let b = 0; b < B; b++) {
         const off = at(b, 0, c, p), stride = at(b, 1, c, p) - off;
         if (seen) for (let k = 0; k < perColour; k++) seen[b * perColour + k] = logits[at(b, k, c, p)];
-        const v = sampleLevel(logits, off, stride, perColour, T, rng);
+        const v = draw(logits, off, stride, b, c, T, rng);
         const idx = (b * C + c) * HW + p;
         labels[idx] = v; x.data[idx] = levelToUnit(v, L);
       }

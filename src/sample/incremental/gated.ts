@@ -39,7 +39,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
 import type { GatedPixelCnn } from '../../models/gated-pixelcnn.js';
-import { logitsPerColour } from '../../models/model.js';
+import { outputsPerColour } from '../../models/model.js';
 import { kernels } from '../../backend/index.js';
 import type { IncrementalNetwork } from './network.js';
 import { packHead, packLayer, type PackedLayer } from './pack.js';
@@ -49,7 +49,7 @@ export interface PackedGatedPixelCnn {
   h: number;
   d: number;
   layers: number;
-  /** Logits per colour: L (softmax) or 1 (sigmoid). */
+  /** Output slots per colour (outputsPerColour): L (softmax), 1 (sigmoid) or the mixture's group. */
   perColour: number;
   /** Per layer: vstack.l.conv (taps dy ≤ 0), hstack.l.conv (dy = 0, dx ≤ 0), hstack.l.v2h. */
   vconv: PackedLayer[];
@@ -61,14 +61,14 @@ export interface PackedGatedPixelCnn {
   /** cond.l.weight (K, 2h) per layer, or null for an unconditional model. */
   cond: Float32Array[] | null;
   out1: PackedLayer;
-  /** out2 split by colour: head[c] has the filters k·C + c, k < perColour. */
+  /** out2 split by colour: head[c] has the filters j·C + c, j < perColour. */
   head: PackedLayer[];
 }
 
 export function packGatedPixelCnn(model: GatedPixelCnn): PackedGatedPixelCnn {
   const c = model.config;
   return {
-    C: c.channels, h: c.hidden, d: c.outHidden, layers: c.layers, perColour: logitsPerColour(c),
+    C: c.channels, h: c.hidden, d: c.outHidden, layers: c.layers, perColour: outputsPerColour(c),
     vconv: model.layers.map((l) => packLayer(l.vconv)),
     hconv: model.layers.map((l) => packLayer(l.hconv)),
     v2h: model.layers.map((l) => packLayer(l.v2h)),
@@ -106,7 +106,7 @@ function gateRow(pre: Float32Array, r: number, h: number, e: Float32Array | null
 
 export class GatedPixelCnnIncremental implements IncrementalNetwork {
   readonly channels: number;
-  readonly logitsPerColour: number;
+  readonly outputsPerColour: number;
   readonly input: Float32Array;
   readonly packed: PackedGatedPixelCnn;
   /** Rows of the vertical stack kept: max kernel/2 + 1. */
@@ -133,7 +133,7 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
     this.packed = packGatedPixelCnn(model);
     const p = this.packed, c = model.config, h = p.h, W = width;
     this.channels = p.C;
-    this.logitsPerColour = p.perColour;
+    this.outputsPerColour = p.perColour;
     this.input = new Float32Array(batch * p.C * height * width);
     this.ringRows = (Math.max(c.kernel, c.firstKernel) >> 1) + 1;
     const inner = p.layers - 1;

@@ -20,7 +20,8 @@
  *     sampled values of all images at (pixel, colour) into `input`.
  *     `logitsAt` computes every layer at `pixel` for all images, from `input` and the caches of
  *     earlier pixels, stores what later pixels will read into the caches, and writes the logits of
- *     `colour` at `pixel` to out[b·logitsPerColour + k] (k < logitsPerColour).
+ *     `colour` at `pixel` to out[b·outputsPerColour + j] (j < outputsPerColour: the colour's group
+ *     of output slots, outputFilter(j, colour, C) in src/models/model.ts).
  *     It is called once per colour of a pixel, colour 0 first: each call recomputes the pixel with
  *     the colours sampled so far (later colours are still 0, which the masks make irrelevant to
  *     this colour's logits). After the call for the last colour the caches of `pixel` must be
@@ -41,8 +42,8 @@ export interface IncrementalNetwork {
   readonly channels: number;
   readonly height: number;
   readonly width: number;
-  /** Logits per colour and pixel: L for the softmax likelihood, 1 for sigmoid. */
-  readonly logitsPerColour: number;
+  /** Output slots per colour and pixel (outputsPerColour): L for softmax, 1 for sigmoid, the mixture's group. */
+  readonly outputsPerColour: number;
   /** (batch, C, H, W) network input in unit scale, owned by the network, written by the sampler. */
   readonly input: Float32Array;
   /**
@@ -51,14 +52,14 @@ export interface IncrementalNetwork {
    * logitsAt; pixels = 0 means no observed prefix.
    */
   prefill(classes: Int32Array | null, pixels: number): void;
-  /** Computes `pixel` (for the colours sampled so far) and writes colour's logits: out (batch, logitsPerColour). */
+  /** Computes `pixel` (for the colours sampled so far) and writes colour's outputs: out (batch, outputsPerColour). */
   logitsAt(pixel: number, colour: number, out: Float32Array): void;
   /**
    * Optional native fast path: a function running positions [start, end) entirely in the addon
    * (layers, sampling with the ported Rng, writing `labels` (batch, C, H, W) and `input`), or null
    * when this addon cannot. Called after prefill, instead of logitsAt; `rngState` (4 words of
    * xoshiro128**, Rng.state()) is read and advanced in place so consecutive calls continue the
-   * stream; `logitsOut` ((end − start), batch, logitsPerColour) receives the logits used, if given.
+   * stream; `logitsOut` ((end − start), batch, outputsPerColour) receives the logits used, if given.
    */
   nativeGenerator?(addon: NativeAddon): NativeGenerate | null;
 }

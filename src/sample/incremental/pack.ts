@@ -4,7 +4,7 @@
  * out (O) = bias + gathered (K) · W (K × O). Shared by every incremental network.
  */
 import type { Conv2dLayer } from '../../nn/conv-layer.js';
-import { type BaseModelConfig, logitFilter, logitsPerColour } from '../../models/model.js';
+import { type BaseModelConfig, outputFilter, outputsPerColour } from '../../models/model.js';
 
 export interface PackedLayer {
   /** Input and output filters. */
@@ -44,8 +44,8 @@ export function packLayer(layer: Conv2dLayer, filters?: number[]): PackedLayer {
   };
 }
 
-/** The output layer split by colour: head[c] holds the filters logitFilter(k, c, C), k < logitsPerColour. */
+/** The output layer split by colour: head[c] holds the filters outputFilter(j, c, C), j < outputsPerColour. */
 export function packHead(out: Conv2dLayer, config: BaseModelConfig): PackedLayer[] {
-  const C = config.channels, n = logitsPerColour(config);
-  return Array.from({ length: C }, (_, c) => packLayer(out, Array.from({ length: n }, (_, k) => logitFilter(k, c, C))));
+  const C = config.channels, n = outputsPerColour(config);
+  return Array.from({ length: C }, (_, c) => packLayer(out, Array.from({ length: n }, (_, j) => outputFilter(j, c, C))));
 }

@@ -7,7 +7,7 @@
  *                 a2 = ReLU(conv2(cache_j at the 5 live 3×3 taps))   (h/2)
  *                 h += conv3(a2)                                     (h)
  *   o1  = ReLU(out1(ReLU(h)))                                        (d)
- *   logits of colour c = out2 filters k·C + c (o1)                   (L, or 1 for sigmoid)
+ *   outputs of colour c = out2 filters j·C + c (o1)                  (P = outputsPerColour)
  *
  * Only the input of a layer with spatial extent needs a cache: the 7×7 conv reads `input`
  * itself, each 3×3 conv reads cache_j (batch, H·W, h/2), pixel-major so a tap is one contiguous
@@ -21,7 +21,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
 import type { PixelCnn } from '../../models/pixelcnn.js';
-import { logitsPerColour } from '../../models/model.js';
+import { outputsPerColour } from '../../models/model.js';
 import type { NativeAddon } from '../../backend/native.js';
 import type { IncrementalNetwork, NativeGenerate } from './network.js';
 import { packHead, packLayer, type PackedLayer } from './pack.js';
@@ -31,20 +31,20 @@ export interface PackedPixelCnn {
   h: number;
   d: number;
   blocks: number;
-  /** Logits per colour: L (softmax) or 1 (sigmoid). */
+  /** Output slots per colour (outputsPerColour): L (softmax), 1 (sigmoid) or the mixture's group. */
   perColour: number;
   input: PackedLayer;
   /** conv1, conv2, conv3 of every block, in order. */
   blockLayers: PackedLayer[];
   out1: PackedLayer;
-  /** out2 split by colour: head[c] has the filters k·C + c, k < perColour. */
+  /** out2 split by colour: head[c] has the filters j·C + c, j < perColour. */
   head: PackedLayer[];
 }
 
 export function packPixelCnn(model: PixelCnn): PackedPixelCnn {
   const c = model.config;
   return {
-    C: c.channels, h: c.hidden, d: c.outHidden, blocks: c.blocks, perColour: logitsPerColour(c),
+    C: c.channels, h: c.hidden, d: c.outHidden, blocks: c.blocks, perColour: outputsPerColour(c),
     input: packLayer(model.input),
     blockLayers: model.blocks.flatMap((b) => [packLayer(b.conv1), packLayer(b.conv2), packLayer(b.conv3)]),
     out1: packLayer(model.out1),
@@ -67,7 +67,7 @@ function matvec(l: PackedLayer, g: Float64Array, K: number, out: Float64Array, a
 
 export class PixelCnnIncremental implements IncrementalNetwork {
   readonly channels: number;
-  readonly logitsPerColour: number;
+  readonly outputsPerColour: number;
   readonly input: Float32Array;
   readonly packed: PackedPixelCnn;
   /** Per block: relu(conv1(relu(h))) as (batch, H·W, h/2); views of cacheAll (blocks, batch, H·W, h/2). */
@@ -84,7 +84,7 @@ export class PixelCnnIncremental implements IncrementalNetwork {
     this.packed = packPixelCnn(model);
     const p = this.packed, HW = height * width, h2 = p.h / 2;
     this.channels = p.C;
-    this.logitsPerColour = p.perColour;
+    this.outputsPerColour = p.perColour;
     this.input = new Float32Array(batch * p.C * HW);
     const per = batch * HW * h2;
     this.cacheAll = new Float32Array(p.blocks * per);
@@ -171,7 +171,8 @@ export class PixelCnnIncremental implements IncrementalNetwork {
    */
   nativeGenerator(addon: NativeAddon): NativeGenerate | null {
     const fn = addon.sampleCachedPixelCnn;
-    if (typeof fn !== 'function') return null;
+    // The addon draws softmax and sigmoid levels only; the mixture runs on the js path.
+    if (typeof fn !== 'function' || this.model.config.likelihood === 'logistic-mixture') return null;
     const p = this.packed, layers = [p.input, ...p.blockLayers, p.out1, ...p.head];
     const weights = new Float32Array(layers.reduce((n, l) => n + l.w.length + l.bias.length, 0));
     const meta: number[] = [];
