@@ -174,11 +174,11 @@ const corpus: [string, (dir: string) => void, (dir: string) => string][] = [
     safetensors({ 'input.weight': { dtype: 'F32', shape: [1 << 20, 1 << 10], data_offsets: [0, 2 ** 32] } }, 16)),
     (d) => `${join(d, 'model.safetensors')}: tensor 'input.weight': data_offsets [0, 4294967296] run past the end of the data (16 bytes)`],
   ['FIFO as config.json', (d) => fifo(join(d, 'config.json')),
-    (d) => `${join(d, 'config.json')}: not a regular file (a FIFO); a checkpoint holds plain files`],
+    (d) => `${join(d, 'config.json')}: is a FIFO (named pipe), expected a regular file (a checkpoint holds plain files)`],
   ['FIFO as model.safetensors', (d) => fifo(join(d, 'model.safetensors')),
-    (d) => `${join(d, 'model.safetensors')}: not a regular file (a FIFO); a checkpoint holds plain files`],
+    (d) => `${join(d, 'model.safetensors')}: is a FIFO (named pipe), expected a regular file (a checkpoint holds plain files)`],
   ['symlink loop', (d) => { rmSync(join(d, 'config.json')); symlinkSync('config.json', join(d, 'config.json')); },
-    (d) => `${join(d, 'config.json')}: cannot read (ELOOP`],
+    (d) => `${join(d, 'config.json')}: symlink loop, expected a regular file`],
 ];
 
 for (const [name, breakIt, message] of corpus) {

@@ -1,7 +1,6 @@
 import {
-  accessSync, chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync,
-  mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync,
-  type Stats,
+  accessSync, chmodSync, constants as fsConstants, copyFileSync, existsSync, linkSync, lstatSync,
+  mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +15,7 @@ import {
   type TrainingState,
 } from './checkpoint-format.js';
 import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
+import { readRegularFile, type FileKind } from '../data/files.js';
 
 // The format's constants and its file-system-free checks live in checkpoint-format.ts (shared
 // with the browser page); re-exported so that this module stays the one to import.
@@ -290,38 +290,19 @@ function findCheckpointDir(dir: string): string {
   return dir;
 }
 
-/**
- * The bytes of a checkpoint file. Only regular files are read (a FIFO or device would block or
- * never end); the file is opened without blocking and checked with fstat before any read.
- */
+/** A checkpoint file: only regular files are read (a FIFO or device would block or never end). */
+const checkpointFile = (missing: string): FileKind => ({
+  expected: 'a regular file (a checkpoint holds plain files)', missing: `missing (${missing})`,
+  error: (file, problem) => new CheckpointError(`${file}: ${problem}`),
+});
+
 function readCheckpointFile(path: string, missing: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointError(`${path}: missing (${missing})`);
-    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new CheckpointError(`${path}: not a regular file (a ${fileKind(st)}); a checkpoint holds plain files`);
-    return readFileSync(fd);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    throw new CheckpointError(`${path}: cannot read (${(e as Error).message})`);
-  } finally {
-    closeSync(fd);
-  }
+  return readRegularFile(path, checkpointFile(missing), Number.MAX_SAFE_INTEGER);
 }
 
 /** Whether anything (a dangling or looping link included) is at `path`. */
 function lexists(path: string): boolean {
   try { lstatSync(path); return true; } catch { return false; }
-}
-
-function fileKind(st: Stats): string {
-  return st.isFIFO() ? 'FIFO' : st.isDirectory() ? 'directory' : st.isSocket() ? 'socket'
-    : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : 'special file';
 }
 
 function readConfig(dir: string): ReturnType<typeof parseCheckpointConfig> {
