@@ -10,6 +10,7 @@
       "native/src/softmax_xent.cc",
       "native/src/gate.cc",
       "native/src/elementwise.cc",
+      "native/src/elu.cc",
       "native/src/sampler.cc"
     ],
     "common_cflags": ["-O3", "-fPIC", "-ffp-contract=fast", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
