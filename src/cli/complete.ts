@@ -124,7 +124,7 @@ function runComplete(f: CompleteFlags): void {
   for (let i = 0; i < N; i++) given.set(originals.subarray(Math.floor(i / S) * size, (Math.floor(i / S) + 1) * size), i * size);
   const progress = new Progress('complete', size - observed, f.progress);
   const t0 = performance.now();
-  const labels = pickSampler(f.naive)(model, {
+  const labels = pickSampler(f.naive, model).sample(model, {
     count: N, seed: f.seed, temperature: f.temperature, classes, given: { labels: given, observed },
     onProgress: (d, t) => progress.update(d, `${d}/${t} positions`),
   });
