@@ -299,6 +299,31 @@ Napi::Value GluBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// dropoutForward(y, x, seed, threshold, scale) and dropoutBackward(dx, dy, seed, threshold, scale):
+// arrays of one length (out, a), seed and threshold uint32.
+uint32_t uint32Arg(const Args& a, size_t i, const char* name) {
+  const double v = a.number(i, name);
+  if (!(v >= 0 && v <= 4294967295.0 && v == std::floor(v)))
+    a.rangeError(std::string(name) + " must be an integer in [0, 2^32)");
+  return static_cast<uint32_t>(v);
+}
+
+Napi::Value DropoutKernel(const Napi::CallbackInfo& info, bool forward) {
+  return guarded(info, 5, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* out = a.array<float>(0, "out", n);
+    const float* in = sameLength(a, 1, n);
+    const uint32_t seed = uint32Arg(a, 2, "seed"), threshold = uint32Arg(a, 3, "threshold");
+    const double scale = a.number(4, "scale");
+    if (n == 0) return;
+    KernelLock lock;
+    if (forward) activeKernels().dropoutForward(out, in, n, seed, threshold, static_cast<float>(scale));
+    else activeKernels().dropoutBackward(out, in, n, seed, threshold, static_cast<float>(scale));
+  });
+}
+Napi::Value DropoutForward(const Napi::CallbackInfo& info) { return DropoutKernel(info, true); }
+Napi::Value DropoutBackward(const Napi::CallbackInfo& info) { return DropoutKernel(info, false); }
+
 // sampleCachedPixelCnn(weights, meta, dims, x, labels, caches, start, end, temperature, rngState,
 // logitsOut), packed by PixelCnnIncremental.nativeGenerator (src/sample/incremental/pixelcnn.ts):
 //   weights  per layer w (K × O), K = taps·I (masked, dead taps dropped), then bias (O); layers in
@@ -424,6 +449,8 @@ constexpr Binding kBindings[] = {
     {"concatEluBackward", ConcatEluBackward},
     {"gluForward", GluForward},
     {"gluBackward", GluBackward},
+    {"dropoutForward", DropoutForward},
+    {"dropoutBackward", DropoutBackward},
     {"sampleCachedPixelCnn", SampleCachedPixelCnn},
     {"setThreads", SetThreads},
     {"getThreads", GetThreads},

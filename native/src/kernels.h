@@ -65,6 +65,12 @@ struct SamplerNet {
   X(concatEluBackward, (float* dx, const float* dy, const float* x, int B, long n))               \
   X(gluForward, (float* y, const float* x, const float* residual, int B, long n))                 \
   X(gluBackward, (float* dx, const float* dy, const float* x, int B, long n))                     \
+  /* Inverted dropout (dropout.cc): kept iff lowbias32(i · 0x9e3779b9 ^ seed) >= threshold;        \
+     y = kept ? x · scale : 0; dx += kept ? dy · scale : 0. */                                   \
+  X(dropoutForward, (float* y, const float* x, long n, uint32_t seed, uint32_t threshold,         \
+                     float scale))                                                                \
+  X(dropoutBackward, (float* dx, const float* dy, long n, uint32_t seed, uint32_t threshold,      \
+                      float scale))                                                               \
   /* The cached sampler's generation loop for positions pixel·C + colour in [start, end): x,     \
      labels, caches and rngState (xoshiro128**) advance; logitsOut (or null) gets every draw's    \
      logits ((end − start), B, perColour). */                                                     \

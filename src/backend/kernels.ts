@@ -98,6 +98,14 @@ export interface Kernels {
   gluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
 
   /**
+   * Inverted dropout: y = x · scale where element i is kept, 0 elsewhere; i is kept iff
+   * lowbias32(i · 0x9e3779b9 ⊕ seed) ≥ threshold (uint32 arithmetic; seed and threshold uint32).
+   */
+  dropoutForward(y: Float32Array, x: Float32Array, seed: number, threshold: number, scale: number): void;
+  /** dx += dy · scale where kept (the same mask, recomputed). */
+  dropoutBackward(dx: Float32Array, dy: Float32Array, seed: number, threshold: number, scale: number): void;
+
+  /**
    * Softmax cross-entropy over a levels axis.
    * logits (B, L, C, S) where S = H·W; targets (B, C, S) with values in [0, L).
    * nllPerImage (B) receives Σ over C·S of −log p(target) in nats (overwritten).

@@ -57,8 +57,8 @@ export function addModelOptions(cmd: Command): Command {
     .option('--layers <n>', 'gated: gated layers L', intArg(0), 8)
     .option('--kernel <k>', 'gated: kernel size of layers 2..L (odd; vertical (k/2+1)×k, horizontal 1×(k/2+1))', intArg(0), 3)
     .option('--first-kernel <k>', 'gated: kernel size of the first layer (odd)', intArg(0), 7)
-    .option('--filters <f>', 'pixelcnn++: filters F of both streams', intArg(0), 64)
-    .option('--resnets <r>', 'pixelcnn++: gated residual blocks per resolution R (up pass R, down pass R, R+1, R+1)', intArg(0), 2)
+    .option('--filters <f>', 'pixelcnn++: filters F of both streams', intArg(0), 32)
+    .option('--resnets <r>', 'pixelcnn++: gated residual blocks per resolution R (up pass R, down pass R, R+1, R+1)', intArg(0), 1)
     .option('--dropout <p>', 'pixelcnn++: dropout probability in each block, training only', floatArg(0, 0.95), 0.1)
     .option('--conditional', "gated, pixelcnn++: class-conditional model on the data set's labels", false);
 }

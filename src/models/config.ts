@@ -217,7 +217,7 @@ export interface PixelCnnPlusPlusConfig extends BaseModelConfig {
 
 export const defaultPixelCnnPlusPlusConfig: PixelCnnPlusPlusConfig = {
   arch: 'pixelcnn++', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
-  filters: 64, resnets: 2, dropout: 0.1,
+  filters: 32, resnets: 1, dropout: 0.1,
 };
 
 export const pixelCnnPlusPlusSpec: ConfigSpec<PixelCnnPlusPlusConfig> = {

@@ -3,6 +3,7 @@ import * as gemm from './gemm.js';
 import * as conv2d from './conv2d.js';
 import * as softmaxCrossEntropy from './softmax-cross-entropy.js';
 import * as elementwise from './elementwise.js';
+import * as dropout from './dropout.js';
 
 /**
  * The pure TypeScript backend: the reference for tests and what a browser runs. Every function a
@@ -15,4 +16,5 @@ export const jsKernels: Kernels = {
   ...conv2d,
   ...softmaxCrossEntropy,
   ...elementwise,
+  ...dropout,
 };
