@@ -16,6 +16,8 @@ import { conv2d, placeKernel, subsample2, upsample2, withDropout } from '../src/
 import { PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig, type PixelCnnPlusPlusConfig } from '../src/models/pixelcnn-plus-plus.js';
 import { ConfigError, createModel, type ModelConfigInput } from '../src/models/index.js';
 import { backendName, useBackend } from '../src/backend/index.js';
+import { train } from '../src/train/trainer.js';
+import type { ImageSet } from '../src/data/image-set.js';
 import { dependencyMap } from './causality.js';
 import { checkGradients, randomTensor } from './helpers.js';
 
@@ -227,6 +229,24 @@ test('dropout acts only inside withDropout while gradients are recorded, reprodu
   assert.notDeepEqual(a, c, 'another seed, other masks');
   const none = new PixelCnnPlusPlus(tiny({ dropout: 0, resnets: 1 }), 6);
   assert.deepEqual(Array.from(withDropout(new Rng(1), () => none.forward(x)).data), Array.from(none.forward(x).data), 'dropout 0: no change');
+});
+
+test('the trainer runs its steps with dropout on (the same step without dropout moves the weights elsewhere), reproducibly', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'pixelcnn-pp-train-'));
+  try {
+    const rng = new Rng(3);
+    const set: ImageSet = { name: 'tiny', count: 4, channels: 1, height: 6, width: 6, pixels: Uint8Array.from({ length: 144 }, () => rng.int(256)), labels: null, numClasses: 0 };
+    const after = async (dropoutP: number, out: string) => {
+      const m = new PixelCnnPlusPlus(tiny({ dropout: dropoutP, height: 6, width: 6 }), 1);
+      await train(m, set, null, { batchSize: 2, steps: 1, seed: 5, checkpointEverySeconds: 1e9 }, join(root, out));
+      return Array.from(m.parameters().get('up_layers.0.u_stream.0.conv_input.conv.weight')!.data);
+    };
+    const none = await after(0, 'a'), dropped = await after(0.5, 'b'), again = await after(0.5, 'c');
+    assert.notDeepEqual(dropped, none);
+    assert.deepEqual(dropped, again);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
