@@ -296,7 +296,7 @@ function cli(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-test('CLI: train --arch pixelcnn++ → eval → sample (naive fallback with a note) on 8×8 PNGs; bad flags name the flag', () => {
+test('CLI: train --arch pixelcnn++ → eval → sample and complete (naive fallback with a note) on 8×8 PNGs; bad flags name the flag', () => {
   const root = mkdtempSync(join(tmpdir(), 'pixelcnn-pp-'));
   try {
     const data = join(root, 'png');
@@ -327,6 +327,11 @@ test('CLI: train --arch pixelcnn++ → eval → sample (naive fallback with a no
     assert.match(s.err, /note: the cached sampler does not cover --arch pixelcnn\+\+ yet/);
     assert.match(s.out, /3 samples in .* \(naive sampler\)/);
     assert.ok(PNG.sync.read(readFileSync(out)).width >= 24);
+
+    const done = join(root, 'c.png');
+    const c = cli('complete', '--model', model, '--dataset', 'png', '--data-dir', data, '--count', '1', '--rows', '4', '--samples', '2', '--no-progress', '--out', done);
+    assert.equal(c.code, 0, c.err);
+    assert.match(c.out, /completion\(s\) of the last 4 rows in .* \(naive sampler, /);
 
     for (const [flag, value, re] of [['--dropout', '1', /--dropout/], ['--filters', '0', /--filters must be an integer in \[1, 4096\], got 0/],
       ['--resnets', 'x', /--resnets/]] as const) {
