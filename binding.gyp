@@ -11,6 +11,8 @@
       "native/src/logistic_mixture.cc",
       "native/src/gate.cc",
       "native/src/elementwise.cc",
+      "native/src/elu.cc",
+      "native/src/dropout.cc",
       "native/src/sampler.cc"
     ],
     "common_cflags": ["-O3", "-fPIC", "-ffp-contract=fast", "-fno-math-errno", "-Wall", "-Wno-unused-function"]

@@ -27,8 +27,9 @@ export { Rng } from './nn/rng.js';
 // Models
 export {
   createModel, parseModelConfig, ConfigError, ARCHS, PixelCnn, defaultPixelCnnConfig, GatedPixelCnn, defaultGatedPixelCnnConfig,
+  PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig,
   type AutoregressiveModel, type Arch, type BaseModelConfig, type ModelConfig, type ModelConfigInput, type ParseOptions,
-  type PixelCnnConfig, type GatedPixelCnnConfig,
+  type PixelCnnConfig, type GatedPixelCnnConfig, type PixelCnnPlusPlusConfig,
 } from './models/index.js';
 
 // Data

@@ -12,7 +12,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { Adam, type AdamState } from '../src/nn/adam.js';
 import { Rng } from '../src/nn/rng.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
-import { createModel, defaultGatedPixelCnnConfig, parameterShapes, parseModelConfig, type ModelConfig } from '../src/models/index.js';
+import { createModel, defaultGatedPixelCnnConfig, defaultPixelCnnPlusPlusConfig, parameterShapes, parseModelConfig, type ModelConfig } from '../src/models/index.js';
 import { loadModel } from '../src/train/model-io.js';
 import { decodeSafetensors, encodeSafetensors, halfToFloat, type RawTensor } from '../src/train/safetensors.js';
 import { writeFileAtomic } from '../src/train/atomic-write.js';
@@ -611,12 +611,14 @@ test('checkpoint: FIFOs and symlink loops in place of checkpoint files are refus
   assert.throws(() => loadCheckpoint(dir), /config\.json: symlink loop, expected a regular file/);
 });
 
-test('parameterShapes: equal to the built model\'s parameters, for both architectures', () => {
+test('parameterShapes: equal to the built model\'s parameters, for every architecture', () => {
   const configs: ModelConfig[] = [
     { ...defaultPixelCnnConfig, hidden: 6, outHidden: 3, blocks: 2, levels: 4, height: 5, width: 5 },
     { ...defaultPixelCnnConfig, channels: 3, hidden: 4, outHidden: 5, blocks: 0, levels: 2, likelihood: 'sigmoid', height: 4, width: 4 },
     { ...defaultGatedPixelCnnConfig, hidden: 5, outHidden: 3, layers: 3, kernel: 5, firstKernel: 3, levels: 3, height: 6, width: 6 },
     { ...defaultGatedPixelCnnConfig, channels: 3, numClasses: 4, hidden: 6, outHidden: 6, layers: 1, levels: 4, height: 4, width: 4 },
+    { ...defaultPixelCnnPlusPlusConfig, filters: 3, resnets: 2, levels: 4, height: 8, width: 8 },
+    { ...defaultPixelCnnPlusPlusConfig, channels: 3, numClasses: 3, filters: 2, resnets: 0, levels: 16, likelihood: 'logistic-mixture', mixtures: 2, height: 6, width: 6 },
   ];
   for (const c of configs) {
     const built = new Map([...createModel(c).parameters()].map(([n, p]) => [n, [...p.shape]]));
@@ -639,7 +641,7 @@ test('loadModel: a config asking for a huge model beside small weights fails bef
     / and \d+ more/.test(e.message));
   c.model.arch = 'transformer';
   writeFileSync(path, JSON.stringify(c));
-  assert.throws(() => loadModel(dir), (e: Error) => e.message === `${path}: unknown model architecture 'transformer' (known: pixelcnn, gated)`);
+  assert.throws(() => loadModel(dir), (e: Error) => e.message === `${path}: unknown model architecture 'transformer' (known: pixelcnn, gated, pixelcnn++)`);
 });
 
 test('checkCheckpointTarget: an output path that cannot take a checkpoint is refused before any work', (t) => {

@@ -42,7 +42,7 @@ test('createModel: missing fields come from the defaults; values are checked wit
     [{ arch: 'gated', channels: 3, outHidden: 2 }, /outHidden must be an integer in \[3, 4096\] \(at least one filter per colour\)/],
     [{ arch: 'gated', height: 0 }, /height must be an integer in \[1, 4096\], got 0/],
     [{ arch: 'pixelcnn', hidden: null }, /hidden must be an even integer in \[2, 4096\], got null/],
-    [{ arch: 'nope' }, /unknown model architecture 'nope' \(known: pixelcnn, gated\)/],
+    [{ arch: 'nope' }, /unknown model architecture 'nope' \(known: pixelcnn, gated, pixelcnn\+\+\)/],
     [{ hidden: 8 }, /the model config has no "arch"/],
     [[1, 2], /the model config must be an object/],
   ];

@@ -7,9 +7,9 @@ import * as api from '../src/index.js';
 
 test('public exports snapshot (an accidental API change fails here)', () => {
   assert.deepEqual(Object.keys(api).sort(), [
-    'ARCHS', 'Adam', 'CheckpointError', 'ConfigError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'Rng', 'Tensor', 'WeightAverage',
+    'ARCHS', 'Adam', 'CheckpointError', 'ConfigError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'PixelCnnPlusPlus', 'Rng', 'Tensor', 'WeightAverage',
     'backendName', 'backward', 'batchLevels', 'binariseStochastic', 'binariseThreshold', 'bitsPerDim', 'centreConnectivity',
-    'createModel', 'decodeSafetensors', 'defaultAdamOptions', 'defaultGatedPixelCnnConfig', 'defaultPixelCnnConfig',
+    'createModel', 'decodeSafetensors', 'defaultAdamOptions', 'defaultGatedPixelCnnConfig', 'defaultPixelCnnConfig', 'defaultPixelCnnPlusPlusConfig',
     'defaultTrainOptions', 'encodeGrid', 'encodeSafetensors', 'evaluate', 'fixedLevels', 'jsKernels', 'kernels',
     'levelsToPixels', 'levelsToUnit', 'loadCheckpoint', 'loadDataset', 'loadModel', 'logProb', 'noGrad', 'ops',
     'parseModelConfig', 'pixelCnnMask', 'quantise', 'quantisePixels', 'sampleCached', 'sampleNaive', 'saveCheckpoint', 'saveModel',

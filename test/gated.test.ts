@@ -232,7 +232,7 @@ test('Gated PixelCNN config validation names the field; createModel builds it', 
   assert.throws(() => new GatedPixelCnn(tiny({ channels: 3, hidden: 2 })), /hidden must be an integer in \[3, 4096\]/);
   assert.throws(() => new GatedPixelCnn(tiny({ likelihood: 'sigmoid', levels: 4 })), /sigmoid likelihood needs levels = 2/);
   const untyped: unknown = { ...tiny({}), arch: 'nope' };
-  assert.throws(() => createModel(untyped as ModelConfigInput), /unknown model architecture 'nope' \(known: pixelcnn, gated\)/);
+  assert.throws(() => createModel(untyped as ModelConfigInput), /unknown model architecture 'nope' \(known: pixelcnn, gated, pixelcnn\+\+\)/);
   const m = createModel({ ...tiny({ numClasses: 10 }) }, 1);
   assert.ok(m instanceof GatedPixelCnn);
   const x = randomInput([1, 1, 5, 5], 1);

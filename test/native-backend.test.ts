@@ -516,6 +516,35 @@ for (const [batch, n, scale] of [[1, 1, 1], [3, 13, 1], [2, 8195, 3], [32, 24 * 
   });
 }
 
+// PixelCNN++'s kernels (elu, concat_elu, the a·σ(b) gate with and without its residual, dropout)
+// at sizes that reach the vector body, the scalar tail and the thread pool's chunks, with |x| up
+// to 100 (saturated exps); dropout must keep exactly the js kernel's elements.
+for (const [batch, n, scale] of [[1, 1, 1], [3, 13, 1], [2, 8195, 3], [32, 24 * 784, 4], [2, 1000, 100]] as const) {
+  test(`PixelCNN++ kernels batch=${batch} n=${n} |x| ≤ ${scale}: elu, concatElu, glu, dropout forward and backward agree with the reference`, (t) => {
+    withNative(t, (k) => {
+      const r = rng(batch * 104729 + n);
+      const N = batch * n, x = randn(N, r, scale), x2 = randn(2 * N, r, scale), dy = randn(N, r), dy2 = randn(2 * N, r);
+      const res = randn(N, r), dx0 = randn(N, r), dx20 = randn(2 * N, r);
+      const pair = (f: (j: typeof jsKernels) => Float32Array, what: string, tol = 1e-6) => assertClose(f(k), f(jsKernels), what, tol);
+      pair((j) => { const y = new Float32Array(N); j.eluForward(y, x); return y; }, 'elu');
+      pair((j) => { const d = dx0.slice(); j.eluBackward(d, dy, x); return d; }, 'elu dx');
+      pair((j) => { const y = new Float32Array(2 * N); j.concatEluForward(y, x, batch, n); return y; }, 'concatElu');
+      pair((j) => { const d = dx0.slice(); j.concatEluBackward(d, dy2, x, batch, n); return d; }, 'concatElu dx');
+      pair((j) => { const y = new Float32Array(N); j.gluForward(y, x2, null, batch, n); return y; }, 'glu');
+      pair((j) => { const y = new Float32Array(N); j.gluForward(y, x2, res, batch, n); return y; }, 'glu residual');
+      pair((j) => { const d = dx20.slice(); j.gluBackward(d, dy, x2, batch, n); return d; }, 'glu dx');
+      for (const [seed, p] of [[0, 0.5], [0xdeadbeef, 0.1], [12345, 0.9]] as const) {
+        const threshold = Math.floor(p * 4294967296), keepScale = 1 / (1 - p);
+        const a = new Float32Array(N), b = new Float32Array(N);
+        k.dropoutForward(a, x, seed, threshold, keepScale); jsKernels.dropoutForward(b, x, seed, threshold, keepScale);
+        for (let i = 0; i < N; i++) assert.equal(a[i] === 0, b[i] === 0 || x[i] === 0, `dropout p=${p}: element ${i} kept differently`);
+        assertClose(a, b, `dropout p=${p}`, 1e-6);
+        pair((j) => { const d = dx0.slice(); j.dropoutBackward(d, dy, seed, threshold, keepScale); return d; }, `dropout dx p=${p}`);
+      }
+    });
+  });
+}
+
 // Rectangular kernels (the gated model's 1×k horizontal stack): one-row kernels have no
 // vertical padding, which once made the native padding write past its buffer.
 for (const [KH, KW] of [[1, 3], [1, 5], [3, 1], [3, 5], [1, 1]] as const) {

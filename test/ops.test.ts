@@ -2,6 +2,7 @@
 // gradients against finite differences, on the js and the native backend. Adding an op adds a line.
 import * as ops from '../src/ops/index.js';
 import { pixelCnnMask } from '../src/nn/masks.js';
+import { Rng } from '../src/nn/rng.js';
 import { opTest } from './helpers.js';
 
 const maskB = pixelCnnMask('B', 4, 3, 3, 3, 3), maskA = pixelCnnMask('A', 5, 3, 7, 7, 3);
@@ -36,3 +37,13 @@ opTest('sigmoidCrossEntropy', [[2, 3, 3, 3]], (z) => ops.sigmoidCrossEntropy(z, 
 // Edge levels 0 and 4 among the labels; RGB: coupling coefficients and the unused slots.
 opTest('logisticMixtureNll L=5 C=3 K=2', [[2, 24, 3, 3]], (p) => ops.logisticMixtureNll(p, labels(54, 5), 5, 3, 2).loss, nll);
 opTest('logisticMixtureNll L=256 C=1 K=3', [[2, 9, 3, 3]], (p) => ops.logisticMixtureNll(p, labels(18, 256), 256, 1, 3).loss, nll);
+opTest('elu', [[2, 3, 4, 5]], ops.elu, { grad: { eps: 1e-3 }, minAbs: 0.05 });
+opTest('concatElu', [[2, 3, 4, 5]], ops.concatElu, { grad: { eps: 1e-3 }, minAbs: 0.05 });
+opTest('glu', [[2, 6, 3, 4]], (x) => ops.glu(x), { grad: { eps: 1e-3 } });
+opTest('glu residual', [[2, 6, 3, 4], [2, 3, 3, 4]], ops.glu, { grad: { eps: 1e-3 } });
+opTest('dropout p=0.4', [[2, 3, 4, 5]], (x) => ops.dropout(x, 0.4, new Rng(9)));
+opTest('subsample2 5x6', [[2, 3, 5, 6]], ops.subsample2);
+opTest('upsample2 3x3 to 5x6', [[2, 3, 3, 3]], (x) => ops.upsample2(x, 5, 6));
+opTest('placeKernel 2x3 in 3x3', [[4, 3, 2, 3]], (w) => ops.placeKernel(w, 3, 3, 0, 0));
+opTest('placeKernel transposed 2x2 in 3x3 at (0,1)', [[3, 4, 2, 2]], (w) => ops.placeKernel(w, 3, 3, 0, 1, true));
+opTest('embedding', [[4, 6]], (t) => ops.embedding(t, Int32Array.of(3, 0, 3)));

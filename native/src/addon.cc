@@ -252,6 +252,113 @@ Napi::Value GateBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// eluForward(y, x) and eluBackward(dx, dy, x): arrays of one length (the elementwise reader's
+// names: out, a, b).
+Napi::Value EluForward(const Napi::CallbackInfo& info) {
+  return guarded(info, 2, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* y = a.array<float>(0, "out", n);
+    const float* x = sameLength(a, 1, n);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().eluForward(y, x, n);
+  });
+}
+
+Napi::Value EluBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, 3, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* dx = a.array<float>(0, "out", n);
+    const float* dy = sameLength(a, 1, n);
+    const float* x = sameLength(a, 2, n);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().eluBackward(dx, dy, x, n);
+  });
+}
+
+// concatEluForward(y (B·2n), x (B·n), B, n) and concatEluBackward(dx (B·n), dy (B·2n), x (B·n), B, n).
+Napi::Value ConcatEluForward(const Napi::CallbackInfo& info) {
+  return guarded(info, 4, [&](const Args& a) {
+    const int B = a.integer(2, "batch", 0);
+    const long n = a.integer(3, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* y = a.array<float>(0, "y", 2 * half);
+    const float* x = a.array<float>(1, "x", half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().concatEluForward(y, x, B, n);
+  });
+}
+
+Napi::Value ConcatEluBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, 5, [&](const Args& a) {
+    const int B = a.integer(3, "batch", 0);
+    const long n = a.integer(4, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* dx = a.array<float>(0, "dx", half);
+    const float* dy = a.array<float>(1, "dy", 2 * half);
+    const float* x = a.array<float>(2, "x", half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().concatEluBackward(dx, dy, x, B, n);
+  });
+}
+
+// gluForward(y (B·n), x (B·2n), residual (B·n) or null, B, n) and gluBackward(dx (B·2n), dy (B·n), x (B·2n), B, n).
+Napi::Value GluForward(const Napi::CallbackInfo& info) {
+  return guarded(info, 5, [&](const Args& a) {
+    const int B = a.integer(3, "batch", 0);
+    const long n = a.integer(4, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* y = a.array<float>(0, "y", half);
+    const float* x = a.array<float>(1, "x", 2 * half);
+    const float* residual = a.array<float>(2, "residual", half, true);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().gluForward(y, x, residual, B, n);
+  });
+}
+
+Napi::Value GluBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, 5, [&](const Args& a) {
+    const int B = a.integer(3, "batch", 0);
+    const long n = a.integer(4, "n", 0);
+    const double half = static_cast<double>(B) * n;
+    float* dx = a.array<float>(0, "dx", 2 * half);
+    const float* dy = a.array<float>(1, "dy", half);
+    const float* x = a.array<float>(2, "x", 2 * half);
+    if (half == 0) return;
+    KernelLock lock;
+    activeKernels().gluBackward(dx, dy, x, B, n);
+  });
+}
+
+// dropoutForward(y, x, seed, threshold, scale) and dropoutBackward(dx, dy, seed, threshold, scale):
+// arrays of one length (out, a), seed and threshold uint32.
+uint32_t uint32Arg(const Args& a, size_t i, const char* name) {
+  const double v = a.number(i, name);
+  if (!(v >= 0 && v <= 4294967295.0 && v == std::floor(v)))
+    a.rangeError(std::string(name) + " must be an integer in [0, 2^32)");
+  return static_cast<uint32_t>(v);
+}
+
+Napi::Value DropoutKernel(const Napi::CallbackInfo& info, bool forward) {
+  return guarded(info, 5, [&](const Args& a) {
+    const long n = elementwiseLength(a);
+    float* out = a.array<float>(0, "out", n);
+    const float* in = sameLength(a, 1, n);
+    const uint32_t seed = uint32Arg(a, 2, "seed"), threshold = uint32Arg(a, 3, "threshold");
+    const double scale = a.number(4, "scale");
+    if (n == 0) return;
+    KernelLock lock;
+    if (forward) activeKernels().dropoutForward(out, in, n, seed, threshold, static_cast<float>(scale));
+    else activeKernels().dropoutBackward(out, in, n, seed, threshold, static_cast<float>(scale));
+  });
+}
+Napi::Value DropoutForward(const Napi::CallbackInfo& info) { return DropoutKernel(info, true); }
+Napi::Value DropoutBackward(const Napi::CallbackInfo& info) { return DropoutKernel(info, false); }
+
 // sampleCachedPixelCnn(weights, meta, dims, x, labels, caches, start, end, temperature, rngState,
 // logitsOut), packed by PixelCnnIncremental.nativeGenerator (src/sample/incremental/pixelcnn.ts):
 //   weights  per layer w (K × O), K = taps·I (masked, dead taps dropped), then bias (O); layers in
@@ -372,6 +479,14 @@ constexpr Binding kBindings[] = {
     {"accumulate", Accumulate},
     {"gateForward", GateForward},
     {"gateBackward", GateBackward},
+    {"eluForward", EluForward},
+    {"eluBackward", EluBackward},
+    {"concatEluForward", ConcatEluForward},
+    {"concatEluBackward", ConcatEluBackward},
+    {"gluForward", GluForward},
+    {"gluBackward", GluBackward},
+    {"dropoutForward", DropoutForward},
+    {"dropoutBackward", DropoutBackward},
     {"sampleCachedPixelCnn", SampleCachedPixelCnn},
     {"setThreads", SetThreads},
     {"getThreads", GetThreads},

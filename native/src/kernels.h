@@ -61,6 +61,21 @@ struct SamplerNet {
   X(reluBackward, (float* dx, const float* dy, const float* x, long n, int beta))                 \
   X(add, (float* y, const float* a, const float* b, long n))                                      \
   X(accumulate, (float* y, const float* a, long n))                                               \
+  /* PixelCNN++ (elu.cc): elu and its gradient (dx += ...); concat_elu per image, y (B, 2n) =     \
+     [elu(x[b]), elu(−x[b])], dx (B, n) += grad; gated unit y (B, n) = a · σ(g) (+ residual if   \
+     not null), dx (B, 2n) += grad. */                                                            \
+  X(eluForward, (float* y, const float* x, long n))                                               \
+  X(eluBackward, (float* dx, const float* dy, const float* x, long n))                            \
+  X(concatEluForward, (float* y, const float* x, int B, long n))                                  \
+  X(concatEluBackward, (float* dx, const float* dy, const float* x, int B, long n))               \
+  X(gluForward, (float* y, const float* x, const float* residual, int B, long n))                 \
+  X(gluBackward, (float* dx, const float* dy, const float* x, int B, long n))                     \
+  /* Inverted dropout (dropout.cc): kept iff lowbias32(i · 0x9e3779b9 ^ seed) >= threshold;        \
+     y = kept ? x · scale : 0; dx += kept ? dy · scale : 0. */                                   \
+  X(dropoutForward, (float* y, const float* x, long n, uint32_t seed, uint32_t threshold,         \
+                     float scale))                                                                \
+  X(dropoutBackward, (float* dx, const float* dy, long n, uint32_t seed, uint32_t threshold,      \
+                      float scale))                                                               \
   /* The cached sampler's generation loop for positions pixel·C + colour in [start, end): x,     \
      labels, caches and rngState (xoshiro128**) advance; logitsOut (or null) gets every draw's    \
      logits ((end − start), B, perColour). */                                                     \

@@ -81,6 +81,30 @@ export interface Kernels {
   /** dx (B, 2n) += gradient of gateForward given dy (B, n); tanh and σ are recomputed from x. */
   gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
 
+  /** y = elu(x): x for x > 0, e^x − 1 otherwise (PixelCNN++). */
+  eluForward(y: Float32Array, x: Float32Array): void;
+  /** dx += dy · elu′(x) (1 for x > 0, e^x otherwise). */
+  eluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** concat_elu per image b of x (B, n): y[b] (2n) = [elu(x[b]), elu(−x[b])]. */
+  concatEluForward(y: Float32Array, x: Float32Array, batch: number, n: number): void;
+  /** dx (B, n) += gradient of concatEluForward given dy (B, 2n). */
+  concatEluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
+  /**
+   * Gated linear unit of PixelCNN++ per image b: y (B, n) = a · σ(g) + residual (when given, (B, n))
+   * with a = x[b][0, n) and g = x[b][n, 2n) of x (B, 2n).
+   */
+  gluForward(y: Float32Array, x: Float32Array, residual: Float32Array | null, batch: number, n: number): void;
+  /** dx (B, 2n) += gradient of a · σ(g) given dy (B, n); σ is recomputed from x. */
+  gluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void;
+
+  /**
+   * Inverted dropout: y = x · scale where element i is kept, 0 elsewhere; i is kept iff
+   * lowbias32(i · 0x9e3779b9 ⊕ seed) ≥ threshold (uint32 arithmetic; seed and threshold uint32).
+   */
+  dropoutForward(y: Float32Array, x: Float32Array, seed: number, threshold: number, scale: number): void;
+  /** dx += dy · scale where kept (the same mask, recomputed). */
+  dropoutBackward(dx: Float32Array, dy: Float32Array, seed: number, threshold: number, scale: number): void;
+
   /**
    * Softmax cross-entropy over a levels axis.
    * logits (B, L, C, S) where S = H·W; targets (B, C, S) with values in [0, L).

@@ -6,6 +6,7 @@ import { Rng } from '../nn/rng.js';
 import { backward } from '../tensor/autograd.js';
 import { withArena } from '../tensor/arena.js';
 import { imageNll } from '../eval/likelihood.js';
+import { withDropout } from '../ops/index.js';
 import { setupBackend } from './common.js';
 import { sampleCached } from '../sample/cached.js';
 import { sampleNaive } from '../sample/naive.js';
@@ -49,7 +50,7 @@ function runBench(f: BenchFlags): void {
   const targets = Uint8Array.from({ length: f.batch * c.channels * f.size * f.size }, () => rng.int(c.levels));
   const adam = new Adam(model.parameters());
   const step = () => withArena(() => {
-    const { loss } = imageNll(model, targets, f.batch, f.size, f.size);
+    const { loss } = withDropout(rng, () => imageNll(model, targets, f.batch, f.size, f.size));
     adam.zeroGrad();
     backward(loss);
     adam.step();

@@ -124,7 +124,8 @@ function runComplete(f: CompleteFlags): void {
   for (let i = 0; i < N; i++) given.set(originals.subarray(Math.floor(i / S) * size, (Math.floor(i / S) + 1) * size), i * size);
   const progress = new Progress('complete', size - observed, f.progress);
   const t0 = performance.now();
-  const labels = pickSampler(f.naive)(model, {
+  const sampler = pickSampler(f.naive, model);
+  const labels = sampler.sample(model, {
     count: N, seed: f.seed, temperature: f.temperature, classes, given: { labels: given, observed },
     onProgress: (d, t) => progress.update(d, `${d}/${t} positions`),
   });
@@ -141,5 +142,5 @@ function runComplete(f: CompleteFlags): void {
     grid.set(done.subarray(k * S * size, (k + 1) * S * size), (row + 2) * size);
   }
   writeFileAtomic(f.out, encodeGrid(grid, K * cols, C, H, W, { cols }));
-  console.log(`${K} image(s) × ${S} completion(s) of the last ${H - f.rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (${f.naive ? 'naive' : 'cached'} sampler, ${backend}): ${f.out}`);
+  console.log(`${K} image(s) × ${S} completion(s) of the last ${H - f.rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (${sampler.name} sampler, ${backend}): ${f.out}`);
 }

@@ -47,7 +47,8 @@ export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {
 export function addModelOptions(cmd: Command): Command {
   const range = (f: FieldSpec) => (f.kind === 'int' && typeof f.min === 'number' ? intArg(f.min, f.max) : intArg(0));
   return cmd
-    .addOption(choice('--arch <name>', 'architecture: residual PixelCNN, or Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning)', ARCHS, 'pixelcnn'))
+    .addOption(choice('--arch <name>', 'architecture: residual PixelCNN, Gated PixelCNN (vertical + horizontal stacks, no blind spot, class conditioning), ' +
+      'or PixelCNN++ (two shifted-conv streams, gated residual blocks over three resolutions, class conditioning)', ARCHS, 'pixelcnn'))
     .option('--levels <n>', 'levels per colour value (2 = binary)', range(BASE_FIELDS.levels), 256)
     .addOption(choice('--likelihood <kind>', 'softmax over levels, sigmoid (levels 2 only), or logistic-mixture (PixelCNN++: a mixture of discretised logistics per pixel, levels ≥ 3)',
       ['softmax', 'sigmoid', 'logistic-mixture'] as const, 'softmax'))
@@ -58,7 +59,10 @@ export function addModelOptions(cmd: Command): Command {
     .option('--layers <n>', 'gated: gated layers L', intArg(0), 8)
     .option('--kernel <k>', 'gated: kernel size of layers 2..L (odd; vertical (k/2+1)×k, horizontal 1×(k/2+1))', intArg(0), 3)
     .option('--first-kernel <k>', 'gated: kernel size of the first layer (odd)', intArg(0), 7)
-    .option('--conditional', "gated: class-conditional model on the data set's labels", false);
+    .option('--filters <f>', 'pixelcnn++: filters F of both streams', intArg(0), 32)
+    .option('--resnets <r>', 'pixelcnn++: gated residual blocks per resolution R (up pass R, down pass R, R+1, R+1)', intArg(0), 1)
+    .option('--dropout <p>', 'pixelcnn++: dropout probability in each block, training only', floatArg(0, 0.95), 0.1)
+    .option('--conditional', "gated, pixelcnn++: class-conditional model on the data set's labels", false);
 }
 
 export interface ModelFlags {
@@ -73,6 +77,9 @@ export interface ModelFlags {
   layers: number;
   kernel: number;
   firstKernel: number;
+  filters: number;
+  resnets: number;
+  dropout: number;
   conditional: boolean;
 }
 
@@ -80,22 +87,26 @@ export interface ModelFlags {
 const FLAG_NAMES: Record<string, string> = {
   arch: '--arch', levels: '--levels', likelihood: '--likelihood', mixtures: '--mixtures', hidden: '--hidden',
   outHidden: '--out-hidden', blocks: '--blocks', layers: '--layers', kernel: '--kernel', firstKernel: '--first-kernel',
+  filters: '--filters', resnets: '--resnets', dropout: '--dropout',
   numClasses: '--conditional', channels: "the data's channels", height: "the data's image height", width: "the data's image width",
 };
 
 /** The model config the flags describe for data of this shape; a bad value is a UsageError naming the flag. */
 export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; height: number; width: number; numClasses: number }): ModelConfig {
-  if (f.conditional && f.arch !== 'gated') throw new UsageError('--conditional needs --arch gated (the residual PixelCNN is unconditional)');
+  if (f.conditional && f.arch === 'pixelcnn') throw new UsageError('--conditional needs --arch gated or pixelcnn++ (the residual PixelCNN is unconditional)');
   if (f.conditional && data.numClasses === 0) {
     throw new UsageError('--conditional needs a data set with class labels; this one has none (e.g. a PNG folder without class subfolders)');
   }
   const base = {
     channels: data.channels, levels: f.levels, likelihood: f.likelihood, mixtures: f.mixtures, height: data.height, width: data.width,
-    numClasses: f.conditional ? data.numClasses : 0, hidden: f.hidden, outHidden: f.outHidden,
+    numClasses: f.conditional ? data.numClasses : 0,
   };
+  const hidden = { hidden: f.hidden, outHidden: f.outHidden };
   const raw = f.arch === 'gated'
-    ? { arch: f.arch, ...base, layers: f.layers, kernel: f.kernel, firstKernel: f.firstKernel }
-    : { arch: f.arch, ...base, blocks: f.blocks };
+    ? { arch: f.arch, ...base, ...hidden, layers: f.layers, kernel: f.kernel, firstKernel: f.firstKernel }
+    : f.arch === 'pixelcnn++'
+      ? { arch: f.arch, ...base, filters: f.filters, resnets: f.resnets, dropout: f.dropout }
+      : { arch: f.arch, ...base, ...hidden, blocks: f.blocks };
   try {
     return parseModelConfig(raw, { name: (k) => FLAG_NAMES[k] ?? k });
   } catch (e) {

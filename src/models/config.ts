@@ -33,12 +33,14 @@ export interface BaseModelConfig {
 }
 
 /**
- * One field of a config: an integer in a range (optionally odd or even) or one of a few values.
- * An `optional` field may be missing even where every field is required (config.json): it was
- * added after checkpoints were written, and those load with the architecture's default.
+ * One field of a config: an integer in a range (optionally odd or even), a number in a range, or
+ * one of a few values. An `optional` field may be missing even where every field is required
+ * (config.json): it was added after checkpoints were written, and those load with the
+ * architecture's default.
  */
 export type FieldSpec = (
   | { kind: 'int'; min: number | 'channels'; max: number; parity?: 'odd' | 'even' }
+  | { kind: 'float'; min: number; max: number }
   | { kind: 'choice'; values: readonly (string | number)[] }
 ) & { optional?: boolean };
 
@@ -107,6 +109,9 @@ function checkField(spec: FieldSpec, v: unknown, got: Record<string, unknown>): 
   if (spec.kind === 'choice') {
     return spec.values.includes(v as string | number) ? null : `must be ${spec.values.map(show).join(' or ')}, got ${show(v)}`;
   }
+  if (spec.kind === 'float') {
+    return typeof v === 'number' && Number.isFinite(v) && v >= spec.min && v <= spec.max ? null : `must be a number in [${spec.min}, ${spec.max}], got ${show(v)}`;
+  }
   const min = spec.min === 'channels' ? Number(got.channels) : spec.min;
   const ok = typeof v === 'number' && Number.isInteger(v) && v >= min && v <= spec.max &&
     (spec.parity === undefined || Math.abs(v % 2) === (spec.parity === 'odd' ? 1 : 0));
@@ -161,7 +166,8 @@ export function parseConfig<C extends BaseModelConfig & { arch: string }>(spec: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// The architectures (diagrams and papers: src/models/pixelcnn.ts, src/models/gated-pixelcnn.ts)
+// The architectures (diagrams and papers: src/models/pixelcnn.ts, src/models/gated-pixelcnn.ts,
+// src/models/pixelcnn-plus-plus.ts)
 
 export interface PixelCnnConfig extends BaseModelConfig {
   arch: 'pixelcnn';
@@ -223,12 +229,38 @@ export const gatedPixelCnnSpec: ConfigSpec<GatedPixelCnnConfig> = {
   defaults: defaultGatedPixelCnnConfig,
 };
 
+export interface PixelCnnPlusPlusConfig extends BaseModelConfig {
+  arch: 'pixelcnn++';
+  /** F: filters of both streams at every resolution. */
+  filters: number;
+  /** R: gated residual blocks per resolution in the up pass (the down pass has R, R + 1, R + 1). */
+  resnets: number;
+  /** p: dropout probability inside each gated residual block (training only). */
+  dropout: number;
+}
+
+export const defaultPixelCnnPlusPlusConfig: PixelCnnPlusPlusConfig = {
+  arch: 'pixelcnn++', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
+  mixtures: 10, filters: 32, resnets: 1, dropout: 0.1,
+};
+
+export const pixelCnnPlusPlusSpec: ConfigSpec<PixelCnnPlusPlusConfig> = {
+  arch: 'pixelcnn++',
+  title: 'PixelCNN++',
+  fields: {
+    filters: { kind: 'int', min: 1, max: 4096 },
+    resnets: { kind: 'int', min: 0, max: 64 },
+    dropout: { kind: 'float', min: 0, max: 0.95 },
+  },
+  defaults: defaultPixelCnnPlusPlusConfig,
+};
+
 /** Every architecture's config, told apart by `arch`. */
-export type ModelConfig = PixelCnnConfig | GatedPixelCnnConfig;
+export type ModelConfig = PixelCnnConfig | GatedPixelCnnConfig | PixelCnnPlusPlusConfig;
 export type Arch = ModelConfig['arch'];
 
 /** The architectures, in the order help texts list them. */
-export const ARCHS: readonly Arch[] = ['pixelcnn', 'gated'];
+export const ARCHS: readonly Arch[] = ['pixelcnn', 'gated', 'pixelcnn++'];
 
 /** What a library caller may pass: `arch` and any of its fields; the rest come from the defaults. */
 export type ModelConfigInput = { [A in Arch]: { arch: A } & Partial<Extract<ModelConfig, { arch: A }>> }[Arch];
@@ -246,5 +278,6 @@ export function parseModelConfig(raw: unknown, o: ParseOptions = {}): ModelConfi
   switch (arch) {
     case 'pixelcnn': return parseConfig(pixelCnnSpec, raw, o);
     case 'gated': return parseConfig(gatedPixelCnnSpec, raw, o);
+    case 'pixelcnn++': return parseConfig(pixelCnnPlusPlusSpec, raw, o);
   }
 }

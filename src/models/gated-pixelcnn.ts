@@ -1,6 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { result } from '../tensor/autograd.js';
-import { addChannelBias, gate, shift } from '../ops/index.js';
+import { addChannelBias, embedding, gate, shift } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { colourAllows, type MaskType } from '../nn/masks.js';
 import { Rng } from '../nn/rng.js';
@@ -63,21 +62,6 @@ import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './conf
  */
 export { defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from './config.js';
 
-/** Rows `classes` of an embedding table (K, D) → (B, D); the gradient goes to those rows only. */
-function embed(table: Tensor, classes: Int32Array): Tensor {
-  const D = table.shape[1], B = classes.length;
-  const y = new Float32Array(B * D);
-  for (let b = 0; b < B; b++) y.set(table.data.subarray(classes[b] * D, (classes[b] + 1) * D), b * D);
-  return result(y, [B, D], [table], (out) => {
-    const g = out.grad!, d = table.gradBuffer();
-    for (let b = 0; b < B; b++) {
-      const row = classes[b] * D;
-      for (let j = 0; j < D; j++) d[row + j] += g[b * D + j];
-    }
-  });
-}
-
-
 class GatedLayer {
   readonly vconv: Conv2dLayer;
   /** The horizontal stack's 1×k convolution, stored as PyTorch's (O, I, 1, k): an ordinary masked convolution. */
@@ -108,7 +92,7 @@ class GatedLayer {
   /** (v, h) of the previous layer (x, x in layer 0) → (v, h, skip); v and h are null in the last layer. */
   forward(v: Tensor, hIn: Tensor, classes: Int32Array | null, skipsIn: Tensor | null,
           observe?: ForwardObserver): { v: Tensor | null; h: Tensor | null; skip: Tensor } {
-    const e = this.cond && classes ? embed(this.cond, classes) : null;
+    const e = this.cond && classes ? embedding(this.cond, classes) : null;
     const withCond = (t: Tensor) => (e ? addChannelBias(t, e) : t);
     const l = this.index;
     const vp = this.vconv.forward(v);

@@ -2,15 +2,17 @@ import type { AutoregressiveModel } from './model.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { PixelCnn, pixelCnnParameterShapes } from './pixelcnn.js';
 import { GatedPixelCnn, gatedPixelCnnParameterShapes } from './gated-pixelcnn.js';
+import { PixelCnnPlusPlus, pixelCnnPlusPlusParameterShapes } from './pixelcnn-plus-plus.js';
 
 export type { AutoregressiveModel } from './model.js';
 export {
-  ARCHS, ConfigError, parseModelConfig, defaultPixelCnnConfig, defaultGatedPixelCnnConfig,
+  ARCHS, ConfigError, parseModelConfig, defaultPixelCnnConfig, defaultGatedPixelCnnConfig, defaultPixelCnnPlusPlusConfig,
   type Arch, type BaseModelConfig, type ModelConfig, type ModelConfigInput, type ParseOptions,
-  type PixelCnnConfig, type GatedPixelCnnConfig,
+  type PixelCnnConfig, type GatedPixelCnnConfig, type PixelCnnPlusPlusConfig,
 } from './config.js';
 export { PixelCnn } from './pixelcnn.js';
 export { GatedPixelCnn } from './gated-pixelcnn.js';
+export { PixelCnnPlusPlus } from './pixelcnn-plus-plus.js';
 
 /**
  * Builds a model from a config: `arch` and any of its fields, the others taken from the
@@ -22,6 +24,7 @@ export function createModel(config: ModelConfigInput, seed = 0): AutoregressiveM
   switch (c.arch) {
     case 'pixelcnn': return new PixelCnn(c, seed);
     case 'gated': return new GatedPixelCnn(c, seed);
+    case 'pixelcnn++': return new PixelCnnPlusPlus(c, seed);
   }
 }
 
@@ -33,5 +36,6 @@ export function parameterShapes(config: ModelConfig): Map<string, number[]> {
   switch (config.arch) {
     case 'pixelcnn': return pixelCnnParameterShapes(config);
     case 'gated': return gatedPixelCnnParameterShapes(config);
+    case 'pixelcnn++': return pixelCnnPlusPlusParameterShapes(config);
   }
 }

@@ -2,7 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
 import { allocate } from '../tensor/arena.js';
 import { kernels } from '../backend/index.js';
-import { assertSameShape, assertTensor } from './check.js';
+import { assertRank, assertSameShape, assertTensor } from './check.js';
 
 /**
  * Elementwise ops. The hot ones of training (ReLU, add) run as kernels; the others (gated
@@ -68,4 +68,25 @@ export function mul(a: Tensor, b: Tensor): Tensor {
     if (a.requiresGrad) { const d = a.gradBuffer(); for (let i = 0; i < g.length; i++) d[i] += g[i] * bd[i]; }
     if (b.requiresGrad) { const d = b.gradBuffer(); for (let i = 0; i < g.length; i++) d[i] += g[i] * ad[i]; }
   });
+}
+
+/** elu(x) = x for x > 0, e^x − 1 otherwise (PixelCNN++'s output head). */
+export function elu(x: Tensor): Tensor {
+  assertTensor('elu', 'x', x);
+  const k = kernels(), y = allocate(x.size, false);
+  k.eluForward(y, x.data);
+  return result(y, x.shape, [x], (out) => k.eluBackward(x.gradBuffer(), out.grad!, x.data));
+}
+
+/**
+ * concat_elu(x) = elu(concat(x, −x)) along channels: x (B, C, H, W) → (B, 2C, H, W), channels
+ * [0, C) elu(x) and [C, 2C) elu(−x) (PixelCNN++'s non-linearity: keeps both signs' information
+ * where a ReLU would drop one). One kernel pass each way; backward reads x only.
+ */
+export function concatElu(x: Tensor): Tensor {
+  assertTensor('concatElu', 'x', x); assertRank('concatElu', 'x', x, 4);
+  const [B, C, H, W] = x.shape, n = C * H * W, k = kernels();
+  const y = allocate(2 * B * n, false);
+  k.concatEluForward(y, x.data, B, n);
+  return result(y, [B, 2 * C, H, W], [x], (out) => k.concatEluBackward(x.gradBuffer(), out.grad!, x.data, B, n));
 }

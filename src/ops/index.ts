@@ -1,10 +1,14 @@
 /** Every op, each with its forward (through the active kernels) and its backward. */
 export { conv2d, denseTaps, type ConvMask } from './conv2d.js';
-export { relu, tanh, sigmoid, add, mul } from './elementwise.js';
+export { relu, tanh, sigmoid, add, mul, elu, concatElu } from './elementwise.js';
 export { sum, mean } from './reduce.js';
 export { concatChannels, sliceChannels, splitChannels, addChannelBias } from './channels.js';
 export { shift } from './shift.js';
-export { gate } from './gate.js';
+export { gate, glu } from './gate.js';
 export { softmaxCrossEntropy, type NllResult } from './softmax-cross-entropy.js';
 export { sigmoidCrossEntropy } from './sigmoid-cross-entropy.js';
 export { logisticMixtureNll, mixtureLayout, mixtureFilterTable, MIN_LOG_SCALE, type MixtureLayout } from './logistic-mixture.js';
+export { dropout, withDropout, dropoutRng } from './dropout.js';
+export { subsample2, upsample2 } from './resample.js';
+export { placeKernel } from './place-kernel.js';
+export { embedding } from './embedding.js';

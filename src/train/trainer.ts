@@ -9,6 +9,7 @@ import { batchLevels, fixedLevels, type BinariseMode } from '../data/levels.js';
 import { evaluate, imageNll, natsToBits, type EvalResult } from '../eval/likelihood.js';
 import { learningRate, type LrSchedule } from './schedule.js';
 import { saveCheckpoint, type DatasetRecord, type TrainPosition } from './checkpoint.js';
+import { withDropout } from '../ops/dropout.js';
 
 /** The fixed seed of the test set's binarisation: one draw for every run, so NLLs compare. */
 export const TEST_BINARISATION_SEED = 2017;
@@ -201,7 +202,9 @@ export async function train(model: AutoregressiveModel, trainSet: ImageSet, test
     const lr = learningRate({ lr: o.lr, schedule: o.lrSchedule, decayPerEpoch: o.lrDecay, warmupSteps: o.warmupSteps }, state.step, epochProgress, progress);
     // Activations and their gradients are recycled between steps (nothing escapes the scope).
     const { lossNats, gradNorm } = withArena(() => {
-      const { loss } = imageNll(model, targets, B, H, W, conditional ? classes : null);
+      // Dropout (models that have it) is on for this forward only, its masks a pure function of (seed, step).
+      const dropRng = new Rng((o.seed * 2246822519 + state.step * 3266489917 + 101) >>> 0);
+      const { loss } = withDropout(dropRng, () => imageNll(model, targets, B, H, W, conditional ? classes : null));
       // A non-finite loss is never stepped on: the check below stops the run.
       if (!Number.isFinite(loss.data[0])) return { lossNats: loss.data[0], gradNorm: NaN };
       adam.zeroGrad();

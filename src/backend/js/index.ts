@@ -4,6 +4,7 @@ import * as conv2d from './conv2d.js';
 import * as softmaxCrossEntropy from './softmax-cross-entropy.js';
 import * as elementwise from './elementwise.js';
 import * as logisticMixture from './logistic-mixture.js';
+import * as dropout from './dropout.js';
 
 /**
  * The pure TypeScript backend: the reference for tests and what a browser runs. Every function a
@@ -17,4 +18,5 @@ export const jsKernels: Kernels = {
   ...softmaxCrossEntropy,
   ...elementwise,
   ...logisticMixture,
+  ...dropout,
 };
