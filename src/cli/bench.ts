@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { addBackendOption, addModelOptions, intArg, modelConfigFromFlags, type ModelFlags } from './options.js';
 import { createModel } from '../models/index.js';
@@ -20,7 +21,7 @@ interface BenchFlags extends ModelFlags {
   sample: boolean;
   naivePositions: number;
   batches: string;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
 }
 

@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ interface TrainFlags extends DataFlags, ModelFlags {
   resume: boolean;
   samples: number;
   progress: boolean;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
 }
 

@@ -22,7 +22,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
 import type { PixelCnn } from '../../models/pixelcnn.js';
 import { logitsPerColour } from '../../models/model.js';
-import type { NativeAddon } from '../../backend/native.js';
+import type { KernelAddon } from '../../backend/addon.js';
 import type { IncrementalNetwork, NativeGenerate } from './network.js';
 import { packHead, packLayer, type PackedLayer } from './pack.js';
 
@@ -169,7 +169,7 @@ export class PixelCnnIncremental implements IncrementalNetwork {
    * weights = per layer w (K × O) then bias (O); meta = per layer I, O, T, dy[T], dx[T];
    * dims = [B, C, H, W, h, d, blocks, perColour, levels].
    */
-  nativeGenerator(addon: NativeAddon): NativeGenerate | null {
+  nativeGenerator(addon: Pick<KernelAddon, 'sampleCachedPixelCnn'>): NativeGenerate | null {
     const fn = addon.sampleCachedPixelCnn;
     if (typeof fn !== 'function') return null;
     const p = this.packed, layers = [p.input, ...p.blockLayers, p.out1, ...p.head];
