@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './native.js';
 
@@ -12,5 +12,7 @@ export function wasmFile(): string {
 }
 
 export function readWasmFile(): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(readFileSync(wasmFile()));
+  const file = wasmFile();
+  if (!existsSync(file)) throw new Error(`${file} does not exist (reinstall the package, or build it with node scripts/build-wasm.mjs)`);
+  return new Uint8Array(readFileSync(file));
 }

@@ -1,6 +1,6 @@
 import type { Kernels } from './kernels.js';
 import { addonKernels, type Adapted, type KernelAddon } from './addon.js';
-import { readWasmFile } from './wasm-file.js';
+import { readWasmFile, wasmFile } from './wasm-file.js';
 
 /**
  * The 'wasm' backend: the C++ kernels (native/src) compiled for wasm32 with 128-bit SIMD by
@@ -145,7 +145,12 @@ export async function initWasm(source: Response | PromiseLike<Response> | Buffer
 export function loadWasmAddon(): WasmAddon | null {
   if (cached !== undefined) return cached;
   try {
-    cached = instantiateWasm(new WebAssembly.Module(readWasmFile()));
+    const bytes = readWasmFile();
+    try {
+      cached = instantiateWasm(new WebAssembly.Module(bytes));
+    } catch (e) {
+      throw new Error(`${wasmFile()} is not a usable module (${e instanceof Error ? e.message : String(e)}): reinstall the package, or rebuild it with ${REBUILD}`);
+    }
   } catch (e) {
     loadError = e instanceof Error ? e.message : String(e);
     cached = null;

@@ -1,0 +1,94 @@
+/**
+ * Which backend runs: native, then wasm, then js (each fallback with one warning saying why),
+ * PIXELCNN_BACKEND and --backend forcing one, and the error for a bad choice. Each case runs
+ * node in a child process, since the choice is made once per process; the fallbacks run a copy
+ * of the compiled package without the addon (and without the wasm module).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tryNativeKernels, tryWasmKernels } from '../src/backend/index.js';
+import { wasmLoadError } from '../src/backend/wasm.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const wasm = tryWasmKernels();
+
+function skipWithoutWasm(t: { skip(msg?: string): void }): boolean {
+  if (wasm) return false;
+  if (process.env.PIXELCNN_REQUIRE_WASM === '1') assert.fail(`PIXELCNN_REQUIRE_WASM=1 but the wasm module cannot load: ${wasmLoadError()}`);
+  t.skip(`wasm module unavailable: ${wasmLoadError()}`);
+  return true;
+}
+
+/** backendName() in a child process of the package at `pkg`, with env on top of this one's. */
+function chosen(pkg: string, env: Record<string, string | undefined>) {
+  const script = `import(${JSON.stringify(join(pkg, 'dist', 'src', 'backend', 'index.js'))}).then((m) => console.log(m.backendName()))`;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete childEnv[k];
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: childEnv, timeout: 60_000 });
+  return { status: r.status, name: r.stdout.trim(), stderr: r.stderr };
+}
+
+test('PIXELCNN_BACKEND=wasm forces the wasm backend', (t) => {
+  if (skipWithoutWasm(t)) return;
+  const r = chosen(root, { PIXELCNN_BACKEND: 'wasm' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.name, 'wasm');
+});
+
+test('a bad PIXELCNN_BACKEND names the three choices', () => {
+  const r = chosen(root, { PIXELCNN_BACKEND: 'gpu' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /PIXELCNN_BACKEND must be 'js', 'native' or 'wasm', got 'gpu'/);
+});
+
+test('without the addon Node picks wasm (one warning), without both js (one warning naming both)', (t) => {
+  if (skipWithoutWasm(t)) return;
+  const pkg = mkdtempSync(join(tmpdir(), 'pixelcnn-select-'));
+  try {
+    // The compiled package without build/ (no addon); node_modules shared.
+    cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+    cpSync(join(root, 'dist', 'src'), join(pkg, 'dist', 'src'), { recursive: true });
+    cpSync(join(root, 'wasm'), join(pkg, 'wasm'), { recursive: true });
+    symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+    const env = { PIXELCNN_BACKEND: undefined };
+    const a = chosen(pkg, env);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(a.name, 'wasm');
+    assert.match(a.stderr, /native addon unavailable, using the wasm backend/);
+    const forced = chosen(pkg, { PIXELCNN_BACKEND: 'native' });
+    assert.notEqual(forced.status, 0);
+    assert.match(forced.stderr, /PIXELCNN_BACKEND=native but the native addon cannot load/);
+
+    writeFileSync(join(pkg, 'wasm', 'pixelcnn.wasm'), 'not wasm');
+    const b = chosen(pkg, env);
+    assert.equal(b.status, 0, b.stderr);
+    assert.equal(b.name, 'js');
+    assert.match(b.stderr, /native addon and wasm module unavailable, using the slower js backend/);
+    const w = chosen(pkg, { PIXELCNN_BACKEND: 'wasm' });
+    assert.notEqual(w.status, 0);
+    assert.match(w.stderr, /wasm backend unavailable: .*pixelcnn.wasm is not a usable module \(.*\): reinstall the package/);
+  } finally {
+    rmSync(pkg, { recursive: true, force: true });
+  }
+});
+
+test('pixelcnn bench --backend wasm runs on wasm and says so', (t) => {
+  if (skipWithoutWasm(t)) return;
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'pixelcnn.js'), 'bench', '--backend', 'wasm', '--hidden', '8',
+    '--out-hidden', '8', '--blocks', '1', '--levels', '4', '--size', '6', '--batch', '2', '--steps', '1'],
+  { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^wasm \(wasm-simd128, 1 thread\): /m);
+});
+
+test('native, when it loads, is chosen before wasm', (t) => {
+  if (!tryNativeKernels()) { t.skip('native addon unavailable'); return; }
+  const r = chosen(root, { PIXELCNN_BACKEND: undefined });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.name, 'native');
+});
