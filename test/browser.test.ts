@@ -1,7 +1,7 @@
 /**
  * End to end in headless Chromium (playwright-core): the page of `pixelcnn serve` loads a tiny
- * checkpoint, samples a batch in its worker, shows it, and its images equal what the Node sampler
- * (sampleCached, js backend) gives for the same seed; a completion likewise; a corrupt or
+ * checkpoint, samples a batch in its worker on the wasm backend (and says so), shows it, and its
+ * images equal what the Node sampler (sampleCached, js backend) gives for the same seed; a completion likewise; a corrupt or
  * mismatched checkpoint shows a readable message in #error.
  *
  * Skipped when /usr/bin/chromium is absent, unless PIXELCNN_REQUIRE_BROWSER=1 (CI), which makes
@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,8 @@ declare global {
   interface Window {
     __lastSamples?: { kind: 'sample' | 'complete'; labels: number[]; count: number; seed: number; temperature: number;
       classes: number[] | null; observed: number; ms: number; previewAgreed: boolean };
-    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; jobs: number; progressEvents: number };
+    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; backend: { name: string; detail: string } | null;
+      jobs: number; progressEvents: number };
   }
 }
 
@@ -60,8 +61,8 @@ function makeCheckpoint(dir: string, over: Partial<ModelConfig> = {}, seed = 1, 
   });
 }
 
-async function serve(dir: string): Promise<string> {
-  const s = await startServer({ modelDir: dir, webDir, port: 0 });
+async function serve(dir: string, app = webDir): Promise<string> {
+  const s = await startServer({ modelDir: dir, webDir: app, port: 0 });
   servers.push(s);
   return s.url;
 }
@@ -133,10 +134,15 @@ function skipIfNoBrowser(t: { skip(msg: string): void }): boolean {
 
 test('the page samples in its worker, shows the images, and they equal the Node sampler\'s', async (t) => {
   if (skipIfNoBrowser(t)) return;
-  const page = await openPage(await serve(modelDir));
+  let page = await openPage(await serve(modelDir));
   assert.equal(await errorText(page), '');
   assert.match(await page.textContent('#config') ?? '', /28×28×1/);
   assert.match(await page.textContent('#metrics') ?? '', /0\.1234 bits\/dim/);
+
+  // The worker runs the wasm backend (the C++ kernels), and the page says so.
+  assert.deepEqual(await page.evaluate(() => window.__pixelcnn!.backend), { name: 'wasm', detail: 'wasm-simd128, 1 thread' });
+  assert.match(await page.textContent('#backend') ?? '', /^the wasm backend \(the C\+\+ kernels compiled to WebAssembly: wasm-simd128, 1 thread\)$/);
+  assert.match(await page.textContent('#status') ?? '', /wasm backend\.$/);
 
   const seed = 1234, temperature = 1, count = 16;
   await page.fill('#seed', String(seed));
@@ -166,13 +172,20 @@ test('the page samples in its worker, shows the images, and they equal the Node 
     `(${wall.toFixed(0)} ms click to canvas); Node js backend ${nodeMs.toFixed(0)} ms`;
   t.diagnostic(msg);
 
-  // A bigger batch, caught half-way: partial images are posted while the worker runs.
+  await page.close();
+
+  // A bigger batch of a bigger model (on wasm the tiny one is done before a preview is due),
+  // caught half-way: partial images are posted while the worker runs.
+  const bigDir = join(root, 'bigger');
+  makeCheckpoint(bigDir, { hidden: 64, outHidden: 32, blocks: 4 });
+  page = await openPage(await serve(bigDir));
   await page.fill('#batch', '64');
   await page.click('#generate');
-  await page.waitForFunction(() => (document.getElementById('progress') as HTMLProgressElement).value > 0.3 || window.__pixelcnn!.jobs >= 2, null, { timeout: 30_000, polling: 'raf' });
+  await page.waitForFunction(() => (document.getElementById('progress') as HTMLProgressElement).value > 0.3 || window.__pixelcnn!.jobs >= 1, null, { timeout: 30_000, polling: 'raf' });
   await page.screenshot({ path: join(artifacts, 'browser-progress.png'), fullPage: true });
-  await waitJobs(page, 2);
+  await waitJobs(page, 1);
   assert.ok(await page.evaluate(() => window.__pixelcnn!.progressEvents) > 0, 'no progress was shown');
+  t.diagnostic(`browser: 64 samples of 28×28 (hidden 64, 4 blocks) in ${(await lastSamples(page)).ms.toFixed(0)} ms on wasm`);
 
   // Stop: the worker is replaced (model reloaded) and the next job runs normally.
   // Both clicks in one task: the worker's reply cannot arrive in between, so Stop always lands
@@ -185,9 +198,29 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   assert.equal(await page.textContent('#sample-status'), 'stopped');
   await page.fill('#batch', '2');
   await page.click('#generate');
-  await waitJobs(page, 3);
+  await waitJobs(page, 2);
   assert.equal(await errorText(page), '');
   assert.equal((await lastSamples(page)).count, 2);
+  await page.close();
+});
+
+test('without its wasm module the page runs the js backend, says why, and draws the same images', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const app = join(root, 'web-no-wasm');
+  cpSync(webDir, app, { recursive: true });
+  rmSync(join(app, 'assets', 'pixelcnn.wasm'));
+  const page = await openPage(await serve(modelDir, app));
+  assert.equal(await errorText(page), '');
+  const backend = await page.evaluate(() => window.__pixelcnn!.backend);
+  assert.equal(backend?.name, 'js');
+  assert.match(backend?.detail ?? '', /^wasm unavailable: /);
+  assert.match(await page.textContent('#backend') ?? '', /^the js backend \(wasm unavailable: .+\)$/);
+  assert.match(await page.textContent('#status') ?? '', /js backend\.$/);
+  await page.fill('#seed', '5');
+  await page.fill('#batch', '2');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.deepEqual(Uint8Array.from((await lastSamples(page)).labels), sampleCached(model, { count: 2, seed: 5, temperature: 1 }));
   await page.close();
 });
 

@@ -3,7 +3,7 @@
  * Every failure ends up as a readable message in #error.
  */
 import { quantiseValue } from '../src/data/quantise.js';
-import type { FromWorker, ModelInfo, SampleRequest, ToWorker } from './protocol.js';
+import type { BackendInfo, FromWorker, ModelInfo, SampleRequest, ToWorker } from './protocol.js';
 
 /** What the last finished job produced (read by the browser test). */
 export interface LastSamples {
@@ -23,7 +23,8 @@ export interface LastSamples {
 declare global {
   interface Window {
     __lastSamples?: LastSamples;
-    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; info: ModelInfo | null; jobs: number; progressEvents: number };
+    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; info: ModelInfo | null; backend: BackendInfo | null;
+      jobs: number; progressEvents: number };
   }
 }
 
@@ -66,9 +67,10 @@ const ui = {
   completed: $<HTMLCanvasElement>('completed'),
   completeStatus: $('complete-status'),
   stop: $<HTMLButtonElement>('stop'),
+  backend: $('backend'),
 };
 
-const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, jobs: 0, progressEvents: 0 };
+const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, backend: null, jobs: 0, progressEvents: 0 };
 window.__pixelcnn = state;
 
 // ---------------------------------------------------------------------------------------------
@@ -133,14 +135,14 @@ async function fetchModel(): Promise<void> {
 }
 
 /** (Re)starts the worker and loads the model into it. */
-function startWorker(): Promise<ModelInfo> {
+function startWorker(): Promise<{ info: ModelInfo; backend: BackendInfo }> {
   worker?.terminate();
   const w = new Worker('assets/worker.js');
   worker = w;
-  return new Promise<ModelInfo>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     w.onmessage = (e: MessageEvent<FromWorker>) => {
       const m = e.data;
-      if (m.type === 'loaded') resolve(m.info);
+      if (m.type === 'loaded') resolve(m);
       else if (m.type === 'error' && m.id === null) reject(new Error(m.message));
       else onJobMessage(m);
     };
@@ -437,12 +439,16 @@ async function init(): Promise<void> {
     ui.status.textContent = 'Fetching the model…';
     await fetchModel();
     ui.status.textContent = 'Checking the weights…';
-    const info = await startWorker();
+    const { info, backend } = await startWorker();
     state.info = info;
+    state.backend = backend;
+    ui.backend.textContent = backend.name === 'wasm'
+      ? `the wasm backend (the C++ kernels compiled to WebAssembly: ${backend.detail})`
+      : `the js backend (${backend.detail})`;
     state.state = 'ready';
     showInfo(info);
     renderDrawing();
-    ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters.`;
+    ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters, ${backend.name} backend.`;
     setBusy(false);
   } catch (e) {
     fatal(`Could not load the model. ${(e as Error).message}`);
