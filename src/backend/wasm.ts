@@ -134,8 +134,10 @@ export async function initWasm(source: Response | PromiseLike<Response> | Buffer
   const module = source instanceof ArrayBuffer || ArrayBuffer.isView(source)
     ? await WebAssembly.compile(source)
     : await WebAssembly.compileStreaming(source);
-  cached = instantiateWasm(module);
-  return cached;
+  const addon = instantiateWasm(module);
+  wasmKernels(addon); // throws for a module older than the kernel list
+  cached = addon;
+  return addon;
 }
 
 /**
@@ -146,11 +148,16 @@ export function loadWasmAddon(): WasmAddon | null {
   if (cached !== undefined) return cached;
   try {
     const bytes = readWasmFile();
+    let addon: WasmAddon;
     try {
-      cached = instantiateWasm(new WebAssembly.Module(bytes));
+      addon = instantiateWasm(new WebAssembly.Module(bytes));
     } catch (e) {
       throw new Error(`${wasmFile()} is not a usable module (${e instanceof Error ? e.message : String(e)}): reinstall the package, or rebuild it with ${REBUILD}`);
     }
+    // A module older than the kernel list (the sources gained a kernel, the module was not
+    // rebuilt) is unavailable, with the reason, rather than an error at every kernels() call.
+    wasmKernels(addon);
+    cached = addon;
   } catch (e) {
     loadError = e instanceof Error ? e.message : String(e);
     cached = null;
