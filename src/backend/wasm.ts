@@ -45,8 +45,8 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
   const memory = exports.memory;
   if (!(memory instanceof WebAssembly.Memory)) throw new Error(`the wasm module exports no memory (run ${REBUILD})`);
   const alloc = func('pixelcnn_alloc'), free = func('pixelcnn_free');
-  const cString = (ptr: number): string => {
-    const bytes = new Uint8Array(memory.buffer);
+  const cString = (address: number): string => {
+    const bytes = new Uint8Array(memory.buffer), ptr = address >>> 0;
     let end = ptr;
     while (bytes[end] !== 0) end++;
     return new TextDecoder().decode(bytes.subarray(ptr, end));
@@ -57,7 +57,7 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
     if (bytes <= stageBytes) return;
     const want = Math.max(bytes, Math.ceil(stageBytes * 1.5), 1 << 20);
     if (stage) free(stage);
-    stage = alloc(want);
+    stage = alloc(want) >>> 0; // an address (i32 in wasm) above 2 GiB comes back negative
     stageBytes = stage ? want : 0;
     if (!stage) throw new Error(`pixelcnn wasm: out of memory (a staging buffer of ${want} bytes)`);
   };
