@@ -1,5 +1,5 @@
 /**
- * Which backend runs: native, then wasm, then js (each fallback with one warning saying why),
+ * Which backend runs (and how the wasm one manages its memory): native, then wasm, then js (each fallback with one warning saying why),
  * PIXELCNN_BACKEND and --backend forcing one, and the error for a bad choice. Each case runs
  * node in a child process, since the choice is made once per process; the fallbacks run a copy
  * of the compiled package without the addon (and without the wasm module).
@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tryNativeKernels, tryWasmKernels } from '../src/backend/index.js';
-import { wasmLoadError } from '../src/backend/wasm.js';
+import { instantiateWasm, wasmKernels, wasmLoadError } from '../src/backend/wasm.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wasm = tryWasmKernels();
@@ -91,4 +91,26 @@ test('native, when it loads, is chosen before wasm', (t) => {
   const r = chosen(root, { PIXELCNN_BACKEND: undefined });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.name, 'native');
+});
+
+test('wasm calls in steady state allocate nothing in the module: its memory stops growing', (t) => {
+  if (skipWithoutWasm(t)) return;
+  const module = new WebAssembly.Module(readFileSync(join(root, 'wasm', 'pixelcnn.wasm')));
+  const instance = instantiateWasm(module);
+  const k = wasmKernels(instance);
+  const d = { batch: 2, inChannels: 8, outChannels: 16, height: 12, width: 12, kernelH: 3, kernelW: 3 };
+  const taps = Int32Array.from([0, 1, 2, 3, 4]);
+  const x = new Float32Array(2 * 8 * 144).fill(0.5), w = new Float32Array(16 * 8 * 9).fill(0.25);
+  const out = new Float32Array(2 * 16 * 144), dx = new Float32Array(x.length), dw = new Float32Array(w.length);
+  const step = () => {
+    k.conv2dForward(out, x, w, null, d, taps);
+    k.conv2dBackwardData(dx, out, w, d, taps, 0, null);
+    k.conv2dBackwardFilter(dw, null, out, x, d, taps);
+    k.gemm(false, false, 16, 144, 8, w, x, out, 0);
+  };
+  step();
+  const pages = instance.memoryBytes();
+  for (let i = 0; i < 50; i++) step();
+  assert.equal(instance.memoryBytes(), pages);
+  assert.ok(out.every((v) => v !== 0), 'the kernels wrote their outputs back');
 });

@@ -19,7 +19,10 @@ import { readWasmFile, wasmFile } from './wasm-file.js';
  * the module's list by name (addonKernels reads them so).
  */
 export type WasmAddon = Pick<KernelAddon, Adapted | 'setThreads' | 'getThreads' | 'isa' | 'sampleCachedPixelCnn'> &
-  Record<string, unknown>;
+  Record<string, unknown> & {
+    /** The module's memory in bytes (grown by the staging buffer and the kernels' scratch, never shrunk). */
+    memoryBytes(): number;
+  };
 
 type Binding = (...args: unknown[]) => void;
 
@@ -120,6 +123,7 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
     setThreads: () => {}, // one thread
     getThreads: () => 1,
     isa: () => isa,
+    memoryBytes: () => memory.buffer.byteLength,
   };
 }
 
