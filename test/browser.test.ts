@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
 import { createModel, type AutoregressiveModel, type ModelConfig, type ModelConfigInput } from '../src/models/index.js';
 import { loadCheckpoint, loadParamsInto, saveCheckpoint } from '../src/train/checkpoint.js';
 import { sampleCached } from '../src/sample/cached.js';
@@ -144,6 +145,7 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   assert.match(await page.textContent('#backend') ?? '', /^the wasm backend \(the C\+\+ kernels compiled to WebAssembly: wasm-simd128, 1 thread\)$/);
   assert.match(await page.textContent('#status') ?? '', /wasm backend\.$/);
 
+  assert.equal(await page.isDisabled('#save-png'), true, 'nothing to save before the first sample');
   const seed = 1234, temperature = 1, count = 16;
   await page.fill('#seed', String(seed));
   await page.fill('#temperature', String(temperature));
@@ -167,6 +169,16 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   for (let i = 0; i < want.length; i++) assert.equal(shown[i], want[i] * 255, `canvas pixel ${i}`);
   const ones = want.reduce((a, v) => a + v, 0);
   assert.ok(ones > 0 && ones < want.length, 'blank images');
+  // Save PNG downloads the grid as shown: the same pixels as the canvas.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-png')]);
+  assert.equal(download.suggestedFilename(), `pixelcnn-samples-seed${seed}-t${temperature}.png`);
+  const png = PNG.sync.read(readFileSync(await download.path()));
+  const canvasRgba = await page.evaluate(() => {
+    const c = document.getElementById('samples') as HTMLCanvasElement;
+    return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+  });
+  assert.equal(png.width * png.height * 4, canvasRgba.length);
+  assert.deepEqual(Array.from(png.data), canvasRgba, 'the saved PNG differs from the grid shown');
   await page.screenshot({ path: join(artifacts, 'browser-samples.png'), fullPage: true });
   const msg = `browser: ${count} samples of 28×28 (hidden 16, 1 block) in ${got.ms.toFixed(0)} ms in the page's worker ` +
     `(${wall.toFixed(0)} ms click to canvas); Node js backend ${nodeMs.toFixed(0)} ms`;

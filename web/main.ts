@@ -68,6 +68,7 @@ const ui = {
   completeStatus: $('complete-status'),
   stop: $<HTMLButtonElement>('stop'),
   backend: $('backend'),
+  savePng: $<HTMLButtonElement>('save-png'),
 };
 
 const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, backend: null, jobs: 0, progressEvents: 0 };
@@ -179,6 +180,7 @@ function onJobMessage(m: FromWorker): void {
       previewAgreed: m.previewAgreed,
     };
     state.jobs++;
+    if (j.kind === 'sample') saved = { seed: j.request.seed, temperature: j.request.temperature };
     setBusy(false);
   } else if (m.type === 'error') {
     job = null;
@@ -187,9 +189,27 @@ function onJobMessage(m: FromWorker): void {
   }
 }
 
+/** The finished sample grid on the canvas (what Save PNG saves), or null while none is. */
+let saved: { seed: number; temperature: number } | null = null;
+
+/** Saves the sample grid as shown (one PNG pixel per image pixel, the grid's gaps included). */
+function savePng(): void {
+  if (!saved) return;
+  const name = `pixelcnn-samples-seed${saved.seed}-t${saved.temperature}.png`;
+  ui.samples.toBlob((blob) => {
+    if (!blob) return showError('Could not encode the grid as PNG.');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }, 'image/png');
+}
+
 function setBusy(busy: boolean): void {
   const ready = state.info !== null && state.state !== 'error';
   if (ready) state.state = busy ? 'busy' : 'ready';
+  ui.savePng.disabled = busy || !ready || saved === null;
   ui.generate.disabled = busy || !ready;
   ui.complete.disabled = busy || !ready;
   ui.randomSeed.disabled = busy || !ready;
@@ -210,6 +230,7 @@ function run(kind: 'sample' | 'complete', given: SampleRequest['given'], count: 
     classes = Array.from({ length: count }, (_, i) => (k === 'mixed' ? i % info.config.numClasses : Number(k)));
   }
   const request: SampleRequest = { type: 'sample', id: nextId++, count, temperature, seed, classes, given };
+  if (kind === 'sample') saved = null; // the canvas is about to show a partial grid
   const canvas = kind === 'sample' ? ui.samples : ui.completed;
   const cols = kind === 'sample' ? Math.ceil(Math.sqrt(count)) : count;
   job = { request, kind, canvas, cols, statusEl: kind === 'sample' ? ui.sampleStatus : ui.completeStatus, t0: performance.now() };
@@ -434,6 +455,7 @@ async function init(): Promise<void> {
   });
   ui.randomSeed.addEventListener('click', () => { ui.seed.value = String(Math.floor(Math.random() * 2 ** 32)); });
   ui.stop.addEventListener('click', () => void stop());
+  ui.savePng.addEventListener('click', savePng);
   setupDrawing();
   try {
     ui.status.textContent = 'Fetching the model…';
