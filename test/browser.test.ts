@@ -151,7 +151,11 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   await page.fill('#temperature', String(temperature));
   await page.fill('#batch', String(count));
   const t0 = performance.now();
-  await page.click('#generate');
+  // Clicked from the page, to read the status it shows at once: no estimate before a first run.
+  assert.equal(await page.evaluate(() => {
+    (document.getElementById('generate') as HTMLButtonElement).click();
+    return document.getElementById('sample-status')!.textContent;
+  }), 'starting…');
   await waitJobs(page, 1);
   const wall = performance.now() - t0;
   assert.equal(await errorText(page), '');
@@ -202,10 +206,14 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   // Stop: the worker is replaced (model reloaded) and the next job runs normally.
   // Both clicks in one task: the worker's reply cannot arrive in between, so Stop always lands
   // on a running job (two separate clicks raced a fast tiny model and found Stop disabled).
-  await page.evaluate(() => {
+  // The status between the clicks: the time estimated from the last run.
+  const starting = await page.evaluate(() => {
     (document.getElementById('generate') as HTMLButtonElement).click();
+    const text = document.getElementById('sample-status')!.textContent;
     (document.getElementById('stop') as HTMLButtonElement).click();
+    return text;
   });
+  assert.match(starting ?? '', /^starting… \(about \d+(\.\d)? s, estimated from the last run\)$/);
   await page.waitForFunction(() => !(document.getElementById('generate') as HTMLButtonElement).disabled, null, { timeout: 15_000 });
   assert.equal(await page.textContent('#sample-status'), 'stopped');
   await page.fill('#batch', '2');

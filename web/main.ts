@@ -116,7 +116,16 @@ interface Job {
   cols: number;
   statusEl: HTMLElement;
   t0: number;
+  /** Positions to generate: images × (C·H·W − observed). */
+  positions: number;
+  /** The estimated worker time, ms (from the last job), or null for the first. */
+  estimateMs: number | null;
 }
+
+/** Worker time per generated position of the last finished job: the next job's estimate. */
+let msPerPosition: number | null = null;
+
+const formatSeconds = (ms: number) => `${Math.max(0.1, ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 let job: Job | null = null;
 
 async function fetchModel(): Promise<void> {
@@ -167,9 +176,11 @@ function onJobMessage(m: FromWorker): void {
     state.progressEvents++;
     renderGrid(j.canvas, m.labels, j.request.count, j.cols, start + m.done);
     ui.progress.value = m.done / m.total;
-    j.statusEl.textContent = `${Math.floor(m.done / C)} of ${total / C} pixels · ${((performance.now() - j.t0) / 1000).toFixed(1)} s`;
+    j.statusEl.textContent = `${Math.floor(m.done / C)} of ${total / C} pixels · ${((performance.now() - j.t0) / 1000).toFixed(1)} s` +
+      (j.estimateMs === null ? '' : ` of about ${formatSeconds(j.estimateMs)}`);
   } else if (m.type === 'done') {
     job = null;
+    if (j.positions > 0) msPerPosition = m.ms / j.positions;
     renderGrid(j.canvas, m.labels, j.request.count, j.cols, Infinity);
     ui.progress.value = 1;
     const what = j.kind === 'sample' ? `${j.request.count} sample${j.request.count > 1 ? 's' : ''}` : `${j.request.count} completion${j.request.count > 1 ? 's' : ''}`;
@@ -233,11 +244,16 @@ function run(kind: 'sample' | 'complete', given: SampleRequest['given'], count: 
   if (kind === 'sample') saved = null; // the canvas is about to show a partial grid
   const canvas = kind === 'sample' ? ui.samples : ui.completed;
   const cols = kind === 'sample' ? Math.ceil(Math.sqrt(count)) : count;
-  job = { request, kind, canvas, cols, statusEl: kind === 'sample' ? ui.sampleStatus : ui.completeStatus, t0: performance.now() };
+  job = { request, kind, canvas, cols, statusEl: kind === 'sample' ? ui.sampleStatus : ui.completeStatus, t0: performance.now(), positions: 0, estimateMs: null };
   const blank = given ? Uint8Array.from(given.labels) : new Uint8Array(count * info.config.channels * info.config.height * info.config.width);
   renderGrid(canvas, blank, count, cols, given?.observed ?? 0);
   ui.progress.value = 0;
-  job.statusEl.textContent = 'starting…';
+  const positions = count * (info.config.channels * info.config.height * info.config.width - (given?.observed ?? 0));
+  job.positions = positions;
+  job.estimateMs = msPerPosition === null ? null : msPerPosition * positions;
+  job.statusEl.textContent = job.estimateMs === null
+    ? 'starting…'
+    : `starting… (about ${formatSeconds(job.estimateMs)}, estimated from the last run)`;
   setBusy(true);
   worker.postMessage(request);
 }
