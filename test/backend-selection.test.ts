@@ -114,3 +114,42 @@ test('wasm calls in steady state allocate nothing in the module: its memory stop
   assert.equal(instance.memoryBytes(), pages);
   assert.ok(out.every((v) => v !== 0), 'the kernels wrote their outputs back');
 });
+
+// The wasm build is the generic build's arithmetic: the same source, 4 floats per vector, no FMA
+// in either (SSE2; wasm SIMD128 has none), so the same operations in the same order.
+test('wasm kernels equal the native generic build bit for bit', (t) => {
+  if (skipWithoutWasm(t)) return;
+  if (!tryNativeKernels()) { t.skip('native addon unavailable'); return; }
+  const script = `
+    const { tryNativeKernels, tryWasmKernels } = await import(${JSON.stringify(join(root, 'dist', 'src', 'backend', 'index.js'))});
+    const { loadNativeAddon } = await import(${JSON.stringify(join(root, 'dist', 'src', 'backend', 'native.js'))});
+    const rand = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 0.5);
+    const d = { batch: 3, inChannels: 13, outChannels: 21, height: 9, width: 11, kernelH: 3, kernelW: 3 };
+    const taps = Int32Array.from([0, 1, 2, 3, 4]);
+    const x = rand(3 * 13 * 99, 1), w = rand(21 * 13 * 9, 2), b = rand(21, 3), dout = rand(3 * 21 * 99, 4), res = rand(3 * 21 * 99, 7);
+    const lg = rand(3 * 4 * 99, 5), tg = Uint8Array.from({ length: 3 * 99 }, (_, i) => i % 4), gx = rand(3 * 198, 6);
+    const run = (k) => {
+      const o = { y: new Float32Array(3 * 21 * 99), dx: rand(x.length, 8), dw: new Float32Array(w.length), db: new Float32Array(21),
+        c: new Float32Array(37 * 29), nll: new Float64Array(3), dl: new Float32Array(lg.length), g: new Float32Array(3 * 99),
+        dg: new Float32Array(3 * 198), r: new Float32Array(x.length), dr: rand(x.length, 9), s: new Float32Array(x.length), acc: rand(x.length, 10) };
+      k.conv2dForward(o.y, x, w, b, d, taps, res, true);
+      k.conv2dBackwardData(o.dx, dout, w, d, taps, 1, x);
+      k.conv2dBackwardFilter(o.dw, o.db, dout, x, d, taps, true);
+      k.gemm(true, false, 37, 29, 41, rand(41 * 37, 11), rand(41 * 29, 12), o.c, 0);
+      k.softmaxCrossEntropy(o.nll, o.dl, lg, tg, 3, 4, 1, 99, 0.5);
+      k.gateForward(o.g, gx, 3, 99);
+      k.gateBackward(o.dg, o.g, gx, 3, 99);
+      k.reluForward(o.r, x);
+      k.reluBackward(o.dr, dout.subarray(0, x.length), x, 1);
+      k.add(o.s, x, o.dr);
+      k.accumulate(o.acc, x);
+      return o;
+    };
+    const a = run(tryNativeKernels()), b2 = run(tryWasmKernels());
+    const differ = Object.keys(a).filter((key) => !a[key].every((v, i) => Object.is(v, b2[key][i])));
+    console.log(JSON.stringify({ isa: loadNativeAddon().isa(), differ }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script],
+    { encoding: 'utf8', env: { ...process.env, PIXELCNN_ISA: 'generic' }, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { isa: 'generic', differ: [] });
+});
