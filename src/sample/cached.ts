@@ -19,8 +19,9 @@ export type { IncrementalNetwork } from './incremental/network.js';
  * fills every layer's cache, then generation continues incrementally from the first unobserved
  * position.
  *
- * With the native or wasm backend (activeAddon()) and a binding that has the cached sampler, the whole loop (every pixel, colour, layer and draw) runs in one addon call, or one per
- * image row when onProgress / onLogits is given; its RNG is a port of Rng, so the images are the
+ * With the native or wasm backend (activeAddon()) and a binding that has the cached sampler, the
+ * whole loop (every pixel, colour, layer and draw) runs in one C++ call, or one per image row
+ * when onProgress / onLogits is given; its RNG is a port of Rng, so the images are the
  * same as the js backend's for a seed (up to float ties).
  *
  * onProgress gets the live labels (see SampleOptions.onProgress): after each position on the js
