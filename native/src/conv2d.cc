@@ -167,8 +167,13 @@ template <int... L> struct LaneSeq<0, L...> { using type = Lanes<L...>; };
 constexpr int lowLane(int S, int l) { return l % (2 * S) < S ? l : VL + l - S; }
 template <int S, int... L>
 PIXELCNN_INLINE vf foldHalves(vf a, vf b, Lanes<L...>) {
+#if defined(__clang__)  // the wasm build (clang has no __builtin_shuffle; the same permutation)
+  return __builtin_shufflevector(a, b, lowLane(S, L)...) +
+         __builtin_shufflevector(a, b, (lowLane(S, L) + S)...);
+#else
   const vi lo = {lowLane(S, L)...}, hi = {(lowLane(S, L) + S)...};
   return __builtin_shuffle(a, b, lo) + __builtin_shuffle(a, b, hi);
+#endif
 }
 template <int S>
 PIXELCNN_INLINE void foldLevels(vf* v, int n) {

@@ -1,6 +1,7 @@
 // Entry points of the compute kernels. Every kernel source (binding.gyp's kernel_sources) is
 // compiled once per instruction set into its own namespace (pixelcnn::generic, pixelcnn::avx2,
-// pixelcnn::avx512); cpu.cc fills one KernelTable per namespace and picks one at load time.
+// pixelcnn::avx512; pixelcnn::wasm in the WebAssembly build, native/src/wasm.cc); cpu.cc fills
+// one KernelTable per namespace and picks one at load time.
 // PIXELCNN_KERNELS is the one list of kernels: the table's fields, the per-ISA declarations and
 // the tables are all generated from it.
 #pragma once
@@ -93,6 +94,7 @@ struct KernelTable {
 namespace generic { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
 namespace avx2 { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
 namespace avx512 { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
+namespace wasm { PIXELCNN_KERNELS(PIXELCNN_KERNEL_DECLARE) }
 #undef PIXELCNN_KERNEL_DECLARE
 
 }  // namespace pixelcnn

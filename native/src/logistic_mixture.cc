@@ -3,7 +3,7 @@
 // (src/backend/js/logistic-mixture.ts) in the same float64 arithmetic, one pixel at a time. The
 // head is small next to the convolutions (K·C logistics per pixel), so it is scalar; pixels are
 // split into fixed chunks whose partial sums are added in order (no dependence on the thread count).
-#include <cmath>
+#include <math.h>  // not <cmath>: the wasm build has a C library only
 
 #include "gemm_impl.h"  // pfor
 #include "kernels.h"
@@ -17,25 +17,25 @@ constexpr int kMaxK = 64;      // mixtures (checked by the binding)
 
 // log σ(z), and σ(−z) = ∂ log σ(z)/∂z into *g, from one exp.
 inline double logSigmoid(double z, double* g) {
-  const double e = std::exp(-std::fabs(z));
+  const double e = exp(-fabs(z));
   *g = z >= 0 ? e / (1 + e) : 1 / (1 + e);
-  return (z < 0 ? z : 0) - std::log1p(e);
+  return (z < 0 ? z : 0) - log1p(e);
 }
 
 // log P(level) and its derivatives along mu and s (g[0], g[1]); see the js reference.
 inline double binLogProb(double x, double mu, double s, double delta, bool lo, bool hi, double* g) {
-  const double u = std::exp(-s), c = x - mu, a = u * (c + delta), b = u * (c - delta);
+  const double u = exp(-s), c = x - mu, a = u * (c + delta), b = u * (c - delta);
   double lp = 0, gA = 0, gB = 0, gS = 0;
   if (!hi) lp += logSigmoid(a, &gA);
   if (!lo) { lp += logSigmoid(-b, &gB); gB = -gB; }
   if (!lo && !hi) {
     const double d = 2 * delta * u;
     if (d > 1e-8) {
-      const double m = -std::expm1(-d);
-      lp += std::log(m);
+      const double m = -expm1(-d);
+      lp += log(m);
       gS = -d * (1 - m) / m;
     }
-    else { lp += std::log(2 * delta) - s - d / 2; gS = -(1 - d / 2); }
+    else { lp += log(2 * delta) - s - d / 2; gS = -(1 - d / 2); }
   }
   g[0] = -u * (gA + gB);
   g[1] = -(a * gA + b * gB) + gS;
@@ -75,14 +75,14 @@ void logisticMixtureNll(double* nll, float* dparams, const float* params, const 
       double maxLogit = -INFINITY;
       for (int k = 0; k < K; ++k) maxLogit = maxOf<double>(maxLogit, params[at(table[0], k)]);
       double sumLogit = 0;
-      for (int k = 0; k < K; ++k) sumLogit += std::exp(params[at(table[0], k)] - maxLogit);
+      for (int k = 0; k < K; ++k) sumLogit += exp(params[at(table[0], k)] - maxLogit);
       double maxLp = -INFINITY;
       for (int k = 0; k < K; ++k) {
         double l = params[at(table[0], k)];
         for (int c = 0; c < C; ++c) {
           double mu = params[at(table[meanAt[c]], k)];
           for (int cc = 0; cc < c; ++cc) {
-            const double th = std::tanh(static_cast<double>(params[at(table[coeffAt[c] + cc], k)]));
+            const double th = tanh(static_cast<double>(params[at(table[coeffAt[c] + cc], k)]));
             tanhs[(k * C + c) * C + cc] = th;
             mu += th * x[cc];
           }
@@ -95,13 +95,13 @@ void logisticMixtureNll(double* nll, float* dparams, const float* params, const 
         maxLp = maxOf<double>(maxLp, l);
       }
       double sumLp = 0;
-      for (int k = 0; k < K; ++k) sumLp += std::exp(lp[k] - maxLp);
-      total += std::log(sumLogit) + maxLogit - (std::log(sumLp) + maxLp);
+      for (int k = 0; k < K; ++k) sumLp += exp(lp[k] - maxLp);
+      total += log(sumLogit) + maxLogit - (log(sumLp) + maxLp);
       if (!dparams) continue;
       for (int k = 0; k < K; ++k) {
-        const double w = std::exp(lp[k] - maxLp) / sumLp;
+        const double w = exp(lp[k] - maxLp) / sumLp;
         dparams[at(table[0], k)] = static_cast<float>(
-            (std::exp(params[at(table[0], k)] - maxLogit) / sumLogit - w) * gradScale);
+            (exp(params[at(table[0], k)] - maxLogit) / sumLogit - w) * gradScale);
         for (int c = 0; c < C; ++c) {
           const double dMu = -w * gMu[k * C + c] * gradScale;
           dparams[at(table[meanAt[c]], k)] = static_cast<float>(dMu);

@@ -2,6 +2,7 @@
 //   PIXELCNN_ISA_AVX512 (-mavx512f -mavx2 -mfma): 16 floats per vector, namespace avx512
 //   PIXELCNN_ISA_AVX2   (-mavx2 -mfma):           8 floats per vector, namespace avx2
 //   neither (x86-64 baseline SSE2 / any target):  4 floats per vector, namespace generic
+//   wasm32 with -msimd128 (scripts/build-wasm.mjs): 4 floats per vector, namespace wasm
 // GCC vector extensions keep one source for all three (reluv alone names each ISA's max
 // instruction). Kernel sources include only C headers
 // and this project's headers and keep everything in an anonymous namespace, so no inline
@@ -13,6 +14,9 @@
 #if defined(__SSE__)
 #include <immintrin.h>
 #endif
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 #if defined(PIXELCNN_ISA_AVX512)
 #define PIXELCNN_NS avx512
@@ -20,6 +24,9 @@
 #elif defined(PIXELCNN_ISA_AVX2)
 #define PIXELCNN_NS avx2
 #define PIXELCNN_VL 8
+#elif defined(__wasm_simd128__)
+#define PIXELCNN_NS wasm
+#define PIXELCNN_VL 4
 #else
 #define PIXELCNN_NS generic
 #define PIXELCNN_VL 4
@@ -60,6 +67,9 @@ PIXELCNN_INLINE vf reluv(vf v) {
   return (vf)_mm256_max_ps((__m256)v, _mm256_setzero_ps());
 #elif defined(__SSE__)
   return (vf)_mm_max_ps((__m128)v, _mm_setzero_ps());
+#elif defined(__wasm_simd128__)
+  // f32x4.pmax(a, b) is a < b ? b : a: with a = +0 the same as MAXPS above, in one instruction.
+  return (vf)wasm_f32x4_pmax(wasm_f32x4_splat(0.f), (v128_t)v);
 #else
   return v > vf{} ? v : vf{};
 #endif

@@ -1,7 +1,7 @@
 // A persistent pool of std::threads running parallelFor loops, plus the per-thread scratch
 // memory the kernels reuse between calls (grown as needed, never freed).
 #pragma once
-#include <cstddef>
+#include <stddef.h>  // a C header: the wasm build (scripts/build-wasm.mjs) has no C++ library
 
 namespace pixelcnn {
 

@@ -1,7 +1,8 @@
 /**
  * The kernel interface: the only place where numbers are crunched.
  *
- * op (src/ops) → kernel (this interface) → backend (src/backend/js or the native addon).
+ * op (src/ops) → kernel (this interface) → backend (src/backend/js, the native addon, or the same
+ * C++ kernels compiled to WebAssembly).
  *
  * Conventions (llm.c style): outputs first, shapes in comments, row-major float32,
  * activations NCHW. Backward kernels ACCUMULATE (+=) into gradient buffers so that a
@@ -12,11 +13,11 @@
  *
  * This interface is where a kernel is declared. Its js reference is the function of the same
  * name exported from a module of src/backend/js/ (collected by src/backend/js/index.ts); the
- * native addon exports a binding of the same name taking the same arguments (passed through by
- * nativeKernels in src/backend/native.ts). See the README's "How to add an op".
+ * native addon and the wasm module export a binding of the same name taking the same arguments
+ * (passed through by addonKernels in src/backend/addon.ts). See the README's "How to add an op".
  */
 
-export type BackendName = 'js' | 'native';
+export type BackendName = 'js' | 'native' | 'wasm';
 
 /** Geometry of a stride-1 'same'-padded 2-D convolution. */
 export interface Conv2dDims {

@@ -2,48 +2,20 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Conv2dDims, Kernels } from './kernels.js';
-import { jsKernels } from './js/index.js';
+import type { Kernels } from './kernels.js';
+import { addonKernels, type KernelAddon } from './addon.js';
 
 /**
- * Loader and binding of the C++ addon (native/, built by `npm install` through node-gyp).
- *
- * A kernel's binding takes the arguments of its Kernels method in the same order, so that
- * nativeKernels hands the addon's function over as it is: adding a kernel needs nothing here.
- * The exceptions are the convolutions, whose bindings take the Conv2dDims as plain numbers (so
- * that a call costs no property lookups on the C++ side), adapted below.
+ * Loader of the C++ addon (native/, built by `npm install` through node-gyp); its functions are
+ * the kernels' bindings (KernelAddon, src/backend/addon.ts).
  */
-type Adapted = 'conv2dForward' | 'conv2dBackwardData' | 'conv2dBackwardFilter';
-
-export interface NativeAddon extends Omit<Kernels, 'name' | Adapted> {
-  conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
-                B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                taps: Int32Array, residual: Float32Array | null, reluInput: boolean): void;
-  conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
-                     B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                     taps: Int32Array, beta: number, gate: Float32Array | null): void;
-  conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
-                       B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
-                       taps: Int32Array, reluInput: boolean): void;
-  setThreads(n: number): void;
-  getThreads(): number;
-  /** e.g. 'avx2+fma' or 'generic' */
-  isa(): string;
-  /**
-   * The cached (incremental) residual-PixelCNN sampler's whole generation loop for positions
-   * [start, end) (native/src/sampler.cc); optional: older builds lack it. Arguments are laid out
-   * by PixelCnnIncremental.nativeGenerator (src/sample/incremental/pixelcnn.ts); x, labels, caches
-   * and rngState are updated in place; logitsOut (or null) receives the logits of every draw.
-   */
-  sampleCachedPixelCnn?(weights: Float32Array, meta: Int32Array, dims: Int32Array, x: Float32Array,
-                        labels: Uint8Array, caches: Float32Array, start: number, end: number,
-                        temperature: number, rngState: Uint32Array, logitsOut: Float32Array | null): void;
-}
+export type NativeAddon = KernelAddon;
 
 let cached: NativeAddon | null | undefined;
 let loadError = '';
 
-function packageRoot(): string {
+/** The package's root folder (where package.json is), for the files it ships. */
+export function packageRoot(): string {
   // dist/src/backend/native.js → package root is three levels up; src/backend/native.ts (tsx) two.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
@@ -75,28 +47,7 @@ export function nativeLoadError(): string {
   return loadError;
 }
 
-/**
- * The addon as the Kernels interface: every kernel of the js backend (the reference, which has
- * them all) is the addon's function of the same name, except the adapted convolutions. A kernel
- * the addon lacks (an old build) is an error naming it.
- */
+/** The addon as the Kernels interface. */
 export function nativeKernels(addon: NativeAddon): Kernels {
-  const dims = (d: Conv2dDims) =>
-    [d.batch, d.inChannels, d.outChannels, d.height, d.width, d.kernelH, d.kernelW] as const;
-  const adapted: Pick<Kernels, Adapted> = {
-    conv2dForward: (out, x, w, bias, d, taps, residual, reluInput) =>
-      addon.conv2dForward(out, x, w, bias, ...dims(d), taps, residual ?? null, !!reluInput),
-    conv2dBackwardData: (dx, dout, w, d, taps, beta, gate) =>
-      addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta, gate),
-    conv2dBackwardFilter: (dw, dbias, dout, x, d, taps, reluInput) =>
-      addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps, !!reluInput),
-  };
-  const direct: Partial<Record<keyof Kernels, unknown>> = {};
-  for (const name of Object.keys(jsKernels) as (keyof Kernels)[]) {
-    if (name === 'name' || name in adapted) continue;
-    const f: unknown = Reflect.get(addon, name);
-    if (typeof f !== 'function') throw new Error(`the native addon has no kernel '${name}' (an old build: run npm run build:native)`);
-    direct[name] = f;
-  }
-  return { ...(direct as Omit<Kernels, 'name' | Adapted>), ...adapted, name: 'native' };
+  return addonKernels(addon, 'native', 'the native addon', 'npm run build:native');
 }

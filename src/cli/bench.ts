@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { addBackendOption, addModelOptions, intArg, modelConfigFromFlags, type ModelFlags } from './options.js';
 import { createModel } from '../models/index.js';
@@ -21,7 +22,7 @@ interface BenchFlags extends ModelFlags {
   sample: boolean;
   naivePositions: number;
   batches: string;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
 }
 

@@ -2,20 +2,20 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../train/atomic-write.js';
 import { UsageError } from './args.js';
-import { useBackend, kernels } from '../backend/index.js';
+import { activeAddon, useBackend, kernels, type BackendName } from '../backend/index.js';
 import { loadNativeAddon } from '../backend/native.js';
 import type { AutoregressiveModel } from '../models/index.js';
 import { encodeGrid, levelsToPixels } from '../sample/png-grid.js';
 
 /** Applies --backend / --threads before any kernel runs. */
-export function setupBackend(flags: { backend?: 'js' | 'native'; threads?: number }): string {
+export function setupBackend(flags: { backend?: BackendName; threads?: number }): string {
   if (flags.threads !== undefined) {
     const addon = loadNativeAddon();
     if (addon) addon.setThreads(flags.threads);
   }
   const k = flags.backend ? useBackend(flags.backend) : kernels();
-  const addon = k.name === 'native' ? loadNativeAddon() : null;
-  return addon ? `native (${addon.isa()}, ${addon.getThreads()} threads)` : 'js';
+  const addon = activeAddon();
+  return addon ? `${k.name} (${addon.isa()}, ${addon.getThreads()} thread${addon.getThreads() === 1 ? '' : 's'})` : 'js';
 }
 
 export { loadModel } from '../train/model-io.js';

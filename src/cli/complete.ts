@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { addBackendOption, addMaxImagePixelsOption, floatArg, intArg } from './options.js';
 import { choice, UsageError } from './args.js';
@@ -29,7 +30,7 @@ interface CompleteFlags {
   out: string;
   naive: boolean;
   progress: boolean;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
   maxImagePixels: number;
 }

@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { addBackendOption, addDataOptions, datasetSpec, intArg, type DataFlags } from './options.js';
 import { choice, UsageError } from './args.js';
@@ -15,7 +16,7 @@ interface EvalFlags extends DataFlags {
   json: boolean;
   liveWeights: boolean;
   progress: boolean;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
 }
 

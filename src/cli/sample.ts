@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { addBackendOption, floatArg, intArg } from './options.js';
 import { sampleNaive, type SampleOptions } from '../sample/naive.js';
@@ -18,7 +19,7 @@ interface SampleFlags {
   class?: string;
   naive: boolean;
   progress: boolean;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
 }
 

@@ -1,3 +1,4 @@
+import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { addBackendOption, addDataOptions, addModelOptions, datasetSpec, floatArg, intArg, modelConfigFromFlags, type DataFlags, type ModelFlags } from './options.js';
@@ -36,7 +37,7 @@ interface TrainFlags extends DataFlags, ModelFlags {
   force: boolean;
   samples: number;
   progress: boolean;
-  backend?: 'js' | 'native';
+  backend?: BackendName;
   threads?: number;
 }
 

@@ -1,7 +1,6 @@
 import { Rng } from '../nn/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
-import { kernels } from '../backend/index.js';
-import { loadNativeAddon } from '../backend/native.js';
+import { activeAddon } from '../backend/index.js';
 import { levelDraw } from './draw.js';
 import { checkSampleOptions, type SampleOptions } from './naive.js';
 import { levelToUnit, levelsToUnit } from '../data/quantise.js';
@@ -20,9 +19,9 @@ export type { IncrementalNetwork } from './incremental/network.js';
  * fills every layer's cache, then generation continues incrementally from the first unobserved
  * position.
  *
- * With the native backend (kernels().name === 'native') and an addon that has the cached
- * sampler, the whole loop (every pixel, colour, layer and draw) runs in one addon call, or one per
- * image row when onProgress / onLogits is given; its RNG is a port of Rng, so the images are the
+ * With the native or wasm backend (activeAddon()) and a binding that has the cached sampler, the
+ * whole loop (every pixel, colour, layer and draw) runs in one C++ call, or one per image row
+ * when onProgress / onLogits is given; its RNG is a port of Rng, so the images are the
  * same as the js backend's for a seed (up to float ties).
  *
  * onProgress gets the live labels (see SampleOptions.onProgress): after each position on the js
@@ -47,7 +46,7 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
 
   const perColour = net.outputsPerColour;
   const rng = new Rng(o.seed ?? 0);
-  const addon = kernels().name === 'native' ? loadNativeAddon() : null;
+  const addon = activeAddon();
   const generate = addon && net.nativeGenerator ? net.nativeGenerator(addon) : null;
   if (generate) {
     const state = Uint32Array.from(rng.state());

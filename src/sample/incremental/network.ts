@@ -35,7 +35,7 @@
  * ForwardObserver in src/models/model.ts, and copies the activations it caches) and adding a case
  * to createIncrementalNetwork (create.ts). This file holds the interface only.
  */
-import type { NativeAddon } from '../../backend/native.js';
+import type { KernelAddon } from '../../backend/addon.js';
 
 export interface IncrementalNetwork {
   readonly batch: number;
@@ -61,7 +61,7 @@ export interface IncrementalNetwork {
    * xoshiro128**, Rng.state()) is read and advanced in place so consecutive calls continue the
    * stream; `logitsOut` ((end − start), batch, outputsPerColour) receives the logits used, if given.
    */
-  nativeGenerator?(addon: NativeAddon): NativeGenerate | null;
+  nativeGenerator?(addon: Pick<KernelAddon, 'sampleCachedPixelCnn'>): NativeGenerate | null;
 }
 
 export type NativeGenerate = (labels: Uint8Array, start: number, end: number, temperature: number,

@@ -22,7 +22,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
 import type { PixelCnn } from '../../models/pixelcnn.js';
 import { outputsPerColour } from '../../models/model.js';
-import type { NativeAddon } from '../../backend/native.js';
+import type { KernelAddon } from '../../backend/addon.js';
 import type { IncrementalNetwork, NativeGenerate } from './network.js';
 import { packHead, packLayer, type PackedLayer } from './pack.js';
 
@@ -169,7 +169,7 @@ export class PixelCnnIncremental implements IncrementalNetwork {
    * weights = per layer w (K × O) then bias (O); meta = per layer I, O, T, dy[T], dx[T];
    * dims = [B, C, H, W, h, d, blocks, perColour, levels].
    */
-  nativeGenerator(addon: NativeAddon): NativeGenerate | null {
+  nativeGenerator(addon: Pick<KernelAddon, 'sampleCachedPixelCnn'>): NativeGenerate | null {
     const fn = addon.sampleCachedPixelCnn;
     // The addon draws softmax and sigmoid levels only; the mixture runs on the js path.
     if (typeof fn !== 'function' || this.model.config.likelihood === 'logistic-mixture') return null;

@@ -1,0 +1,202 @@
+// The WebAssembly module's entry points: scripts/build-wasm.mjs compiles this file with
+// binding.gyp's kernel_sources for wasm32 with 128-bit SIMD (namespace pixelcnn::wasm, simd.h),
+// and src/backend/wasm.ts loads it as the 'wasm' backend.
+//
+// Every kernel of PIXELCNN_KERNELS is exported as k_<name>, taking the arguments of its addon
+// binding (addon.cc, NativeAddon in src/backend/native.ts) in the same order, with each typed
+// array passed as (pointer into this module's memory, element count), (0, 0) for null, booleans
+// as 0 / 1. kOutputs says which of the JS arguments each kernel writes: the loader copies every
+// array in and only those back out. Arguments are not checked here (ops check shapes, as for
+// the js backend); a kernel cannot reach outside this module's memory.
+//
+// One thread: parallelFor runs the tasks in order on the caller. Kernels give the same results
+// for any thread count, so this matches the addon's generic build up to instruction choice.
+#include <stdlib.h>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+namespace pixelcnn {
+
+namespace {
+
+// Grown, never shrunk; 64-byte aligned like the addon's (threadpool.cc).
+struct Buffer {
+  float* ptr = nullptr;
+  size_t size = 0;  // floats
+  void ensure(size_t floats) {
+    if (floats <= size) return;
+    const size_t n = floats + floats / 4 + 64;
+    void* p = nullptr;
+    // Out of memory (4 GiB of wasm32): a trap, which the loader reports as a failed kernel.
+    if (posix_memalign(&p, 64, n * sizeof(float)) != 0) __builtin_trap();
+    free(ptr);
+    ptr = static_cast<float*>(p);
+    size = n;
+  }
+};
+
+Buffer threadBuffers[kThreadSlots], sharedBuffers[kSharedSlots];
+
+}  // namespace
+
+void parallelFor(long n, TaskFn fn, void* ctx) {
+  for (long i = 0; i < n; ++i) fn(ctx, i, 0);
+}
+int numThreads() { return 1; }
+void setNumThreads(int) {}
+void lockKernels() {}
+void unlockKernels() {}
+void ensureThreadScratch(int slot, size_t floats) { threadBuffers[slot].ensure(floats); }
+float* threadScratch(int slot, int) { return threadBuffers[slot].ptr; }
+float* sharedScratch(int slot, size_t floats) {
+  sharedBuffers[slot].ensure(floats);
+  return sharedBuffers[slot].ptr;
+}
+
+}  // namespace pixelcnn
+
+using namespace pixelcnn;
+
+#define EXPORT(name) extern "C" __attribute__((export_name(#name)))
+#define KERNEL(name) EXPORT(k_##name) void k_##name
+
+// "name:i,j;" per kernel: the JS argument positions it writes.
+EXPORT(pixelcnn_outputs) const char* pixelcnnOutputs() {
+  return "gemm:7;conv2dForward:0;conv2dBackwardData:0;conv2dBackwardFilter:0,1;"
+         "softmaxCrossEntropy:0,1;reluForward:0;reluBackward:0;add:0;accumulate:0;"
+         "gateForward:0;gateBackward:0;sampleCachedPixelCnn:3,4,5,9,10;logisticMixtureNll:0,1;"
+         "eluForward:0;eluBackward:0;concatEluForward:0;concatEluBackward:0;gluForward:0;gluBackward:0;"
+         "dropoutForward:0;dropoutBackward:0;";
+}
+
+EXPORT(pixelcnn_isa) const char* pixelcnnIsa() { return "wasm-simd128"; }
+
+// The staging buffer of the loader (src/backend/wasm.ts).
+EXPORT(pixelcnn_alloc) void* pixelcnnAlloc(size_t bytes) {
+  void* p = nullptr;
+  return posix_memalign(&p, 64, bytes) == 0 ? p : nullptr;
+}
+EXPORT(pixelcnn_free) void pixelcnnFree(void* p) { free(p); }
+
+KERNEL(gemm)(int ta, int tb, int m, int n, int k, const float* a, int, const float* b, int, float* c,
+           int, int beta) {
+  wasm::gemm(ta, tb, m, n, k, a, b, c, beta);
+}
+
+KERNEL(conv2dForward)(float* out, int, const float* x, int, const float* w, int, const float* bias, int,
+                  int B, int I, int O, int H, int W, int KH, int KW, const int32_t* taps, int ntaps,
+                  const float* residual, int, int relu) {
+  wasm::conv2dForward(out, x, w, bias, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps, residual, relu);
+}
+
+KERNEL(conv2dBackwardData)(float* dx, int, const float* dout, int, const float* w, int, int B, int I,
+                       int O, int H, int W, int KH, int KW, const int32_t* taps, int ntaps, int beta,
+                       const float* gate, int) {
+  wasm::conv2dBackwardData(dx, dout, w, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps, beta, gate);
+}
+
+KERNEL(conv2dBackwardFilter)(float* dw, int, float* dbias, int, const float* dout, int, const float* x,
+                         int, int B, int I, int O, int H, int W, int KH, int KW,
+                         const int32_t* taps, int ntaps, int relu) {
+  wasm::conv2dBackwardFilter(dw, dbias, dout, x, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps, relu);
+}
+
+KERNEL(softmaxCrossEntropy)(double* nll, int, float* dl, int, const float* logits, int,
+                          const uint8_t* targets, int, int B, int L, int C, int S, double gradScale) {
+  wasm::softmaxCrossEntropy(nll, dl, logits, targets, B, L, C, S, gradScale);
+}
+
+// The elementwise kernels' lengths are their output's (as in addon.cc).
+KERNEL(reluForward)(float* y, int n, const float* x, int) {
+  if (n) wasm::reluForward(y, x, n);
+}
+KERNEL(reluBackward)(float* dx, int n, const float* dy, int, const float* x, int, int beta) {
+  if (n) wasm::reluBackward(dx, dy, x, n, beta);
+}
+KERNEL(add)(float* y, int n, const float* a, int, const float* b, int) {
+  if (n) wasm::add(y, a, b, n);
+}
+KERNEL(accumulate)(float* y, int n, const float* a, int) {
+  if (n) wasm::accumulate(y, a, n);
+}
+
+KERNEL(gateForward)(float* y, int, const float* x, int, int B, int n) {
+  if (B && n) wasm::gateForward(y, x, B, n);
+}
+KERNEL(gateBackward)(float* dx, int, const float* dy, int, const float* x, int, int B, int n) {
+  if (B && n) wasm::gateBackward(dx, dy, x, B, n);
+}
+
+KERNEL(logisticMixtureNll)(double* nll, int, float* dparams, int, const float* params, int,
+                           const uint8_t* targets, int, const int32_t* table, int, int B, int F, int C,
+                           int S, int K, int L, double minLogScale, double gradScale) {
+  wasm::logisticMixtureNll(nll, dparams, params, targets, table, B, F, C, S, K, L, minLogScale, gradScale);
+}
+
+KERNEL(eluForward)(float* y, int n, const float* x, int) {
+  if (n) wasm::eluForward(y, x, n);
+}
+KERNEL(eluBackward)(float* dx, int n, const float* dy, int, const float* x, int) {
+  if (n) wasm::eluBackward(dx, dy, x, n);
+}
+KERNEL(concatEluForward)(float* y, int, const float* x, int, int B, int n) {
+  if (B && n) wasm::concatEluForward(y, x, B, n);
+}
+KERNEL(concatEluBackward)(float* dx, int, const float* dy, int, const float* x, int, int B, int n) {
+  if (B && n) wasm::concatEluBackward(dx, dy, x, B, n);
+}
+KERNEL(gluForward)(float* y, int, const float* x, int, const float* residual, int, int B, int n) {
+  if (B && n) wasm::gluForward(y, x, residual, B, n);
+}
+KERNEL(gluBackward)(float* dx, int, const float* dy, int, const float* x, int, int B, int n) {
+  if (B && n) wasm::gluBackward(dx, dy, x, B, n);
+}
+
+// seed and threshold arrive as JS numbers in [0, 2^32): i32 parameters keep their bits.
+KERNEL(dropoutForward)(float* y, int n, const float* x, int, uint32_t seed, uint32_t threshold, double scale) {
+  if (n) wasm::dropoutForward(y, x, n, seed, threshold, static_cast<float>(scale));
+}
+KERNEL(dropoutBackward)(float* dx, int n, const float* dy, int, uint32_t seed, uint32_t threshold, double scale) {
+  if (n) wasm::dropoutBackward(dx, dy, n, seed, threshold, static_cast<float>(scale));
+}
+
+// The layout of addon.cc's SampleCachedPixelCnn (weights, meta, dims as packed by
+// PixelCnnIncremental.nativeGenerator); a layout that does not add up traps.
+KERNEL(sampleCachedPixelCnn)(const float* weights, int nweights, const int32_t* meta, int nmeta,
+                           const int32_t* dims, int ndims, float* x, int, uint8_t* labels, int,
+                           float* caches, int, double start, double end, double temperature,
+                           uint32_t* rngState, int, float* logitsOut, int) {
+  if (ndims < 9) __builtin_trap();
+  SamplerNet net;
+  net.B = dims[0]; net.C = dims[1]; net.H = dims[2]; net.W = dims[3]; net.h = dims[4];
+  net.d = dims[5]; net.blocks = dims[6]; net.perColour = dims[7]; net.levels = dims[8];
+  const int nlayers = 1 + 3 * net.blocks + 1 + net.C;
+  SamplerLayer* layers = static_cast<SamplerLayer*>(malloc(sizeof(SamplerLayer) * nlayers));
+  if (!layers) __builtin_trap();
+  long mi = 0, wi = 0;
+  for (int j = 0; j < nlayers; ++j) {
+    SamplerLayer& l = layers[j];
+    if (mi + 3 > nmeta) __builtin_trap();
+    l.I = meta[mi]; l.O = meta[mi + 1]; l.T = meta[mi + 2];
+    mi += 3;
+    if (l.T < 1 || mi + 2L * l.T > nmeta) __builtin_trap();
+    l.dy = meta + mi; l.dx = meta + mi + l.T;
+    mi += 2L * l.T;
+    const long need = static_cast<long>(l.T) * l.I * l.O + l.O;
+    if (wi + need > nweights) __builtin_trap();
+    l.w = weights + wi; l.bias = weights + wi + static_cast<long>(l.T) * l.I * l.O;
+    wi += need;
+  }
+  net.layers = layers;
+  net.x = x;
+  net.labels = labels;
+  net.caches = caches;
+  wasm::sampleCachedPixelCnn(net, static_cast<long>(start), static_cast<long>(end), temperature,
+                             rngState, logitsOut);
+  free(layers);
+}
+
+// A kernel of PIXELCNN_KERNELS without its export above is a compile error here.
+#define PIXELCNN_WASM_EXPORTED(fn, params) (void)&k_##fn;
+[[maybe_unused]] static void everyKernelExported() { PIXELCNN_KERNELS(PIXELCNN_WASM_EXPORTED) }
