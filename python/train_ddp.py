@@ -39,7 +39,7 @@ from pixelcnn_torch.data import DATASETS, DataError, batch_levels, fixed_levels,
 from pixelcnn_torch.likelihood import bits_per_dim, loss as nll_loss, model_input, nll_per_image
 from pixelcnn_torch.models import ARCHS, create_model
 from pixelcnn_torch.optim import Adam, WeightAverage, learning_rate
-from pixelcnn_torch.rng import epoch_order
+from pixelcnn_torch.rng import epoch_order, skip_matrix
 
 FLAG_NAMES = {'arch': '--arch', 'levels': '--levels', 'likelihood': '--likelihood', 'hidden': '--hidden',
               'outHidden': '--out-hidden', 'blocks': '--blocks', 'layers': '--layers', 'kernel': '--kernel',
@@ -168,19 +168,44 @@ def all_sum(x, device, distributed):
     return float(t[0])
 
 
+def read_resume(a, rank, distributed):
+    """The checkpoint to resume from (None to start afresh), read by rank 0 and handed to the others,
+    so that --out needs to be on rank 0's disk only."""
+    result = ('ok', None)
+    if rank == 0 and a.resume and (os.path.exists(os.path.join(a.out, 'config.json')) or os.path.exists(os.path.abspath(a.out) + '.old')):
+        try:
+            ck = load_checkpoint(a.out)
+            t = ck['training']
+            if not isinstance(t, dict) or not isinstance(t.get('step'), int):
+                raise UsageError(f'{a.out}: the checkpoint has no training state to resume from')
+            state = {}
+            for k in ('step', 'epoch', 'indexInEpoch', 'imagesSeen', 'elapsedSeconds'):
+                v = t.get(k, 0)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (k != 'elapsedSeconds' and v != int(v)):
+                    raise UsageError(f'{ck["dir"]}/config.json: "training.{k}" must be a non-negative {"number" if k == "elapsedSeconds" else "integer"}, got {json.dumps(v)}')
+                state[k] = v if k == 'elapsedSeconds' else int(v)
+            result = ('ok', {**ck, 'state': state})
+        except (CheckpointError, UsageError) as e:
+            result = ('error', str(e))
+    if distributed:
+        box = [result]
+        dist.broadcast_object_list(box, src=0)
+        result = box[0]
+    if result[0] == 'error':
+        if rank == 0:
+            raise UsageError(result[1])
+        raise SystemExit(1)  # rank 0 says why
+    return result[1]
+
+
 def train(a, world, rank, device, distributed, log):
     local = a.batch // world
     train_px, train_y = load_split(a.dataset, 'train', a.data_dir, a.limit)
     test_px, test_y = load_split(a.dataset, 'test', a.data_dir, a.limit)
 
-    ck = None
-    if a.resume and (os.path.exists(os.path.join(a.out, 'config.json')) or os.path.exists(os.path.abspath(a.out) + '.old')):
-        ck = load_checkpoint(a.out)
-        cfg = ck['model']
-        t = ck['training']
-        if not isinstance(t, dict) or not isinstance(t.get('step'), int):
-            raise UsageError(f'{a.out}: the checkpoint has no training state to resume from')
-        state = {k: t.get(k, 0) for k in ('step', 'epoch', 'indexInEpoch', 'imagesSeen', 'elapsedSeconds')}
+    ck = read_resume(a, rank, distributed)
+    if ck is not None:
+        cfg, state = ck['model'], ck['state']
         log(f"resuming {a.out} at step {state['step']}")
     else:
         cfg = model_config_from_flags(a, train_px.shape[1:])
@@ -217,20 +242,21 @@ def train(a, world, rank, device, distributed, log):
 
     N, size = len(train_px), C * H * W
     test_count = min(a.eval_limit, len(test_px)) if a.eval_limit > 0 else len(test_px)
-    test_labels = torch.from_numpy(fixed_levels(test_px[:test_count], L, a.binarise))
-    test_classes = torch.from_numpy(test_y[:test_count].astype(np.int64)) if conditional else None
+    # Each process evaluates a contiguous share of the test images, with its part of the fixed draw.
+    lo, hi = test_count * rank // world, test_count * (rank + 1) // world
+    test_labels = torch.from_numpy(fixed_levels(test_px[lo:hi], L, a.binarise, first=lo))
+    test_classes = torch.from_numpy(test_y[lo:hi].astype(np.int64)) if conditional else None
 
     def evaluate():
-        """Exact test NLL; each process takes a contiguous share of the test images."""
+        """Exact test NLL, summed over the processes' shares."""
         if average:
             average.swap()
         try:
-            lo, hi = test_count * rank // world, test_count * (rank + 1) // world
             total = 0.0
             model.eval()
             with torch.no_grad():
-                for s in range(lo, hi, max(local, 64)):
-                    e = min(hi, s + max(local, 64))
+                for s in range(0, hi - lo, max(local, 64)):
+                    e = min(hi - lo, s + max(local, 64))
                     y = test_labels[s:e].to(device)
                     cls = test_classes[s:e].to(device) if conditional else None
                     total += float(nll_per_image(model(model_input(y, L), cls), y, cfg).sum())
@@ -288,12 +314,14 @@ def train(a, world, rank, device, distributed, log):
             cursor['indexInEpoch'] += 1
         return pool.submit(prepare, idx, step), {'epoch': cursor['epoch'], 'indexInEpoch': cursor['indexInEpoch']}
 
+    # A step's binarisation is one Rng stream over its whole batch: this process skips to its slice.
+    offset = skip_matrix(rank * local * size) if rank > 0 and L == 2 and a.binarise == 'stochastic' else None
+
     def prepare(idx, step):
-        # Every process draws the whole step's binarisation (one stream) and keeps its slice.
-        mine = slice(rank * local, (rank + 1) * local)
-        labels = batch_levels(train_px[idx], L, a.binarise, a.seed, step)[mine]
-        cls = torch.from_numpy(train_y[idx][mine].astype(np.int64)) if conditional else None
-        return torch.from_numpy(np.ascontiguousarray(labels)), cls
+        mine = idx[rank * local:(rank + 1) * local]
+        labels = batch_levels(train_px[mine], L, a.binarise, a.seed, step, offset)
+        cls = torch.from_numpy(train_y[mine].astype(np.int64)) if conditional else None
+        return torch.from_numpy(labels), cls
 
     stop = {'flag': False}
 

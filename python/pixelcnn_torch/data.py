@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 
-from .rng import Rng, step_seed
+from .rng import Rng, skip, skip_matrix, step_seed
 
 TEST_BINARISATION_SEED = 2017
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
@@ -97,15 +97,23 @@ def binarise_stochastic(pixels, rng):
     return (u * 255 < pixels.reshape(-1)).astype(np.uint8).reshape(pixels.shape)
 
 
-def fixed_levels(pixels, levels, binarise='stochastic'):
-    """The fixed evaluation labels (levels.ts fixedLevels with TEST_BINARISATION_SEED)."""
+def fixed_levels(pixels, levels, binarise='stochastic', first=0):
+    """The fixed evaluation labels (levels.ts fixedLevels with TEST_BINARISATION_SEED) of images
+    first, first + 1, … of a split, `pixels` holding just those."""
     if levels == 2 and binarise == 'stochastic':
-        return binarise_stochastic(pixels, Rng(TEST_BINARISATION_SEED))
+        rng = Rng(TEST_BINARISATION_SEED)
+        if first:
+            skip(rng, skip_matrix(first * pixels[0].size))
+        return binarise_stochastic(pixels, rng)
     return level_table(levels)[pixels]
 
 
-def batch_levels(pixels, levels, binarise, seed, step):
-    """A training batch's labels: quantised, or for L = 2 a fresh draw seeded by (seed, step)."""
+def batch_levels(pixels, levels, binarise, seed, step, offset=None):
+    """Labels of a training batch, or of a slice of it: quantised, or for L = 2 the step's fresh
+    draw seeded by (seed, step); `offset`, skip_matrix(values before the slice), for a slice."""
     if levels == 2 and binarise == 'stochastic':
-        return binarise_stochastic(pixels, Rng(step_seed(seed, step)))
+        rng = Rng(step_seed(seed, step))
+        if offset is not None:
+            skip(rng, offset)
+        return binarise_stochastic(pixels, rng)
     return level_table(levels)[pixels]

@@ -85,3 +85,39 @@ def epoch_order(count, seed, epoch):
 def step_seed(seed, step):
     """trainer.ts: the seed of a step's fresh binarisation draw."""
     return _js_uint32((seed, 2654435761), (step, 40503), 17)
+
+
+# Skipping ahead. The state transition of xoshiro128** is linear over GF(2), so n steps are one
+# 128×128 bit matrix, T^n, built by squaring: a DDP process then draws only its own slice of a
+# step's binarisation stream (and of the test draw) instead of every value before it.
+
+def _step_matrix():
+    cols = []
+    for bit in range(128):
+        r = Rng(0)
+        r.s = [(1 << (bit % 32)) if w == bit // 32 else 0 for w in range(4)]
+        r.next_uint32()
+        cols.append(_bits(r.s))
+    return np.array(cols, dtype=np.int64).T  # column j: the image of basis vector j
+
+
+def _bits(s):
+    return [(s[w] >> b) & 1 for w in range(4) for b in range(32)]
+
+
+def skip_matrix(n):
+    """T^n: the state after n next_uint32() calls, as a matrix over GF(2)."""
+    result, power = np.eye(128, dtype=np.int64), _step_matrix()
+    while n:
+        if n & 1:
+            result = (result @ power) & 1
+        power = (power @ power) & 1
+        n >>= 1
+    return result
+
+
+def skip(rng, matrix):
+    """Advances `rng` by the n steps of skip_matrix(n), in place."""
+    v = (matrix @ np.array(_bits(rng.s), dtype=np.int64)) & 1
+    rng.s = [int(sum(int(v[w * 32 + b]) << b for b in range(32))) for w in range(4)]
+    return rng
