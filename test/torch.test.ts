@@ -41,11 +41,11 @@ let counter = 0;
 const fresh = (name: string) => join(root, `${name}-${counter++}`);
 
 // ---------------------------------------------------------------------------------------------
-// Finding an interpreter with torch: $PIXELCNN_PYTHON, Debian's /usr/bin/python3 (where
-// `apt-get install python3-torch` puts it), then python3 on PATH.
+// Finding an interpreter with torch: $PIXELCNN_PYTHON when set (and only it), else Debian's
+// /usr/bin/python3 (where `apt-get install python3-torch` puts it), then python3 on PATH.
 
 function findTorchPython(): { python: string | null; tried: string } {
-  const candidates = [process.env.PIXELCNN_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
+  const candidates = process.env.PIXELCNN_PYTHON ? [process.env.PIXELCNN_PYTHON] : ['/usr/bin/python3', 'python3'];
   for (const python of candidates) {
     // find_spec does not import torch (which takes seconds); a broken install then fails loudly below.
     const r = spawnSync(python, ['-c', "import importlib.util as u, sys; sys.exit(0 if u.find_spec('torch') and u.find_spec('numpy') else 1)"],
