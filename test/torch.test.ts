@@ -68,7 +68,8 @@ function needTorch(t: TestContext): string | null {
 }
 
 // One thread per process: the suite runs beside other work, and DDP ranks share the cores.
-const pyEnv = (extra: Record<string, string> = {}) => ({ ...process.env, PYTHONPATH: PYTHON_DIR, OMP_NUM_THREADS: '1', ...extra });
+const pyEnv = (extra: Record<string, string> = {}) =>
+  ({ ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1', ...extra });
 
 function run(cmd: string, args: string[], env = pyEnv()): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, env });
