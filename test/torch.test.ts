@@ -19,7 +19,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { Adam } from '../src/nn/adam.js';
 import { Rng } from '../src/nn/rng.js';
 import { createModel } from '../src/models/index.js';
-import type { ModelConfig } from '../src/models/config.js';
+import { ConfigError, parseModelConfig, type ModelConfig } from '../src/models/config.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
 import { decodeSafetensors, encodeSafetensors, type RawTensor } from '../src/train/safetensors.js';
 import { loadCheckpoint, loadParamsInto, saveCheckpoint } from '../src/train/checkpoint.js';
@@ -338,4 +338,31 @@ test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
   const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
   assert.equal(b.status, 1);
   assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');
+});
+
+test('torch: the Python config reader accepts and refuses exactly what ours does, with the same messages', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const p = { arch: 'pixelcnn', channels: 1, levels: 4, likelihood: 'softmax', height: 8, width: 8, numClasses: 0, hidden: 8, outHidden: 4, blocks: 1 };
+  const g = { arch: 'gated', channels: 3, levels: 4, likelihood: 'softmax', height: 8, width: 8, numClasses: 10, hidden: 6, outHidden: 3, layers: 2, kernel: 3, firstKernel: 5 };
+  const corpus: unknown[] = [
+    p, g, {}, [], 'pixelcnn', { arch: 'pixelcn' }, { arch: 'pixelcnn' }, { ...p, blokcs: 1 }, { ...p, hidden: 7 }, { ...p, hidden: 2.5 },
+    { ...p, likelihood: 'sigmoid' }, { ...p, likelihood: 'logistic' }, { ...p, numClasses: 3 }, { ...p, channels: 2 }, { ...p, levels: true },
+    { ...p, levels: '4' }, { ...p, width: 0 }, { ...p, blocks: null }, { ...g, hidden: 2 }, { ...g, outHidden: 1 }, { ...g, kernel: 4 },
+    { ...g, firstKernel: 17 }, { ...g, blocks: 1 }, { ...g, numClasses: 1001 }, { ...g, arch: 'pixelcnn' },
+  ];
+  const ours = corpus.map((raw) => {
+    try {
+      return { ok: parseModelConfig(raw, { where: 'c.json', name: (k) => `"model.${k}"` }) };
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return { error: e.message };
+    }
+  });
+  const script = 'import json, sys\nfrom pixelcnn_torch.config import ConfigError, parse_model_config\nout = []\n' +
+    'for raw in json.load(sys.stdin):\n  try: out.append({"ok": parse_model_config(raw, where="c.json", name=lambda k: f\'"model.{k}"\')})\n' +
+    '  except ConfigError as e: out.append({"error": str(e)})\nprint(json.dumps(out))\n';
+  const r = spawnSync(python, ['-c', script], { input: JSON.stringify(corpus), encoding: 'utf8', timeout: 60_000, env: pyEnv() });
+  const theirs = JSON.parse(ok(r, 'parse_model_config corpus')) as unknown[];
+  corpus.forEach((raw, i) => assert.deepEqual(theirs[i], ours[i], `config ${JSON.stringify(raw)}`));
 });
