@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Writes test/golden/: small checkpoints made by the PyTorch twin, fixed inputs and the logits
+PyTorch computes for them, so test/torch.test.ts checks the TypeScript models against PyTorch on
+machines without PyTorch. Rerun (and commit the result) only when an architecture changes on
+purpose; bump GOLDEN_VERSION when the layout of these files changes.
+
+  /usr/bin/python3 python/make_golden.py test/golden
+"""
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+from pixelcnn_torch.checkpoint import save_checkpoint, write_file_atomic
+from pixelcnn_torch.config import parse_model_config
+from pixelcnn_torch.models import create_model
+from pixelcnn_torch.safetensors import encode
+
+GOLDEN_FORMAT, GOLDEN_VERSION = 'pixelcnn-golden-logits', 1
+BASE = {'height': 6, 'width': 5}
+CASES = {
+    'pixelcnn-rgb-softmax': {'arch': 'pixelcnn', 'channels': 3, 'levels': 4, 'likelihood': 'softmax', 'numClasses': 0,
+                             'hidden': 8, 'outHidden': 6, 'blocks': 2},
+    'pixelcnn-gray-sigmoid': {'arch': 'pixelcnn', 'channels': 1, 'levels': 2, 'likelihood': 'sigmoid', 'numClasses': 0,
+                              'hidden': 6, 'outHidden': 4, 'blocks': 1},
+    'gated-rgb-conditional': {'arch': 'gated', 'channels': 3, 'levels': 4, 'likelihood': 'softmax', 'numClasses': 3,
+                              'hidden': 8, 'outHidden': 6, 'layers': 3, 'kernel': 3, 'firstKernel': 5},
+    'gated-gray-sigmoid': {'arch': 'gated', 'channels': 1, 'levels': 2, 'likelihood': 'sigmoid', 'numClasses': 0,
+                           'hidden': 4, 'outHidden': 4, 'layers': 2, 'kernel': 3, 'firstKernel': 3},
+}
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    cases = []
+    for i, (name, raw) in enumerate(CASES.items()):
+        cfg = parse_model_config({**raw, **BASE})
+        torch.manual_seed(100 + i)
+        model = create_model(cfg)
+        ck = os.path.join(out, name)
+        shutil.rmtree(ck, ignore_errors=True)
+        save_checkpoint(ck, cfg, dict(model.named_parameters()))
+        g = torch.Generator().manual_seed(200 + i)
+        B, L = 3, cfg['levels']
+        x = torch.randint(0, L, (B, cfg['channels'], cfg['height'], cfg['width']), generator=g).float() / (L - 1)
+        tensors = {'x': x}
+        classes = None
+        if cfg['numClasses'] > 0:
+            classes = torch.arange(B) % cfg['numClasses']
+            tensors['classes'] = classes.float()
+        with torch.no_grad():
+            tensors['logits'] = model(x, classes)
+        io = f'{name}.safetensors'
+        write_file_atomic(os.path.join(out, io), encode(tensors, {'format': 'pt'}))
+        cases.append({'name': name, 'checkpoint': name, 'io': io})
+    manifest = {'format': GOLDEN_FORMAT, 'version': GOLDEN_VERSION, 'torch': torch.__version__,
+                'note': 'written by python/make_golden.py; x (B, C, H, W) in [0, 1], classes (float32) when conditional, logits',
+                'cases': cases}
+    write_file_atomic(os.path.join(out, 'manifest.json'), json.dumps(manifest, indent=2) + '\n')
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 2:
+        sys.exit('usage: make_golden.py OUT_DIR')
+    main(sys.argv[1])

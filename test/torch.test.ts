@@ -1,0 +1,368 @@
+/**
+ * The PyTorch twin (python/pixelcnn_torch) and the DDP training script (python/train_ddp.py):
+ * checkpoints load on either side with the same logits and test NLL, 2 gloo processes take the
+ * same step as 1, a DDP-trained checkpoint is ours, and training resumes across the boundary
+ * with the optimiser state intact. Python runs as a child process; these tests are skipped (with
+ * the reason) when no interpreter can import torch, unless PIXELCNN_REQUIRE_TORCH=1 (CI). The
+ * golden-file test needs no Python: it checks our models against logits PyTorch computed once
+ * (test/golden, written by python/make_golden.py).
+ */
+import { test, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor } from '../src/tensor/tensor.js';
+import { Adam } from '../src/nn/adam.js';
+import { Rng } from '../src/nn/rng.js';
+import { createModel } from '../src/models/index.js';
+import { ConfigError, parseModelConfig, type ModelConfig } from '../src/models/config.js';
+import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
+import { decodeSafetensors, encodeSafetensors, type RawTensor } from '../src/train/safetensors.js';
+import { loadCheckpoint, loadParamsInto, saveCheckpoint } from '../src/train/checkpoint.js';
+import { loadModel } from '../src/train/model-io.js';
+import { loadDataset } from '../src/data/datasets.js';
+import { fixedLevels } from '../src/data/levels.js';
+import { evaluate } from '../src/eval/likelihood.js';
+import { TEST_BINARISATION_SEED } from '../src/train/trainer.js';
+import { relativeError } from './helpers.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const PYTHON_DIR = join(REPO, 'python');
+const TRAIN_DDP = join(PYTHON_DIR, 'train_ddp.py');
+const GOLDEN = join(REPO, 'test', 'golden');
+const CLI = join(REPO, 'bin', 'pixelcnn.js');
+const root = mkdtempSync(join(tmpdir(), 'pixelcnn-torch-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+const fresh = (name: string) => join(root, `${name}-${counter++}`);
+
+// ---------------------------------------------------------------------------------------------
+// Finding an interpreter with torch: $PIXELCNN_PYTHON when set (and only it), else Debian's
+// /usr/bin/python3 (where `apt-get install python3-torch` puts it), then python3 on PATH.
+
+function findTorchPython(): { python: string | null; tried: string } {
+  const candidates = process.env.PIXELCNN_PYTHON ? [process.env.PIXELCNN_PYTHON] : ['/usr/bin/python3', 'python3'];
+  for (const python of candidates) {
+    // find_spec does not import torch (which takes seconds); a broken install then fails loudly below.
+    const r = spawnSync(python, ['-c', "import importlib.util as u, sys; sys.exit(0 if u.find_spec('torch') and u.find_spec('numpy') else 1)"],
+      { encoding: 'utf8', timeout: 30_000 });
+    if (r.status === 0) return { python, tried: '' };
+  }
+  return { python: null, tried: candidates.join(', ') };
+}
+
+const { python: PYTHON, tried } = findTorchPython();
+const requireTorch = process.env.PIXELCNN_REQUIRE_TORCH === '1';
+
+/** Skips the test (or fails it under PIXELCNN_REQUIRE_TORCH=1) when no interpreter has torch. */
+function needTorch(t: TestContext): string | null {
+  if (PYTHON) return PYTHON;
+  const why = `PyTorch not available (none of ${tried} can find torch and numpy; install python3-torch)`;
+  if (requireTorch) assert.fail(`PIXELCNN_REQUIRE_TORCH=1 but ${why}`);
+  t.skip(why);
+  return null;
+}
+
+// One thread per process: the suite runs beside other work, and DDP ranks share the cores.
+const pyEnv = (extra: Record<string, string> = {}) =>
+  ({ ...process.env, PYTHONPATH: PYTHON_DIR, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1', ...extra });
+
+function run(cmd: string, args: string[], env = pyEnv()): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, env });
+}
+
+function ok(r: SpawnSyncReturns<string>, what: string): string {
+  assert.equal(r.status, 0, `${what} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** python3 -m pixelcnn_torch … */
+const torchTool = (python: string, ...args: string[]) => ok(run(python, ['-m', 'pixelcnn_torch', ...args]), `pixelcnn_torch ${args.join(' ')}`);
+
+/** The last line of stdout as JSON. */
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+
+function inputBatch(config: ModelConfig, batch: number, seed: number): Tensor {
+  const { channels: C, height: H, width: W, levels: L } = config;
+  const rng = new Rng(seed);
+  const x = Tensor.zeros([batch, C, H, W]);
+  for (let i = 0; i < x.size; i++) x.data[i] = rng.int(L) / (L - 1);
+  return x;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const readTensors = (file: string) => decodeSafetensors(readFileSync(file), file).tensors;
+
+/** Logits PyTorch computes for x (and classes) with the checkpoint in `dir`. */
+function torchLogits(python: string, dir: string, x: Tensor, classes: Int32Array | null): RawTensor {
+  const xFile = fresh('x') + '.safetensors', yFile = fresh('y') + '.safetensors';
+  const tensors = new Map<string, RawTensor>([['x', { shape: [...x.shape], data: x.data }]]);
+  if (classes) tensors.set('classes', { shape: [classes.length], data: Float32Array.from(classes) });
+  writeFileSync(xFile, encodeSafetensors(tensors));
+  torchTool(python, 'logits', '--model', dir, '--input', xFile, '--output', yFile);
+  return readTensors(yFile).get('logits')!;
+}
+
+// Small models of every architecture and likelihood, MNIST-shaped so that test NLLs compare too.
+const mnistShape = { channels: 1 as const, height: 28, width: 28 };
+const ARCH_CASES: { name: string; config: ModelConfig }[] = [
+  { name: 'pixelcnn softmax', config: { arch: 'pixelcnn', ...mnistShape, levels: 4, likelihood: 'softmax', mixtures: 10, numClasses: 0, hidden: 8, outHidden: 6, blocks: 2 } },
+  { name: 'gated conditional sigmoid', config: { arch: 'gated', ...mnistShape, levels: 2, likelihood: 'sigmoid', mixtures: 10, numClasses: 10, hidden: 6, outHidden: 4, layers: 3, kernel: 3, firstKernel: 5 } },
+];
+const EVAL_IMAGES = 40;
+
+/** Our test NLL of a checkpoint on the first EVAL_IMAGES MNIST test images (the fixed draw). */
+function ourTestNll(dir: string): number {
+  const { model } = loadModel(dir);
+  const set = loadDataset({ name: 'mnist', limit: EVAL_IMAGES }, 'test');
+  const c = model.config;
+  const labels = fixedLevels(set, { levels: c.levels }, TEST_BINARISATION_SEED);
+  return evaluate(model, labels, set.count, c.height, c.width, { classes: c.numClasses > 0 ? set.labels : null }).bitsPerDim;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+test('torch: PyTorch reads our checkpoints and writes ones we read, with the same logits', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const config: PixelCnnConfig = { ...defaultPixelCnnConfig, hidden: 8, outHidden: 4, blocks: 1, levels: 4, height: 8, width: 8, channels: 3 };
+  const x = inputBatch(config, 2, 11);
+
+  // Ours → torch (with optimiser state in the checkpoint, which the PyTorch side ignores here).
+  const model = new PixelCnn(config, 8);
+  const ours = fresh('ck-to-torch');
+  saveCheckpoint(ours, { modelConfig: { ...config }, params: model.parameters(), optimizer: new Adam(model.parameters()).state });
+  const expected = model.forward(x);
+  const got = torchLogits(python, ours, x, null);
+  assert.deepEqual(got.shape, [...expected.shape]);
+  assert.ok(maxAbsDiff(got.data, expected.data) < 1e-4, `max abs diff ${maxAbsDiff(got.data, expected.data)}`);
+
+  // Torch → ours.
+  const theirs = fresh('ck-from-torch');
+  torchTool(python, 'init', '--out', theirs, '--seed', '3', '--config', JSON.stringify(config));
+  const ck = loadCheckpoint(theirs);
+  assert.equal(ck.optimizer, null);
+  const loaded = new PixelCnn({ ...config });
+  loadParamsInto(loaded, ck.params, theirs);
+  const torchOut = torchLogits(python, theirs, x, null);
+  const mine = loaded.forward(x);
+  assert.ok(maxAbsDiff(torchOut.data, mine.data) < 1e-4, `max abs diff ${maxAbsDiff(torchOut.data, mine.data)}`);
+});
+
+for (const { name, config } of ARCH_CASES) {
+  test(`torch: ${name}: a checkpoint written on either side gives the same logits (1e-5) and test NLL on the other`, (t) => {
+    const python = needTorch(t);
+    if (!python) return;
+    const x = inputBatch(config, 3, 5);
+    const classes = config.numClasses > 0 ? Int32Array.of(0, 7, 9) : null;
+
+    const ours = fresh('ours');
+    saveCheckpoint(ours, { modelConfig: { ...config }, params: createModel(config, 4).parameters() });
+    const theirs = fresh('theirs');
+    torchTool(python, 'init', '--out', theirs, '--seed', '4', '--config', JSON.stringify(config));
+
+    for (const dir of [ours, theirs]) {
+      const { model } = loadModel(dir);
+      const mine = model.forward(x, classes);
+      const got = torchLogits(python, dir, x, classes);
+      assert.deepEqual(got.shape, [...mine.shape]);
+      const rel = relativeError(got.data, mine.data);
+      assert.ok(rel < 1e-5, `${dir === ours ? 'ours → torch' : 'torch → ours'}: relative error ${rel}`);
+
+      const torchEval = lastJson(torchTool(python, 'eval', '--model', dir, '--dataset', 'mnist', '--limit', String(EVAL_IMAGES), '--json'));
+      const bpd = ourTestNll(dir);
+      assert.equal(torchEval.images, EVAL_IMAGES);
+      assert.ok(Math.abs(torchEval.bits_per_dim - bpd) / bpd < 1e-5, `test bits/dim: torch ${torchEval.bits_per_dim}, ours ${bpd}`);
+    }
+  });
+}
+
+test('torch: golden logits (written by PyTorch) match our models, with or without PyTorch here', (t) => {
+  const manifest = JSON.parse(readFileSync(join(GOLDEN, 'manifest.json'), 'utf8')) as
+    { format: string; version: number; cases: { name: string; checkpoint: string; io: string }[] };
+  assert.equal(manifest.format, 'pixelcnn-golden-logits');
+  assert.equal(manifest.version, 1, 'test/golden was written in a layout this test does not know; see python/make_golden.py');
+  const archs = new Set<string>();
+  for (const c of manifest.cases) {
+    const io = readTensors(join(GOLDEN, c.io));
+    const { model } = loadModel(join(GOLDEN, c.checkpoint));
+    archs.add(`${model.config.arch}/${model.config.likelihood}`);
+    const x = io.get('x')!, golden = io.get('logits')!, cls = io.get('classes');
+    const mine = model.forward(new Tensor(x.data, x.shape), cls ? Int32Array.from(cls.data) : null);
+    assert.deepEqual([...mine.shape], golden.shape, c.name);
+    const rel = relativeError(mine.data, golden.data);
+    assert.ok(rel < 1e-5, `${c.name}: relative error ${rel} against the golden logits`);
+  }
+  assert.deepEqual([...archs].sort(), ['gated/sigmoid', 'gated/softmax', 'pixelcnn/sigmoid', 'pixelcnn/softmax']);
+  // Where PyTorch is present, it still computes the golden logits (neither side drifted).
+  if (!PYTHON) { t.diagnostic('PyTorch absent: compared our models with the stored logits only'); return; }
+  const c = manifest.cases.find((k) => k.name.startsWith('gated'))!;
+  const io = readTensors(join(GOLDEN, c.io));
+  const x = io.get('x')!, cls = io.get('classes');
+  const again = torchLogits(PYTHON, join(GOLDEN, c.checkpoint), new Tensor(x.data, x.shape), cls ? Int32Array.from(cls.data) : null);
+  assert.ok(relativeError(again.data, io.get('logits')!.data) < 1e-6);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Training with DDP
+
+/** A free TCP port on 127.0.0.1 for the gloo rendezvous. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * train_ddp.py on `world` processes, started with the variables torchrun sets (env:// rendezvous);
+ * resolves to rank 0's stdout.
+ */
+async function trainDdp(python: string, world: number, args: string[]): Promise<string> {
+  const port = await freePort();
+  const runs = Array.from({ length: world }, (_, rank) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const p = spawn(python, [TRAIN_DDP, ...args], {
+      env: pyEnv({ MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: String(world), RANK: String(rank), LOCAL_RANK: String(rank) }),
+    });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+  }));
+  const results = await Promise.all(runs);
+  results.forEach((r, rank) => assert.equal(r.code, 0, `train_ddp.py rank ${rank}/${world} failed:\n${r.out}\n${r.err}`));
+  return results[0].out;
+}
+
+const tinyTrain = ['--dataset', 'mnist', '--limit', '96', '--eval-limit', '16', '--seed', '5'];
+
+test('torch: DDP on 2 gloo processes × batch 16 takes the same step as 1 process × batch 32', async (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  for (const model of [['--arch', 'pixelcnn', '--levels', '2', '--hidden', '8', '--out-hidden', '8', '--blocks', '2'],
+    ['--arch', 'gated', '--conditional', '--levels', '4', '--hidden', '6', '--out-hidden', '6', '--layers', '2', '--first-kernel', '5']]) {
+    const one = fresh('ddp1'), two = fresh('ddp2');
+    const args = [...tinyTrain, ...model, '--steps', '1', '--batch', '32', '--lr', '0.01'];
+    await trainDdp(python, 1, [...args, '--out', one]);
+    await trainDdp(python, 2, [...args, '--out', two]);
+    const a = loadCheckpoint(one), b = loadCheckpoint(two);
+    assert.equal(b.training!.step, 1);
+    assert.equal(b.optimizer!.step, 1);
+    for (const [name, p] of a.params) {
+      const rel = relativeError(b.params.get(name)!.data, p.data);
+      assert.ok(rel < 1e-5, `${model[1]} ${name}: relative difference ${rel} between 2 × 16 and 1 × 32`);
+    }
+    // The first moments are the gradient itself, which float32 sums over 25088 pixel terms in
+    // another order on 2 processes: an output bias's gradient is ~2e-4 from its float64 value on 1
+    // process already. The step Adam takes from it is insensitive to that, as the weights show.
+    const all = (m: Map<string, Float32Array>) => Float32Array.from([...a.params.keys()].flatMap((n) => [...m.get(n)!]));
+    const m = relativeError(all(b.optimizer!.m), all(a.optimizer!.m));
+    assert.ok(m < 1e-3, `${model[1]}: first moments differ by ${m}`);
+    const moved = [...a.optimizer!.m.values()].filter((v) => v.some((x) => x !== 0)).length;
+    assert.ok(moved > a.params.size / 2, 'the step changed the optimiser state');
+  }
+});
+
+test('torch: a 20-step DDP run writes a checkpoint that pixelcnn eval and sample read, with the script\'s own test NLL', async (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const dir = fresh('ddp20');
+  const out = await trainDdp(python, 2, ['--dataset', 'mnist', '--limit', '200', '--eval-limit', String(EVAL_IMAGES), '--levels', '2',
+    '--hidden', '8', '--out-hidden', '8', '--blocks', '2', '--steps', '20', '--batch', '16', '--lr', '0.005', '--ema', '0.9', '--json', '--out', dir]);
+  const summary = lastJson(out);
+  assert.equal(summary.steps, 20);
+  assert.equal(summary.test_images, EVAL_IMAGES);
+  const ev = lastJson(ok(run(process.execPath, [CLI, 'eval', '--model', dir, '--limit', String(EVAL_IMAGES), '--json', '--no-progress']), 'pixelcnn eval'));
+  assert.equal(ev.images, EVAL_IMAGES);
+  assert.ok(Math.abs(ev.nats_per_image - summary.test_nats_per_image) / summary.test_nats_per_image < 1e-5,
+    `pixelcnn eval ${ev.nats_per_image} nats/image, the script ${summary.test_nats_per_image}`);
+  // The live weights ride along in optimizer.safetensors, as with pixelcnn train --ema.
+  const live = lastJson(ok(run(process.execPath, [CLI, 'eval', '--model', dir, '--limit', String(EVAL_IMAGES), '--live-weights', '--json', '--no-progress']), 'pixelcnn eval --live-weights'));
+  assert.notEqual(live.nats_per_image, ev.nats_per_image);
+  const png = join(root, 'ddp-samples.png');
+  ok(run(process.execPath, [CLI, 'sample', '--model', dir, '--n', '2', '--out', png, '--no-progress']), 'pixelcnn sample');
+  assert.deepEqual([...readFileSync(png).subarray(1, 4)], [...Buffer.from('PNG')]);
+});
+
+test('torch: training resumes across the boundary with data position and Adam moments intact', async (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const flags = ['--dataset', 'mnist', '--limit', '64', '--eval-limit', '8', '--levels', '2', '--hidden', '8', '--out-hidden', '8',
+    '--blocks', '1', '--batch', '16', '--lr', '0.003', '--lr-schedule', 'cosine', '--warmup', '2', '--seed', '9'];
+  const start = fresh('start');
+  ok(run(process.execPath, [CLI, 'train', ...flags, '--steps', '3', '--samples', '0', '--no-progress', '--out', start]), 'pixelcnn train');
+  // The same 3 more steps (crossing an epoch boundary: 64 images = 4 steps) on each side.
+  const here = fresh('here'), there = fresh('there');
+  cpSync(start, here, { recursive: true });
+  cpSync(start, there, { recursive: true });
+  ok(run(process.execPath, [CLI, 'train', ...flags, '--steps', '6', '--samples', '0', '--no-progress', '--resume', '--out', here]), 'pixelcnn train --resume');
+  await trainDdp(python, 1, [...flags, '--steps', '6', '--resume', '--out', there]);
+  const a = loadCheckpoint(here), b = loadCheckpoint(there);
+  for (const k of ['step', 'epoch', 'indexInEpoch', 'imagesSeen']) assert.equal(b.training![k], a.training![k], k);
+  assert.equal(b.optimizer!.step, 6);
+  for (const [name, p] of a.params) {
+    const rel = relativeError(b.params.get(name)!.data, p.data);
+    assert.ok(rel < 1e-4, `${name}: torch resume vs ours differ by ${rel}`);
+  }
+  // And back: pixelcnn train resumes the script's checkpoint.
+  ok(run(process.execPath, [CLI, 'train', ...flags, '--steps', '7', '--samples', '0', '--no-progress', '--resume', '--out', there]), 'pixelcnn train --resume of a torch checkpoint');
+  assert.equal(loadCheckpoint(there).optimizer!.step, 7);
+});
+
+test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const dir = fresh('bad');
+  saveCheckpoint(dir, { modelConfig: { ...ARCH_CASES[0].config }, params: createModel(ARCH_CASES[0].config).parameters() });
+  const cfgFile = join(dir, 'config.json');
+  writeFileSync(cfgFile, readFileSync(cfgFile, 'utf8').replace('"blocks"', '"blokcs"'));
+  const r = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', dir]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `pixelcnn_torch: error: ${cfgFile}: unknown key 'blokcs' in the PixelCNN config (did you mean 'blocks'?); ` +
+    'known keys: arch, channels, levels, likelihood, height, width, numClasses, hidden, outHidden, blocks\n');
+  const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
+  assert.equal(b.status, 1);
+  assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');
+});
+
+test('torch: the Python config reader accepts and refuses exactly what ours does, with the same messages', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const p = { arch: 'pixelcnn', channels: 1, levels: 4, likelihood: 'softmax', height: 8, width: 8, numClasses: 0, hidden: 8, outHidden: 4, blocks: 1 };
+  const g = { arch: 'gated', channels: 3, levels: 4, likelihood: 'softmax', height: 8, width: 8, numClasses: 10, hidden: 6, outHidden: 3, layers: 2, kernel: 3, firstKernel: 5 };
+  const corpus: unknown[] = [
+    p, g, {}, [], 'pixelcnn', { arch: 'pixelcn' }, { arch: 'pixelcnn' }, { ...p, blokcs: 1 }, { ...p, hidden: 7 }, { ...p, hidden: 2.5 },
+    { ...p, likelihood: 'sigmoid' }, { ...p, likelihood: 'logistic' }, { ...p, numClasses: 3 }, { ...p, channels: 2 }, { ...p, levels: true },
+    { ...p, levels: '4' }, { ...p, width: 0 }, { ...p, blocks: null }, { ...g, hidden: 2 }, { ...g, outHidden: 1 }, { ...g, kernel: 4 },
+    { ...g, firstKernel: 17 }, { ...g, blocks: 1 }, { ...g, numClasses: 1001 }, { ...g, arch: 'pixelcnn' },
+  ];
+  const ours = corpus.map((raw) => {
+    try {
+      return { ok: parseModelConfig(raw, { where: 'c.json', name: (k) => `"model.${k}"` }) };
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return { error: e.message };
+    }
+  });
+  const script = 'import json, sys\nfrom pixelcnn_torch.config import ConfigError, parse_model_config\nout = []\n' +
+    'for raw in json.load(sys.stdin):\n  try: out.append({"ok": parse_model_config(raw, where="c.json", name=lambda k: f\'"model.{k}"\')})\n' +
+    '  except ConfigError as e: out.append({"error": str(e)})\nprint(json.dumps(out))\n';
+  const r = spawnSync(python, ['-c', script], { input: JSON.stringify(corpus), encoding: 'utf8', timeout: 60_000, env: pyEnv() });
+  const theirs = JSON.parse(ok(r, 'parse_model_config corpus')) as unknown[];
+  corpus.forEach((raw, i) => assert.deepEqual(theirs[i], ours[i], `config ${JSON.stringify(raw)}`));
+});
