@@ -313,7 +313,7 @@ test('torch: training resumes across the boundary with data position and Adam mo
   ok(run(process.execPath, [CLI, 'train', ...flags, '--steps', '6', '--samples', '0', '--no-progress', '--resume', '--out', here]), 'pixelcnn train --resume');
   await trainDdp(python, 1, [...flags, '--steps', '6', '--resume', '--out', there]);
   const a = loadCheckpoint(here), b = loadCheckpoint(there);
-  for (const k of ['step', 'epoch', 'indexInEpoch', 'imagesSeen']) assert.equal(b.training![k], a.training![k], k);
+  for (const k of ['step', 'epoch', 'indexInEpoch', 'imagesSeen'] as const) assert.equal(b.training![k], a.training![k], k);
   assert.equal(b.optimizer!.step, 6);
   for (const [name, p] of a.params) {
     const rel = relativeError(b.params.get(name)!.data, p.data);
