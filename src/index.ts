@@ -22,7 +22,7 @@ export { pixelCnnMask, centreConnectivity, spatialMask, type MaskType } from './
 export { Conv2dLayer } from './nn/conv-layer.js';
 export { Adam, defaultAdamOptions, type AdamOptions, type AdamState } from './nn/adam.js';
 export { WeightAverage, type WeightAverageState } from './nn/weight-average.js';
-export { Rng } from './nn/rng.js';
+export { Rng } from './random/rng.js';
 
 // Models
 export {

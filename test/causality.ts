@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
 import { type AutoregressiveModel, outputFilter, outputsPerColour } from '../src/models/model.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 
 /**
  * d logits(colour c, pixel i) / d input, for every pixel and colour, as a dependency map:

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conv2dLayer } from '../src/nn/conv-layer.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 
 const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 

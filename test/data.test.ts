@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { binariseStochastic, binariseThreshold } from '../src/data/binarise.js';
 import { CIFAR10_FILES, loadCifar10 } from '../src/data/cifar.js';
 import { colourise, grayToRgb, MIN_COLOUR_CONTRAST, rgbToGray } from '../src/data/colour.js';

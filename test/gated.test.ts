@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { GatedPixelCnn, defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from '../src/models/gated-pixelcnn.js';
 import { PixelCnn, defaultPixelCnnConfig } from '../src/models/pixelcnn.js';
 import { createModel, type ModelConfigInput } from '../src/models/index.js';

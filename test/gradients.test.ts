@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
 import * as ops from '../src/ops/index.js';

@@ -5,7 +5,7 @@ import { nativeLoadError } from '../src/backend/native.js';
 import { wasmLoadError } from '../src/backend/wasm.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 
 /** Random tensor with values in ±[minAbs, 1] (away from ReLU's kink when minAbs > 0). */
 export function randomTensor(shape: number[], rng: Rng, opts: { requiresGrad?: boolean; minAbs?: number; scale?: number } = {}): Tensor {

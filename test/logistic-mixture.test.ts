@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward } from '../src/tensor/autograd.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { logisticMixtureNll, mixtureLayout, type MixtureLayout } from '../src/ops/index.js';
 import { kernels, tryNativeKernels, useBackend } from '../src/backend/index.js';
 import { createModel, parseModelConfig, ConfigError, type ModelConfigInput } from '../src/models/index.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { centreConnectivity, pixelCnnMask, spatialMask } from '../src/nn/masks.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { conv2d } from '../src/ops/conv2d.js';
 import { noGrad } from '../src/tensor/autograd.js';

@@ -2,7 +2,7 @@
 // gradients against finite differences, on the js and the native backend. Adding an op adds a line.
 import * as ops from '../src/ops/index.js';
 import { pixelCnnMask } from '../src/nn/masks.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { opTest } from './helpers.js';
 
 const maskB = pixelCnnMask('B', 4, 3, 3, 3, 3), maskA = pixelCnnMask('A', 5, 3, 7, 7, 3);

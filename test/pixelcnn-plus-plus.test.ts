@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward, noGrad } from '../src/tensor/autograd.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { conv2d, placeKernel, subsample2, upsample2, withDropout } from '../src/ops/index.js';
 import { PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig, type PixelCnnPlusPlusConfig } from '../src/models/pixelcnn-plus-plus.js';
 import { ConfigError, createModel, type ModelConfigInput } from '../src/models/index.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { noGrad } from '../src/tensor/autograd.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { assertAutoregressive } from './causality.js';
 
 const tiny = (over: Partial<PixelCnnConfig>): PixelCnnConfig =>

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { Tensor } from '../src/tensor/tensor.js';
 import { noGrad } from '../src/tensor/autograd.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
 import { GatedPixelCnn, defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from '../src/models/gated-pixelcnn.js';
 import type { AutoregressiveModel } from '../src/models/model.js';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Adam } from '../src/nn/adam.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 import { createModel } from '../src/models/index.js';
 import { ConfigError, parseModelConfig, type ModelConfig } from '../src/models/config.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';

@@ -8,7 +8,7 @@ import { evaluate, bitsPerDim } from '../src/eval/likelihood.js';
 import { train, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
 import type { ImageSet } from '../src/data/image-set.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 
 const cfg = (over: Partial<PixelCnnConfig> = {}): PixelCnnConfig =>
   ({ ...defaultPixelCnnConfig, hidden: 8, outHidden: 8, blocks: 1, levels: 4, height: 6, width: 6, ...over });

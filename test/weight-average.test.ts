@@ -12,7 +12,7 @@ import { fixedLevels } from '../src/data/levels.js';
 import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/train/safetensors.js';
 import type { ImageSet } from '../src/data/image-set.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/random/rng.js';
 
 const params = (...values: number[][]) =>
   new Map(values.map((v, i) => [`p${i}`, Tensor.from(v, [v.length])] as const));

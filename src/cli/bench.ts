@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { addBackendOption, addModelOptions, intArg, modelConfigFromFlags, type ModelFlags } from './options.js';
 import { createModel } from '../models/index.js';
 import { Adam } from '../nn/adam.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { backward } from '../tensor/autograd.js';
 import { withArena } from '../tensor/arena.js';
 import { imageNll } from '../eval/likelihood.js';

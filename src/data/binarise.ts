@@ -7,7 +7,7 @@
  * quantisePixels(pixels, 2) (numpy.digitize with edges [0, 0.5]), so L = 2 quantisation and
  * thresholding agree.
  */
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../random/rng.js';
 
 function output(n: number, out: Uint8Array | undefined, fn: string): Uint8Array {
   const o = out ?? new Uint8Array(n);

@@ -3,7 +3,7 @@
  * "coloured MNIST", where each image gets a random foreground and background colour, a cheap way
  * to obtain a multi-channel dataset with strong cross-channel dependencies.
  */
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../random/rng.js';
 import { imageSize, type ImageSet } from './image-set.js';
 
 function requireGray(set: ImageSet, fn: string): void {

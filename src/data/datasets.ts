@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { loadCifar10 } from './cifar.js';
 import { colourise, grayToRgb, rgbToGray } from './colour.js';
 import { firstImages, type ImageSet } from './image-set.js';

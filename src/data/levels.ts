@@ -3,7 +3,7 @@
  * model with L levels. For L = 2 the intensities are binarised (stochastically by default, the
  * usual binarised-MNIST protocol), otherwise quantised with numpy.digitize semantics.
  */
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { binariseStochastic, binariseThreshold } from './binarise.js';
 import { imageSize, type ImageSet } from './image-set.js';
 import { pixelLevelTable, quantisePixels } from './quantise.js';

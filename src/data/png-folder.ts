@@ -5,7 +5,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { DataError, type ImageSet } from './image-set.js';
 import { readPngHeaders, readPngImages, type PngReadOptions } from './png.js';
 

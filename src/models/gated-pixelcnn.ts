@@ -2,7 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { addChannelBias, embedding, gate, shift } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { colourAllows, type MaskType } from '../nn/masks.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { gatedPixelCnnSpec, parseConfig, type GatedPixelCnnConfig } from './config.js';
 

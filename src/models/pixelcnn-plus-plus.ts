@@ -7,7 +7,7 @@ import {
 } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { liveTaps } from '../nn/masks.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { parseConfig, pixelCnnPlusPlusSpec, type PixelCnnPlusPlusConfig } from './config.js';
 

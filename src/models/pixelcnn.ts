@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
 import { parseConfig, pixelCnnSpec, type PixelCnnConfig } from './config.js';
 

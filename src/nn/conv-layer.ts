@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { conv2d, type ConvMask } from '../ops/conv2d.js';
 import { liveTaps, pixelCnnMask, type MaskType } from './masks.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../random/rng.js';
 
 /** Whether tap (ky, kx) of output filter o may read input filter i. */
 export type KeepTap = (o: number, i: number, ky: number, kx: number) => boolean;

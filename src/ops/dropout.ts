@@ -2,7 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { isGradEnabled, result } from '../tensor/autograd.js';
 import { allocate } from '../tensor/arena.js';
 import { kernels } from '../backend/index.js';
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../random/rng.js';
 import { assertTensor, fail } from './check.js';
 
 /**

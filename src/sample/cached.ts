@@ -1,4 +1,4 @@
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
 import { activeAddon } from '../backend/index.js';
 import { levelDraw } from './draw.js';

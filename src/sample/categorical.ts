@@ -1,4 +1,4 @@
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../random/rng.js';
 
 /**
  * Draws a level from logits[offset + k·stride], k < L, at a temperature (logits / T).

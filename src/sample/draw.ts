@@ -1,4 +1,4 @@
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../random/rng.js';
 import type { BaseModelConfig } from '../models/model.js';
 import { MIN_LOG_SCALE, mixtureLayout, type MixtureLayout } from '../ops/logistic-mixture.js';
 import { sampleLevel } from './categorical.js';

@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import { type AutoregressiveModel, outputChannels, outputFilter, outputsPerColour } from '../models/model.js';
 import { levelToUnit, levelsToUnit } from '../data/quantise.js';
 import { levelDraw } from './draw.js';

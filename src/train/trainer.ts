@@ -2,7 +2,7 @@ import { backward } from '../tensor/autograd.js';
 import { withArena } from '../tensor/arena.js';
 import { Adam, type AdamOptions } from '../nn/adam.js';
 import { WeightAverage, type WeightAverageState } from '../nn/weight-average.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../random/rng.js';
 import type { AutoregressiveModel } from '../models/model.js';
 import type { ImageSet } from '../data/image-set.js';
 import { batchLevels, fixedLevels, type BinariseMode } from '../data/levels.js';
