@@ -2,7 +2,7 @@
 // kept iff lowbias32(i · 0x9e3779b9 ⊕ seed) ≥ threshold, then scaled by `scale`. Nothing is
 // stored; backward recomputes the mask. Integer vector arithmetic, so every ISA keeps the same
 // elements as the js kernel.
-#include "gemm_impl.h"  // pfor
+#include "tasks.h"
 #include "kernels.h"
 #include "simd.h"
 
@@ -24,17 +24,10 @@ PIXELCNN_INLINE vi keepMask(long i, uint32_t seed, uint32_t threshold) {
   return (vi)(v >= threshold);
 }
 
-template <class F>
-void forChunks(long n, F&& body) {
-  auto task = [&](long t, int) { body(t * kChunk, minOf(n, (t + 1) * kChunk)); };
-  if (n <= kChunk) body(0, n);
-  else pfor(ceilDiv(n, kChunk), task);
-}
-
 }  // namespace
 
 void dropoutForward(float* y, const float* x, long n, uint32_t seed, uint32_t threshold, float scale) {
-  forChunks(n, [&](long lo, long hi) {
+  forChunks(1, n, kChunk, n <= kChunk, [&](long, long lo, long hi) {
     long i = lo;
     for (; i + VL <= hi; i += VL) {
       const vi m = keepMask(i, seed, threshold);
@@ -45,7 +38,7 @@ void dropoutForward(float* y, const float* x, long n, uint32_t seed, uint32_t th
 }
 
 void dropoutBackward(float* dx, const float* dy, long n, uint32_t seed, uint32_t threshold, float scale) {
-  forChunks(n, [&](long lo, long hi) {
+  forChunks(1, n, kChunk, n <= kChunk, [&](long, long lo, long hi) {
     long i = lo;
     for (; i + VL <= hi; i += VL) {
       const vi m = keepMask(i, seed, threshold);

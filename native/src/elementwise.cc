@@ -1,6 +1,6 @@
 // The elementwise kernels of the training hot path: ReLU forward and backward, residual add and
 // gradient accumulation. Memory-bound loops, split across the pool in fixed chunks.
-#include "gemm_impl.h"  // pfor
+#include "tasks.h"
 #include "kernels.h"
 #include "simd.h"
 
@@ -9,16 +9,6 @@ namespace PIXELCNN_NS {
 namespace {
 
 constexpr long kChunk = 1 << 16;  // floats per task: 256 KiB, large enough to amortise dispatch
-
-// body(lo, hi) over [0, n) in chunks of kChunk, one task each.
-template <class F>
-void forChunks(long n, F&& body) {
-  auto task = [&](long t, int) {
-    const long lo = t * kChunk;
-    body(lo, minOf(n, lo + kChunk));
-  };
-  pfor(ceilDiv(n, kChunk), task);
-}
 
 // Over [lo, hi): scalar(i) up to the first i where y + i is vector-aligned, then vector(i) for
 // whole vectors, then scalar(i) for the rest. Aligned stores: with 64-byte vectors every
@@ -36,7 +26,7 @@ PIXELCNN_INLINE void forAligned(const float* y, long lo, long hi, Vector&& vecto
 }  // namespace
 
 void reluForward(float* y, const float* x, long n) {
-  forChunks(n, [&](long lo, long hi) {
+  forChunks(1, n, kChunk, false, [&](long, long lo, long hi) {
     forAligned(y, lo, hi, [&](long i) { store(y + i, reluv(loadu(x + i))); },
                [&](long i) { y[i] = relus(x[i]); });
   });
@@ -44,7 +34,7 @@ void reluForward(float* y, const float* x, long n) {
 
 // A select, not a branch: a branch mispredicts on random signs (5x slower).
 void reluBackward(float* dx, const float* dy, const float* x, long n, int beta) {
-  forChunks(n, [&](long lo, long hi) {
+  forChunks(1, n, kChunk, false, [&](long, long lo, long hi) {
     if (beta) {
       forAligned(dx, lo, hi,
                  [&](long i) { store(dx + i, load(dx + i) + (loadu(x + i) > vf{} ? loadu(dy + i) : vf{})); },
@@ -57,14 +47,14 @@ void reluBackward(float* dx, const float* dy, const float* x, long n, int beta) 
 }
 
 void add(float* y, const float* a, const float* b, long n) {
-  forChunks(n, [&](long lo, long hi) {
+  forChunks(1, n, kChunk, false, [&](long, long lo, long hi) {
     forAligned(y, lo, hi, [&](long i) { store(y + i, loadu(a + i) + loadu(b + i)); },
                [&](long i) { y[i] = a[i] + b[i]; });
   });
 }
 
 void accumulate(float* y, const float* a, long n) {
-  forChunks(n, [&](long lo, long hi) {
+  forChunks(1, n, kChunk, false, [&](long, long lo, long hi) {
     forAligned(y, lo, hi, [&](long i) { store(y + i, load(y + i) + loadu(a + i)); },
                [&](long i) { y[i] += a[i]; });
   });

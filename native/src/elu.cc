@@ -5,7 +5,7 @@
 //   gated unit     per image b of x (B, 2n): y[b] = a · σ(g) (+ residual[b]), a = x[b][0, n), g = x[b][n, 2n)
 // Memory-bound passes with one exp per element; chunks of one image's plane go to the pool, every
 // element is written by one task.
-#include "gemm_impl.h"  // pfor
+#include "tasks.h"
 #include "kernels.h"
 #include "vmath.h"
 
@@ -14,21 +14,6 @@ namespace PIXELCNN_NS {
 namespace {
 
 constexpr long kChunk = 8192;  // floats per task
-
-// body(b, lo, hi) over [0, n) of each of B images in chunks of kChunk.
-template <class F>
-void forChunks(int B, long n, F&& body) {
-  const long per = ceilDiv(n, kChunk), tasks = B * per;
-  auto task = [&](long t, int) {
-    const long b = t / per, lo = (t - b * per) * kChunk, hi = minOf(n, lo + kChunk);
-    body(b, lo, hi);
-  };
-  if (static_cast<long>(B) * n < 32768) {
-    for (long t = 0; t < tasks; ++t) task(t, 0);
-  } else {
-    pfor(tasks, task);
-  }
-}
 
 // f(i) over [lo, hi) by vectors, then a scalar tail through a one-lane vector.
 template <class V>
@@ -70,13 +55,13 @@ PIXELCNN_INLINE vf veluGrad(vf x) { return x > 0 ? splat(1.0f) : vexp(x); }
 }  // namespace
 
 void eluForward(float* y, const float* x, long n) {
-  forChunks(1, n, [&](long, long lo, long hi) {
+  forChunks(1, n, kChunk, n < 32768, [&](long, long lo, long hi) {
     vectorLoop(lo, hi, [&](long i, int c) { storen(y + i, velu(loadn(x + i, c)), c); });
   });
 }
 
 void eluBackward(float* dx, const float* dy, const float* x, long n) {
-  forChunks(1, n, [&](long, long lo, long hi) {
+  forChunks(1, n, kChunk, n < 32768, [&](long, long lo, long hi) {
     vectorLoop(lo, hi, [&](long i, int c) {
       storen(dx + i, loadn(dx + i, c) + loadn(dy + i, c) * veluGrad(loadn(x + i, c)), c);
     });
@@ -84,7 +69,7 @@ void eluBackward(float* dx, const float* dy, const float* x, long n) {
 }
 
 void concatEluForward(float* y, const float* x, int B, long n) {
-  forChunks(B, n, [&](long b, long lo, long hi) {
+  forChunks(B, n, kChunk, static_cast<long>(B) * n < 32768, [&](long b, long lo, long hi) {
     const float* xb = x + b * n;
     float* p = y + b * 2 * n;
     float* q = p + n;
@@ -97,7 +82,7 @@ void concatEluForward(float* y, const float* x, int B, long n) {
 }
 
 void concatEluBackward(float* dx, const float* dy, const float* x, int B, long n) {
-  forChunks(B, n, [&](long b, long lo, long hi) {
+  forChunks(B, n, kChunk, static_cast<long>(B) * n < 32768, [&](long b, long lo, long hi) {
     const float* xb = x + b * n;
     const float* p = dy + b * 2 * n;
     const float* q = p + n;
@@ -111,7 +96,7 @@ void concatEluBackward(float* dx, const float* dy, const float* x, int B, long n
 }
 
 void gluForward(float* y, const float* x, const float* residual, int B, long n) {
-  forChunks(B, n, [&](long b, long lo, long hi) {
+  forChunks(B, n, kChunk, static_cast<long>(B) * n < 32768, [&](long b, long lo, long hi) {
     const float* a = x + b * 2 * n;
     const float* g = a + n;
     float* out = y + b * n;
@@ -125,7 +110,7 @@ void gluForward(float* y, const float* x, const float* residual, int B, long n) 
 }
 
 void gluBackward(float* dx, const float* dy, const float* x, int B, long n) {
-  forChunks(B, n, [&](long b, long lo, long hi) {
+  forChunks(B, n, kChunk, static_cast<long>(B) * n < 32768, [&](long b, long lo, long hi) {
     const float* a = x + b * 2 * n;
     const float* g = a + n;
     float* da = dx + b * 2 * n;

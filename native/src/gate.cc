@@ -4,7 +4,7 @@
 // tanh and σ are recomputed from x in backward instead of being stored: two fewer activation-sized
 // buffers, and the exps are cheap next to the memory traffic. Chunks of one image's plane go to
 // the pool; every element is written by one task.
-#include "gemm_impl.h"  // pfor
+#include "tasks.h"
 #include "kernels.h"
 #include "vmath.h"
 
@@ -14,24 +14,10 @@ namespace {
 
 constexpr long kChunk = 8192;  // floats of y per task
 
-template <class F>
-void forChunks(int B, long n, F&& body) {
-  const long per = ceilDiv(n, kChunk), tasks = B * per;
-  auto task = [&](long t, int) {
-    const long b = t / per, lo = (t - b * per) * kChunk, hi = minOf(n, lo + kChunk);
-    body(b, lo, hi);
-  };
-  if (static_cast<long>(B) * n < 32768) {
-    for (long t = 0; t < tasks; ++t) task(t, 0);
-  } else {
-    pfor(tasks, task);
-  }
-}
-
 }  // namespace
 
 void gateForward(float* y, const float* x, int B, long n) {
-  forChunks(B, n, [&](long b, long lo, long hi) {
+  forChunks(B, n, kChunk, static_cast<long>(B) * n < 32768, [&](long b, long lo, long hi) {
     const float* f = x + b * 2 * n;
     const float* g = f + n;
     float* out = y + b * n;
@@ -42,7 +28,7 @@ void gateForward(float* y, const float* x, int B, long n) {
 }
 
 void gateBackward(float* dx, const float* dy, const float* x, int B, long n) {
-  forChunks(B, n, [&](long b, long lo, long hi) {
+  forChunks(B, n, kChunk, static_cast<long>(B) * n < 32768, [&](long b, long lo, long hi) {
     const float* f = x + b * 2 * n;
     const float* g = f + n;
     float* df = dx + b * 2 * n;

@@ -9,6 +9,7 @@
 // on the number of threads.
 #pragma once
 #include "simd.h"
+#include "tasks.h"
 #include "threadpool.h"
 
 namespace pixelcnn {
@@ -27,11 +28,6 @@ constexpr int NCMAX = 256;   // columns of a task's B block
 
 enum Slots { kSlotB = 0, kSlotC = 1, kSlotT = 2 };               // thread scratch
 enum SharedSlots { kSharedA = 0, kSharedIdx = 1, kSharedPartial = 2 };
-
-template <class F>
-void pfor(long n, F& f) {
-  parallelFor(n, [](void* ctx, long i, int tid) { (*static_cast<F*>(ctx))(i, tid); }, &f);
-}
 
 // C[MR x NR] (=|+=) Σ_p A[p][0..MR) ⊗ B[p][0..NR); A, B packed; C aligned with row stride ldc.
 template <bool kFirst>
@@ -81,11 +77,7 @@ void prepackA(float* dst, long M, long K, int kcn, Panel& panel) {
     int mrows = static_cast<int>(minOf<long>(MR, M - mp * MR));
     panel(dst + k0 * Mpad + mp * kcb * MR, mp * MR, mrows, k0, kcb);
   };
-  if (M * K < 32768) {
-    for (long t = 0; t < nkb * nmp; ++t) task(t, 0);
-  } else {
-    pfor(nkb * nmp, task);
-  }
+  runTasks(nkb * nmp, M * K < 32768, task);
 }
 
 // Panel fillers for common A layouts.

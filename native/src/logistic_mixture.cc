@@ -5,7 +5,7 @@
 // split into fixed chunks whose partial sums are added in order (no dependence on the thread count).
 #include <math.h>  // not <cmath>: the wasm build has a C library only
 
-#include "gemm_impl.h"  // pfor
+#include "gemm_impl.h"  // sharedScratch, runTasks
 #include "kernels.h"
 
 namespace pixelcnn {
@@ -115,16 +115,8 @@ void logisticMixtureNll(double* nll, float* dparams, const float* params, const 
     }
     partial[t] = total;
   };
-  if (static_cast<long>(B) * S * K < 8192) {
-    for (long t = 0; t < B * nch; ++t) task(t, 0);
-  } else {
-    pfor(B * nch, task);
-  }
-  for (int b = 0; b < B; ++b) {
-    double s = 0;
-    for (long c = 0; c < nch; ++c) s += partial[b * nch + c];
-    nll[b] = s;
-  }
+  runTasks(B * nch, static_cast<long>(B) * S * K < 8192, task);
+  sumPartials(nll, partial, B, nch);
 }
 
 }  // namespace PIXELCNN_NS

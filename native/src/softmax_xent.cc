@@ -75,16 +75,8 @@ void softmaxCrossEntropy(double* nll, float* dlogits, const float* logits, const
       total += pixelScalar(dl ? dl + cs : nullptr, lg + cs, CS, L, tg[cs], gradScale);
     partial[t] = total;
   };
-  if (static_cast<long>(B) * L * CS < 32768) {
-    for (long t = 0; t < B * nch; ++t) task(t, 0);
-  } else {
-    pfor(B * nch, task);
-  }
-  for (int b = 0; b < B; ++b) {
-    double s = 0;
-    for (long c = 0; c < nch; ++c) s += partial[b * nch + c];
-    nll[b] = s;
-  }
+  runTasks(B * nch, static_cast<long>(B) * L * CS < 32768, task);
+  sumPartials(nll, partial, B, nch);
 }
 
 }  // namespace PIXELCNN_NS
