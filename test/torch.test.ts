@@ -334,7 +334,7 @@ test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
   const r = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', dir]);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `pixelcnn_torch: error: ${cfgFile}: unknown key 'blokcs' in the PixelCNN config (did you mean 'blocks'?); ` +
-    'known keys: arch, channels, levels, likelihood, height, width, numClasses, hidden, outHidden, blocks\n');
+    'known keys: arch, channels, levels, likelihood, mixtures, height, width, numClasses, hidden, outHidden, blocks\n');
   const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
   assert.equal(b.status, 1);
   assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');
