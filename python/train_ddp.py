@@ -223,7 +223,6 @@ def read_resume(a, rank, distributed):
         raise SystemExit(1)  # rank 0 says why
     for k, v in (result[2] or {}).items():
         setattr(a, k, v)
-    a.binarise_given = a.binarise  # for the record: null when the default is used
     for name, _, _, default in DATA_FLAGS:
         if getattr(a, name) is None:
             setattr(a, name, default)
@@ -232,9 +231,9 @@ def read_resume(a, rank, distributed):
 
 def dataset_record(a):
     """config.json's "training.dataset" (checkpoint-format.ts DatasetRecord): the data set as the
-    command line named it, null where the default was used."""
+    command line named it (the binarisation always, as pixelcnn train records it)."""
     return {'name': a.dataset, 'dataDir': os.path.abspath(a.data_dir) if a.data_dir is not None else None, 'colour': None,
-            'binarise': a.binarise_given, 'limit': a.limit}
+            'binarise': a.binarise, 'limit': a.limit}
 
 
 def train(a, world, rank, device, distributed, log):
