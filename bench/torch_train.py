@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer for `pixelcnn bench`: trains the same PixelCNN (scripts/torch_checkpoint.py) on
+"""PyTorch peer for `pixelcnn bench`: trains the same PixelCNN (the PyTorch twin's, python/pixelcnn_torch) on
 random labels with Adam, same batch, and prints one JSON object with train_images_per_s.
 
   /usr/bin/python3 bench/torch_train.py --levels 256 --hidden 128 --out-hidden 32 --blocks 7 --batch 32 --steps 20
@@ -9,8 +9,9 @@ import argparse, json, os, sys, time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts'))
-from torch_checkpoint import PixelCNN  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'python'))
+from pixelcnn_torch.config import parse_model_config  # noqa: E402
+from pixelcnn_torch.models import create_model  # noqa: E402
 
 p = argparse.ArgumentParser()
 for name, default in [('levels', 256), ('hidden', 128), ('out-hidden', 32), ('blocks', 7), ('batch', 32),
@@ -20,8 +21,8 @@ a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(1)
 C, L, S = a.channels, a.levels, a.size
-model = PixelCNN({'arch': 'pixelcnn', 'channels': C, 'levels': L, 'likelihood': 'softmax', 'height': S, 'width': S,
-                  'numClasses': 0, 'hidden': a.hidden, 'outHidden': a.out_hidden, 'blocks': a.blocks})
+model = create_model(parse_model_config({'arch': 'pixelcnn', 'channels': C, 'levels': L, 'height': S, 'width': S,
+                                         'hidden': a.hidden, 'outHidden': a.out_hidden, 'blocks': a.blocks}, where='bench/torch_train.py', defaults=True))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 targets = torch.randint(0, L, (a.batch, C, S, S))
 x = targets.float() / (L - 1)

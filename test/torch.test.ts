@@ -10,10 +10,10 @@
 import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Adam } from '../src/nn/adam.js';
@@ -314,6 +314,12 @@ test('torch: training resumes across the boundary with data position and Adam mo
   await trainDdp(python, 1, [...flags, '--steps', '6', '--resume', '--out', there]);
   const a = loadCheckpoint(here), b = loadCheckpoint(there);
   for (const k of ['step', 'epoch', 'indexInEpoch', 'imagesSeen'] as const) assert.equal(b.training![k], a.training![k], k);
+  // The script records the data set as pixelcnn train does (and takes it from the checkpoint on --resume).
+  assert.deepEqual(b.training!.dataset, { name: 'mnist', dataDir: null, colour: null, binarise: 'stochastic', limit: 64 });
+  assert.deepEqual(b.training!.dataset, a.training!.dataset);
+  const contra = run(python, [TRAIN_DDP, '--steps', '7', '--resume', '--limit', '32', '--out', there]);
+  assert.equal(contra.status, 1);
+  assert.equal(contra.stderr, `train_ddp.py: error: --limit 32 contradicts the checkpoint in ${there} (trained with --limit 64); leave the flag out to continue it\n`);
   assert.equal(b.optimizer!.step, 6);
   for (const [name, p] of a.params) {
     const rel = relativeError(b.params.get(name)!.data, p.data);
@@ -334,7 +340,7 @@ test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
   const r = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', dir]);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `pixelcnn_torch: error: ${cfgFile}: unknown key 'blokcs' in the PixelCNN config (did you mean 'blocks'?); ` +
-    'known keys: arch, channels, levels, likelihood, height, width, numClasses, hidden, outHidden, blocks\n');
+    'known keys: arch, channels, levels, likelihood, mixtures, height, width, numClasses, hidden, outHidden, blocks\n');
   const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
   assert.equal(b.status, 1);
   assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');
@@ -345,11 +351,22 @@ test('torch: the Python config reader accepts and refuses exactly what ours does
   if (!python) return;
   const p = { arch: 'pixelcnn', channels: 1, levels: 4, likelihood: 'softmax', height: 8, width: 8, numClasses: 0, hidden: 8, outHidden: 4, blocks: 1 };
   const g = { arch: 'gated', channels: 3, levels: 4, likelihood: 'softmax', height: 8, width: 8, numClasses: 10, hidden: 6, outHidden: 3, layers: 2, kernel: 3, firstKernel: 5 };
+  const pp = { arch: 'pixelcnn++', channels: 3, levels: 256, likelihood: 'logistic-mixture', mixtures: 5, height: 8, width: 8, numClasses: 10, filters: 4, resnets: 1, dropout: 0.5 };
+  const { mixtures: _k, ...ppNoK } = pp;
   const corpus: unknown[] = [
     p, g, {}, [], 'pixelcnn', { arch: 'pixelcn' }, { arch: 'pixelcnn' }, { ...p, blokcs: 1 }, { ...p, hidden: 7 }, { ...p, hidden: 2.5 },
     { ...p, likelihood: 'sigmoid' }, { ...p, likelihood: 'logistic' }, { ...p, numClasses: 3 }, { ...p, channels: 2 }, { ...p, levels: true },
     { ...p, levels: '4' }, { ...p, width: 0 }, { ...p, blocks: null }, { ...g, hidden: 2 }, { ...g, outHidden: 1 }, { ...g, kernel: 4 },
     { ...g, firstKernel: 17 }, { ...g, blocks: 1 }, { ...g, numClasses: 1001 }, { ...g, arch: 'pixelcnn' },
+    // The mixture likelihood and its K (optional: a config without it takes the default).
+    { ...p, mixtures: 10 }, { ...p, mixtures: 5 }, { ...g, likelihood: 'sigmoid', levels: 2, mixtures: 3 }, { ...p, mixtures: null },
+    { ...p, likelihood: 'logistic-mixture' }, { ...p, likelihood: 'logistic-mixture', mixtures: 5 }, { ...p, likelihood: 'logistic-mixture', levels: 2 },
+    { ...p, likelihood: 'logistic-mixture', mixtures: 0 }, { ...p, likelihood: 'logistic-mixture', mixtures: 65 },
+    { ...p, likelihood: 'logistic-mixture', mixtures: 2.5 }, { ...g, likelihood: 'logistic-mixture', levels: 256, mixtures: 64 }, { ...p, mixtrues: 5 },
+    // PixelCNN++ (a float field) is read here too, though the twin cannot build it.
+    pp, ppNoK, { ...ppNoK, likelihood: 'softmax' }, { ...pp, dropout: 0 }, { ...pp, dropout: 0.95 }, { ...pp, dropout: 0.96 },
+    { ...pp, dropout: -0.1 }, { ...pp, dropout: 1 }, { ...pp, dropout: '0.1' }, { ...pp, dropout: true }, { ...pp, dropout: null },
+    { ...pp, resnets: 65 }, { ...pp, filters: 0 }, { ...pp, filtres: 4 }, { ...pp, hidden: 8 }, { arch: 'pixelcnn++' }, { arch: 'pixelcnn+' },
   ];
   const ours = corpus.map((raw) => {
     try {
@@ -365,4 +382,93 @@ test('torch: the Python config reader accepts and refuses exactly what ours does
   const r = spawnSync(python, ['-c', script], { input: JSON.stringify(corpus), encoding: 'utf8', timeout: 60_000, env: pyEnv() });
   const theirs = JSON.parse(ok(r, 'parse_model_config corpus')) as unknown[];
   corpus.forEach((raw, i) => assert.deepEqual(theirs[i], ours[i], `config ${JSON.stringify(raw)}`));
+});
+
+test('torch: a model the twin does not implement (PixelCNN++, the logistic mixture) is refused with one line', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const pp: ModelConfig = { arch: 'pixelcnn++', channels: 1, levels: 4, likelihood: 'softmax', mixtures: 10, height: 8, width: 8, numClasses: 0, filters: 2, resnets: 0, dropout: 0 };
+  const mix: ModelConfig = { ...ARCH_CASES[0].config, likelihood: 'logistic-mixture', mixtures: 2 };
+  for (const [config, what] of [[pp, "arch 'pixelcnn++'"], [mix, 'the logistic-mixture likelihood']] as const) {
+    const dir = fresh('unimplemented');
+    saveCheckpoint(dir, { modelConfig: config, params: createModel(config, 1).parameters() });
+    const r = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', dir]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `pixelcnn_torch: error: ${join(dir, 'config.json')}: the PyTorch twin does not implement ${what} yet\n`);
+    const init = run(python, ['-m', 'pixelcnn_torch', 'init', '--out', fresh('x'), '--config', JSON.stringify(config)]);
+    assert.equal(init.status, 1);
+    assert.equal(init.stderr, `pixelcnn_torch: error: --config: the PyTorch twin does not implement ${what} yet\n`);
+  }
+});
+
+/** The swap siblings (`.<name>.pixelcnn-…`) next to a checkpoint directory. */
+const swapSiblings = (dir: string) => readdirSync(dirname(dir)).filter((e) => e.startsWith(`.${basename(dir)}.pixelcnn-`));
+
+test('torch: a save by the Python side leaves the user\'s DIR.old and DIR.tmp alone, keeps the mode and the user\'s files, and an interrupted one is recovered on both sides', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const config = JSON.stringify(ARCH_CASES[0].config);
+  const dir = fresh('swap');
+  // The user's own directories next to it, one of them a complete checkpoint.
+  mkdirSync(`${dir}.tmp`);
+  writeFileSync(join(`${dir}.tmp`, 'mine.txt'), 'keep');
+  torchTool(python, 'init', '--out', `${dir}.old`, '--config', config, '--seed', '1');
+  torchTool(python, 'init', '--out', dir, '--config', config, '--seed', '2');
+  writeFileSync(join(dir, 'notes.txt'), 'the user\'s');
+  chmodSync(dir, 0o750);
+  torchTool(python, 'init', '--out', dir, '--config', config, '--seed', '3');
+  assert.equal(readFileSync(join(`${dir}.tmp`, 'mine.txt'), 'utf8'), 'keep');
+  assert.equal(loadCheckpoint(`${dir}.old`).dir, `${dir}.old`);
+  assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'the user\'s');
+  assert.equal(statSync(dir).mode & 0o777, 0o750);
+  assert.deepEqual(swapSiblings(dir), []);
+
+  // A Python save interrupted between its renames: <dir> → .<name>.pixelcnn-old-<generation>.
+  const generation = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { generation: string }).generation;
+  const old = join(dirname(dir), `.${basename(dir)}.pixelcnn-old-${generation}`);
+  renameSync(dir, old);
+  assert.equal(loadCheckpoint(dir).dir, old);
+  const x = inputBatch(ARCH_CASES[0].config, 1, 3);
+  const { model } = loadModel(dir);
+  assert.ok(maxAbsDiff(torchLogits(python, dir, x, null).data, model.forward(x).data) < 1e-4, 'the Python side reads the -old- sibling');
+  // The next Python save continues from it (the user's file comes along) and clears it away.
+  torchTool(python, 'init', '--out', dir, '--config', config, '--seed', '4');
+  assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'the user\'s');
+  assert.deepEqual(swapSiblings(dir), []);
+
+  // Only the project's own sibling is recovered: a user's DIR.old is never read in place of DIR.
+  const gone = fresh('gone');
+  cpSync(`${dir}.old`, `${gone}.old`, { recursive: true });
+  const r = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', gone]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `pixelcnn_torch: error: ${gone}: checkpoint directory does not exist\n`);
+
+  // Non-finite weights are not saved, and the checkpoint there stays as it was.
+  const before = readFileSync(join(dir, 'model.safetensors'));
+  const nan = run(python, ['-c', 'import sys, torch\nfrom pixelcnn_torch import load_model, save_checkpoint\n' +
+    'model, ck = load_model(sys.argv[1])\nparams = dict(model.named_parameters())\nwith torch.no_grad(): params["out2.bias"][1] = float("nan")\n' +
+    'save_checkpoint(sys.argv[1], ck["model"], params)\n', dir]);
+  assert.notEqual(nan.status, 0);
+  assert.match(nan.stderr, /not saved: parameter 'out2\.bias' holds a non-finite value \(NaN at index 1\); training diverged \(the checkpoint there is unchanged\)/);
+  assert.deepEqual(readFileSync(join(dir, 'model.safetensors')), before);
+  assert.deepEqual(swapSiblings(dir), []);
+  assert.ok(existsSync(`${dir}.tmp`) && existsSync(`${dir}.old`));
+});
+
+test('torch: the Python side refuses a bad training state with our message', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const config = ARCH_CASES[0].config;
+  const good = { step: 3, epoch: 0, indexInEpoch: 48, imagesSeen: 48, elapsedSeconds: 1.5, dataset: { name: 'mnist', dataDir: null, colour: null, binarise: null, limit: 64 } };
+  for (const training of [{ ...good, step: -1 }, { ...good, imagesSeen: 2 ** 48 + 1 }, { ...good, epoch: 1.5 }, { ...good, elapsedSeconds: -1 },
+    { ...good, indexInEpoch: undefined }, { ...good, options: [] }, { ...good, dataset: 3 }, { ...good, dataset: { name: 'mnist', limit: 0 } },
+    { ...good, dataset: { dataDir: null } }, { ...good, dataset: { name: 'mnist', colour: 1 } }]) {
+    const dir = fresh('state');
+    saveCheckpoint(dir, { modelConfig: config, params: createModel(config, 1).parameters() });
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), training }));
+    const ours = (() => { try { loadCheckpoint(dir); } catch (e) { return (e as Error).message; } return 'loaded'; })();
+    const r = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', dir]);
+    assert.equal(r.stderr, `pixelcnn_torch: error: ${ours}\n`, JSON.stringify(training));
+  }
 });

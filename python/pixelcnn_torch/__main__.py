@@ -81,7 +81,7 @@ def main(argv=None):
                 raise ConfigError(f'--config: not valid JSON ({e})') from None
             cfg = parse_model_config(raw, where='--config')
             torch.manual_seed(a.seed)
-            model = create_model(cfg)
+            model = create_model(cfg, '--config')
             save_checkpoint(a.out, cfg, dict(model.named_parameters()))
             n = sum(t.numel() for t in model.parameters())
             print(f"{cfg['arch']}: {cfg['channels']}x{cfg['height']}x{cfg['width']}, {cfg['levels']} levels, {n} parameters; checkpoint {a.out}")

@@ -1,5 +1,6 @@
 """The model config reader: the same keys, ranges and rules as src/models/config.ts, and as strict
-(every field required, no unknown keys, integers that are integers). An architecture module
+(every field required but the optional ones, no unknown keys, integers that are integers, finite
+numbers). An architecture module
 declares its ConfigSpec as SPEC (see models/pixelcnn.py); BASE_FIELDS are what every one shares."""
 
 
@@ -7,8 +8,12 @@ class ConfigError(ValueError):
     """A config value that is missing, unknown or out of range; the message is one line."""
 
 
-def int_field(lo, hi, parity=None):
-    return {'kind': 'int', 'min': lo, 'max': hi, 'parity': parity}
+def int_field(lo, hi, parity=None, optional=False):
+    return {'kind': 'int', 'min': lo, 'max': hi, 'parity': parity, 'optional': optional}
+
+
+def float_field(lo, hi):
+    return {'kind': 'float', 'min': lo, 'max': hi}
 
 
 def choice(*values):
@@ -18,7 +23,9 @@ def choice(*values):
 BASE_FIELDS = {
     'channels': choice(1, 3),
     'levels': int_field(2, 256),
-    'likelihood': choice('softmax', 'sigmoid'),
+    'likelihood': choice('softmax', 'sigmoid', 'logistic-mixture'),
+    # Optional: checkpoints written before it existed have none and load with the default.
+    'mixtures': int_field(1, 64, optional=True),
     'height': int_field(1, 4096),
     'width': int_field(1, 4096),
     'numClasses': int_field(0, 1000),
@@ -26,7 +33,14 @@ BASE_FIELDS = {
 
 
 def _show(v):
+    """JSON.stringify's text: JavaScript writes 3.0 as 3 and a non-finite number as null."""
     import json
+    import math
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return 'null'
+        if v.is_integer() and abs(v) < 1e21:
+            return str(int(v))
     try:
         return json.dumps(v)
     except (TypeError, ValueError):
@@ -64,6 +78,10 @@ def _check(spec, v, got):
     if spec['kind'] == 'choice':
         ok = any((v == c and isinstance(v, str)) if isinstance(c, str) else (_is_int(v) and v == c) for c in spec['values'])
         return None if ok else f"must be {' or '.join(_show(c) for c in spec['values'])}, got {_show(v)}"
+    if spec['kind'] == 'float':
+        import math
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and spec['min'] <= v <= spec['max']
+        return None if ok else f"must be a number in [{_show(spec['min'])}, {_show(spec['max'])}], got {_show(v)}"
     lo = got.get('channels') if spec['min'] == 'channels' else spec['min']
     parity = spec.get('parity')
     if _is_int(v) and lo <= v <= spec['max'] and (parity is None or abs(int(v) % 2) == (1 if parity == 'odd' else 0)):
@@ -92,7 +110,7 @@ def parse_config(spec, raw, where=None, name=lambda k: k, defaults=False):
     for k, f in fields.items():
         if k in raw:
             v = raw[k]
-        elif defaults:
+        elif defaults or f.get('optional'):
             v = spec['defaults'][k]
         else:
             fail(f'{name(k)} is missing')
@@ -102,6 +120,12 @@ def parse_config(spec, raw, where=None, name=lambda k: k, defaults=False):
             fail(f'{name(k)} {problem}')
     if out['likelihood'] == 'sigmoid' and out['levels'] != 2:
         fail(f"the sigmoid likelihood needs {name('levels')} = 2, got {out['levels']}")
+    if out['likelihood'] == 'logistic-mixture' and out['levels'] < 3:
+        fail(f"the logistic-mixture likelihood needs {name('levels')} ≥ 3, got {out['levels']} "
+             f"(for binary images use {name('likelihood')} softmax or sigmoid)")
+    # One config per model: K means nothing to the other likelihoods, so it keeps its default there.
+    if out['likelihood'] != 'logistic-mixture' and out['mixtures'] != spec['defaults']['mixtures']:
+        fail(f"{name('mixtures')} applies only to the logistic-mixture likelihood, not {name('likelihood')} '{out['likelihood']}'")
     rule = spec.get('rules')
     problem = rule(out, name) if rule else None
     if problem:

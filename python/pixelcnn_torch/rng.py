@@ -1,4 +1,4 @@
-"""The seeded random numbers of src/nn/rng.ts (xoshiro128**, seeded through splitmix32), bit for bit,
+"""The seeded random numbers of src/random/rng.ts (xoshiro128**, seeded through splitmix32), bit for bit,
 and the seeds the TypeScript trainer derives from them: the epoch permutation and the fixed test
 binarisation are the same draws on both sides, so data order and test NLLs compare exactly."""
 import numpy as np

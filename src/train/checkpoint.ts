@@ -54,7 +54,7 @@ export {
  * falls back to the -old- sibling; after the second rename <dir> is the new one (a stale -old-
  * sibling is removed by the next save). Files are never mixed across generations; as a second
  * guard every file carries the same random "generation" id and loadCheckpoint checks they agree
- * (files without one, e.g. written by scripts/torch_checkpoint.py, are not checked).
+ * (files without one, e.g. written before the id existed, are not checked).
  *
  * Not safe against two processes saving to the same directory at once.
  */

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..config import int_field
 from ..layers import MaskedConv2d, colour_allows
 
-DEFAULTS = {'arch': 'gated', 'channels': 1, 'levels': 256, 'likelihood': 'softmax', 'height': 28, 'width': 28,
+DEFAULTS = {'arch': 'gated', 'channels': 1, 'levels': 256, 'likelihood': 'softmax', 'mixtures': 10, 'height': 28, 'width': 28,
             'numClasses': 0, 'hidden': 128, 'outHidden': 32, 'layers': 8, 'kernel': 3, 'firstKernel': 7}
 
 SPEC = {

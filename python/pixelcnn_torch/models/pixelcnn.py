@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..config import int_field
 from ..layers import MaskedConv2d
 
-DEFAULTS = {'arch': 'pixelcnn', 'channels': 1, 'levels': 256, 'likelihood': 'softmax', 'height': 28, 'width': 28,
+DEFAULTS = {'arch': 'pixelcnn', 'channels': 1, 'levels': 256, 'likelihood': 'softmax', 'mixtures': 10, 'height': 28, 'width': 28,
             'numClasses': 0, 'hidden': 128, 'outHidden': 32, 'blocks': 7}
 
 SPEC = {
