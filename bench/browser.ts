@@ -36,7 +36,7 @@ loadParamsInto(model, ck.params, modelDir);
 useBackend('js');
 const c = model.config;
 
-const server = await startServer({ modelDir, webDir, port: 0 });
+const server = await startServer({ models: [{ name: 'model', dir: modelDir }], webDir, port: 0 });
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

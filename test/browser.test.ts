@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -22,7 +22,7 @@ import { sampleCached } from '../src/sample/cached.js';
 import { sampleNaive } from '../src/sample/naive.js';
 import { quantiseValue } from '../src/data/quantise.js';
 import { useBackend } from '../src/backend/index.js';
-import { startServer, type RunningServer } from '../src/serve/server.js';
+import { startServer, type RunningServer, type ServedModel } from '../src/serve/server.js';
 
 /** What web/main.ts exposes for tests (declared here: web/ is not part of this compilation). */
 declare global {
@@ -65,8 +65,10 @@ function makeCheckpoint(dir: string, over: Partial<ModelConfig> = {}, seed = 1, 
   });
 }
 
-async function serve(dir: string, app = webDir): Promise<string> {
-  const s = await startServer({ modelDir: dir, webDir: app, port: 0 });
+/** Serves one checkpoint directory (named after its folder) or a list of models; resolves to the page's URL. */
+async function serve(models: string | ServedModel[], app = webDir): Promise<string> {
+  const list = typeof models === 'string' ? [{ name: basename(models), dir: models }] : models;
+  const s = await startServer({ models: list, webDir: app, port: 0 });
   servers.push(s);
   return s.url;
 }
@@ -366,6 +368,35 @@ test('a class-conditional model: the page offers the classes and draws the chose
   await page.close();
 });
 
+test('the model picker lists every served model, loads the one picked, and links its card', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const wider = join(root, 'wider');
+  makeCheckpoint(wider, { hidden: 32 });
+  writeFileSync(join(wider, 'README.md'), '# Wider test model\n\nA model card.\n');
+  const url = await serve([{ name: 'tiny', dir: modelDir }, { name: 'wider', dir: wider }]);
+  let page = await openPage(url);
+  assert.equal(await errorText(page), '');
+  assert.deepEqual(await page.locator('#model option').allTextContents(), ['tiny · 67.05 nats/image', 'Wider test model · 67.05 nats/image']);
+  assert.equal(await page.inputValue('#model'), 'tiny');
+  assert.match(await page.textContent('#config') ?? '', /hidden16/);
+  assert.equal(await page.isHidden('#model-card-link'), true, 'tiny has no card');
+  // Picking reloads the page on the other model.
+  await Promise.all([page.waitForURL(/\?model=wider$/), page.selectOption('#model', 'wider')]);
+  await page.waitForFunction(() => window.__pixelcnn?.state === 'ready' || window.__pixelcnn?.state === 'error', null, { timeout: 15_000 });
+  assert.equal(await errorText(page), '');
+  assert.equal(await page.inputValue('#model'), 'wider');
+  assert.match(await page.textContent('#config') ?? '', /hidden32/);
+  assert.equal(await page.getAttribute('#model-card-link', 'href'), 'models/wider/README.md');
+  const card = await page.evaluate(async () => (await fetch((document.getElementById('model-card-link') as HTMLAnchorElement).href)).text());
+  assert.equal(card, '# Wider test model\n\nA model card.\n');
+  await page.close();
+  // An unknown name: the first model, and the page says so.
+  page = await openPage(`${url}?model=nope`);
+  assert.equal(await errorText(page), "No model named 'nope' here; showing 'tiny'.");
+  assert.equal(await page.inputValue('#model'), 'tiny');
+  await page.close();
+});
+
 test('a truncated or mismatched checkpoint shows a readable error on the page', async (t) => {
   if (skipIfNoBrowser(t)) return;
   const truncated = join(root, 'truncated');
@@ -403,6 +434,6 @@ test('a truncated or mismatched checkpoint shows a readable error on the page', 
   mkdirSync(missing);
   copyFileSync(join(modelDir, 'config.json'), join(missing, 'config.json'));
   page = await openPage(await serve(missing));
-  assert.match(await errorText(page), /model\/model\.safetensors: HTTP 404/);
+  assert.match(await errorText(page), /models\/missing\/model\.safetensors: HTTP 404/);
   await page.close();
 });

@@ -6,15 +6,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/models/index.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
-import { startServer, type RunningServer } from '../src/serve/server.js';
+import { startServer, type ModelIndexEntry, type RunningServer } from '../src/serve/server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(repoRoot, 'bin', 'pixelcnn.js');
 const root = mkdtempSync(join(tmpdir(), 'pixelcnn-serve-'));
 const modelDir = join(root, 'model');
 const webDir = join(root, 'web');
@@ -72,7 +73,7 @@ before(async () => {
   symlinkSync('../../secret.txt', join(webDir, 'assets', 'evil2.js'));
   symlinkSync(join(root, 'outside'), join(webDir, 'assets', 'outdir'));
   symlinkSync('app.js', join(webDir, 'assets', 'alias.js')); // stays inside: fine
-  srv = await startServer({ modelDir, webDir, port: 0 });
+  srv = await startServer({ models: [{ name: 'model', dir: modelDir }], webDir, port: 0 });
 });
 
 after(async () => {
@@ -97,22 +98,49 @@ test('serves the page, its assets and the model files with their bytes and types
   assert.equal((await get('/assets/alias.js')).status, 200);
   assert.equal((await get('/assets/app.js?v=3')).status, 200, 'a query string is ignored');
 
-  const config = await get('/model/config.json');
+  const config = await get('/models/model/config.json');
   assert.equal(config.status, 200);
   assert.equal(config.headers['content-type'], 'application/json; charset=utf-8');
   assert.deepEqual(config.body, readFileSync(join(modelDir, 'config.json')));
-  const weights = await get('/model/model.safetensors');
+  const weights = await get('/models/model/model.safetensors');
   assert.equal(weights.status, 200);
   assert.equal(weights.headers['content-type'], 'application/octet-stream');
   assert.deepEqual(weights.body, readFileSync(join(modelDir, 'model.safetensors')));
-  const head = await get('/model/model.safetensors', 'HEAD');
+  const head = await get('/models/model/model.safetensors', 'HEAD');
   assert.equal(head.status, 200);
   assert.equal(Number(head.headers['content-length']), weights.body.length);
   assert.equal(head.body.length, 0);
 });
 
+test('several models: an index for the picker, each model\'s files and card under its name, bad names refused', async () => {
+  const other = join(root, 'other model');
+  mkdirSync(other, { recursive: true });
+  copyFileSync(join(modelDir, 'config.json'), join(other, 'config.json'));
+  copyFileSync(join(modelDir, 'model.safetensors'), join(other, 'model.safetensors'));
+  writeFileSync(join(other, 'README.md'), '# Other model\n\ncard\n');
+  const s = await startServer({ models: [{ name: 'model', dir: modelDir }, { name: 'other', dir: other }], webDir, port: 0 });
+  try {
+    const index = await (await fetch(new URL('models/index.json', s.url))).json() as { models: ModelIndexEntry[] };
+    assert.deepEqual(index.models, [
+      { name: 'model', title: null, arch: 'pixelcnn', levels: 2, dataset: null, test_nats_per_image: null, test_bits_per_dim: 0.5, card: false },
+      { name: 'other', title: 'Other model', arch: 'pixelcnn', levels: 2, dataset: null, test_nats_per_image: null, test_bits_per_dim: 0.5, card: true },
+    ]);
+    const card = await fetch(new URL('models/other/README.md', s.url));
+    assert.equal(card.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(await card.text(), '# Other model\n\ncard\n');
+    assert.equal((await fetch(new URL('models/model/README.md', s.url))).status, 404, 'no card, no route');
+    assert.deepEqual(Buffer.from(await (await fetch(new URL('models/other/model.safetensors', s.url))).arrayBuffer()), readFileSync(join(other, 'model.safetensors')));
+  } finally {
+    await s.close();
+  }
+  await assert.rejects(startServer({ models: [{ name: 'a', dir: modelDir }, { name: 'a', dir: other }], webDir, port: 0 }),
+    /^Error: two models named 'a' \(model directory '.*other model'\); serve directories with different names$/);
+  await assert.rejects(startServer({ models: [{ name: 'other model', dir: other }], webDir, port: 0 }), /its name 'other model' cannot be a URL segment/);
+  await assert.rejects(startServer({ models: [], webDir, port: 0 }), /^Error: no model to serve$/);
+});
+
 test('the page is cross-origin isolated (COOP + COEP, for shared memory) and may compile wasm', async () => {
-  for (const path of ['/', '/assets/app.js', '/assets/k.wasm', '/model/model.safetensors', '/missing']) {
+  for (const path of ['/', '/assets/app.js', '/assets/k.wasm', '/models/model/model.safetensors', '/models/index.json', '/missing']) {
     const r = await get(path);
     assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin', path);
     assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp', path);
@@ -131,7 +159,9 @@ test('path traversal, encoded separators, backslashes and links out of the app a
     '/model/%2e%2e/secret.txt', '//etc/passwd', '/%2fetc%2fpasswd', '/assets/evil.js', '/assets/evil2.js',
     '/assets/outdir/x.js', '/model/notes.txt', '/model/optimizer.safetensors', '/model/', '/model', '/assets/',
     '/assets', '/assets/sub', '/assets/sub/', '/secret.txt', '/assets/app.js%00.png', '/%00', '/..', '/.',
-    '/assets/%252e%252e/secret.txt',
+    '/assets/%252e%252e/secret.txt', '/models/model/../secret.txt', '/models/model/%2e%2e/%2e%2e/secret.txt',
+    '/models/model/notes.txt', '/models/model/optimizer.safetensors', '/models/model/', '/models/', '/models',
+    '/models/model/README.md', '/models/..%2fsecret.txt',
   ];
   for (const path of attempts) {
     const r = await get(path);
@@ -162,7 +192,7 @@ test('only GET and HEAD; request bodies, long URLs and foreign Host headers are 
   }
   // A POST with a large body: answered at once, connection closed, body not read.
   const big = Buffer.alloc(1 << 20, 0x61);
-  const post = await raw(`POST /model/config.json HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${big.length}\r\n\r\n`, big);
+  const post = await raw(`POST /models/model/config.json HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${big.length}\r\n\r\n`, big);
   assert.equal(post.status, 405);
   assert.equal(post.headers.connection, 'close');
   const withBody = await raw(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\n`, 'hello');
@@ -181,7 +211,6 @@ test('only GET and HEAD; request bodies, long URLs and foreign Host headers are 
 });
 
 test('pixelcnn serve: --port 0 prints the URL and serves; a missing model is an error', async (t) => {
-  const cli = join(repoRoot, 'bin', 'pixelcnn.js');
   const missing = spawn(process.execPath, [cli, 'serve', '--model', join(root, 'nope'), '--port', '0']);
   let err = '';
   missing.stderr.on('data', (d) => (err += d));
@@ -205,7 +234,7 @@ test('pixelcnn serve: --port 0 prints the URL and serves; a missing model is an 
     const page = await fetch(url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /PixelCNN/);
-    const w = await fetch(new URL('model/model.safetensors', url));
+    const w = await fetch(new URL('models/model/model.safetensors', url));
     assert.deepEqual(Buffer.from(await w.arrayBuffer()), readFileSync(join(modelDir, 'model.safetensors')));
     assert.equal((await fetch(new URL('assets/main.js', url))).status, 200);
   } finally {
@@ -214,20 +243,54 @@ test('pixelcnn serve: --port 0 prints the URL and serves; a missing model is an 
   }
 });
 
+test('pixelcnn serve without --model offers every shipped model; --model repeats', async (t) => {
+  if (!existsSync(join(repoRoot, 'dist', 'web', 'index.html'))) {
+    const why = 'dist/web is not built (npm run build)';
+    if (process.env.PIXELCNN_REQUIRE_BROWSER === '1') assert.fail(why);
+    return t.skip(why);
+  }
+  const shipped = readdirSync(join(repoRoot, 'models')).sort().filter((n) => existsSync(join(repoRoot, 'models', n, 'config.json')));
+  const names = async (args: string[]) => {
+    const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0']);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//); if (m) resolve(m[0]); });
+        child.on('close', (c) => reject(new Error(`serve exited (${c}): ${out}`)));
+        setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 10_000).unref();
+      });
+      const index = await (await fetch(new URL('models/index.json', url))).json() as { models: { name: string }[] };
+      return index.models.map((m) => m.name);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('close', r));
+    }
+  };
+  assert.deepEqual(await names([]), shipped);
+  const spaced = join(root, 'my model');
+  mkdirSync(spaced, { recursive: true });
+  copyFileSync(join(modelDir, 'config.json'), join(spaced, 'config.json'));
+  copyFileSync(join(modelDir, 'model.safetensors'), join(spaced, 'model.safetensors'));
+  assert.deepEqual(await names(['--model', spaced, '--model', modelDir]), ['my-model', 'model']);
+  const r = spawnSync(process.execPath, [cli, 'serve', '--model', modelDir, '--model', modelDir, '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `pixelcnn: error: --model ${modelDir}: another --model directory has the same name 'model' (the page tells models apart by folder name)\n`);
+});
+
 test('a FIFO in place of a model file is refused (403) without wedging the server, which still closes', async (t) => {
   const dir = join(root, 'fifo-model');
   mkdirSync(dir);
   writeFileSync(join(dir, 'config.json'), readFileSync(join(modelDir, 'config.json')));
   if (spawnSync('mkfifo', [join(dir, 'model.safetensors')]).status !== 0) return t.skip('mkfifo unavailable');
-  const s = await startServer({ modelDir: dir, webDir, port: 0 });
+  const s = await startServer({ models: [{ name: 'fifo-model', dir }], webDir, port: 0 });
   try {
     // More requests than libuv has file threads: a blocking open of the FIFO would hold them all.
     for (let i = 0; i < 6; i++) {
-      const r = await fetch(new URL('model/model.safetensors', s.url), { signal: AbortSignal.timeout(5000) });
+      const r = await fetch(new URL('models/fifo-model/model.safetensors', s.url), { signal: AbortSignal.timeout(5000) });
       assert.equal(r.status, 403);
       assert.equal(await r.text(), '403 Forbidden (not a regular file)\n');
     }
-    assert.equal((await fetch(new URL('model/config.json', s.url), { signal: AbortSignal.timeout(5000) })).status, 200);
+    assert.equal((await fetch(new URL('models/fifo-model/config.json', s.url), { signal: AbortSignal.timeout(5000) })).status, 200);
   } finally {
     await s.close();
   }

@@ -28,8 +28,18 @@ declare global {
   }
 }
 
-const MODEL_CONFIG_URL = 'model/config.json';
-const MODEL_WEIGHTS_URL = 'model/model.safetensors';
+/** The models the server offers (src/serve/server.ts ModelIndexEntry), the default first. */
+const MODEL_INDEX_URL = 'models/index.json';
+interface ModelEntry {
+  name: string;
+  title: string | null;
+  arch: string | null;
+  levels: number | null;
+  dataset: string | null;
+  test_nats_per_image: number | null;
+  test_bits_per_dim: number | null;
+  card: boolean;
+}
 const PENDING: [number, number, number] = [196, 208, 224];
 const GAP = 1;
 
@@ -69,6 +79,8 @@ const ui = {
   stop: $<HTMLButtonElement>('stop'),
   backend: $('backend'),
   savePng: $<HTMLButtonElement>('save-png'),
+  model: $<HTMLSelectElement>('model'),
+  modelCard: $<HTMLAnchorElement>('model-card-link'),
 };
 
 const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, backend: null, jobs: 0, progressEvents: 0 };
@@ -128,7 +140,7 @@ let msPerPosition: number | null = null;
 const formatSeconds = (ms: number) => `${Math.max(0.1, ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 let job: Job | null = null;
 
-async function fetchModel(): Promise<void> {
+async function fetchModel(name: string): Promise<void> {
   const get = async (url: string) => {
     let r: Response;
     try {
@@ -139,7 +151,8 @@ async function fetchModel(): Promise<void> {
     if (!r.ok) throw new Error(`Could not fetch ${url}: HTTP ${r.status} ${r.statusText}`.trim());
     return r;
   };
-  const [c, w] = await Promise.all([get(MODEL_CONFIG_URL), get(MODEL_WEIGHTS_URL)]);
+  const base = `models/${encodeURIComponent(name)}/`;
+  const [c, w] = await Promise.all([get(`${base}config.json`), get(`${base}model.safetensors`)]);
   configText = await c.text();
   weights = await w.arrayBuffer();
 }
@@ -481,6 +494,44 @@ function showInfo(info: ModelInfo): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The model picker: the server's models, the one named by ?model= (else the first) selected.
+ * Picking another reloads the page with its name, so every panel starts from that model.
+ */
+async function pickModel(): Promise<ModelEntry> {
+  let entries: ModelEntry[];
+  try {
+    const r = await fetch(MODEL_INDEX_URL, { cache: 'no-cache' });
+    if (!r.ok) throw new Error(`HTTP ${r.status} ${r.statusText}`.trim());
+    entries = ((await r.json()) as { models: ModelEntry[] }).models;
+  } catch (e) {
+    throw new Error(`Could not fetch ${MODEL_INDEX_URL}: ${(e as Error).message}`);
+  }
+  if (entries.length === 0) throw new Error('The server offers no model.');
+  const wanted = new URLSearchParams(location.search).get('model');
+  const chosen = entries.find((m) => m.name === wanted) ?? entries[0];
+  if (wanted !== null && chosen.name !== wanted) showError(`No model named '${wanted}' here; showing '${chosen.name}'.`);
+  ui.model.replaceChildren(...entries.map((m) => {
+    const o = document.createElement('option');
+    o.value = m.name;
+    const nll = m.levels === 2 && m.test_nats_per_image !== null
+      ? `${m.test_nats_per_image.toFixed(2)} nats/image`
+      : m.test_bits_per_dim !== null ? `${m.test_bits_per_dim.toFixed(3)} bits/dim` : null;
+    o.textContent = [m.title ?? m.name, nll].filter((x) => x !== null).join(' · ');
+    return o;
+  }));
+  ui.model.value = chosen.name;
+  ui.model.disabled = entries.length < 2;
+  ui.model.addEventListener('change', () => {
+    const q = new URLSearchParams(location.search);
+    q.set('model', ui.model.value);
+    location.search = q.toString();
+  });
+  ui.modelCard.hidden = !chosen.card;
+  ui.modelCard.href = `models/${encodeURIComponent(chosen.name)}/README.md`;
+  return chosen;
+}
+
 async function init(): Promise<void> {
   setBusy(false);
   ui.sampleForm.addEventListener('submit', (e) => { e.preventDefault(); run('sample', null, Number(ui.batch.value)); });
@@ -500,7 +551,8 @@ async function init(): Promise<void> {
   setupDrawing();
   try {
     ui.status.textContent = 'Fetching the model…';
-    await fetchModel();
+    const chosen = await pickModel();
+    await fetchModel(chosen.name);
     ui.status.textContent = 'Checking the weights…';
     const { info, backend } = await startWorker();
     state.info = info;

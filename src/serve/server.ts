@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { constants as fsConstants, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { constants as fsConstants, existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +11,12 @@ import type { AddressInfo } from 'node:net';
  *
  * Reachable paths form a fixed allow-list built at start-up:
  *
- *   /, /index.html          → <webDir>/index.html
- *   /assets/<name>          → every regular file under <webDir>/assets (sub-folders included)
- *   /model/config.json      → <modelDir>/config.json
- *   /model/model.safetensors → <modelDir>/model.safetensors
+ *   /, /index.html                  → <webDir>/index.html
+ *   /assets/<name>                  → every regular file under <webDir>/assets (sub-folders included)
+ *   /models/index.json              → the served models, in order (built in memory: modelIndex)
+ *   /models/<name>/config.json      → <dir>/config.json         for each served model
+ *   /models/<name>/model.safetensors → <dir>/model.safetensors
+ *   /models/<name>/README.md, samples.png → the model card and its grid, when present
  *
  * A request path is percent-decoded once and looked up verbatim; nothing is normalised or joined
  * to a directory, so `..`, encoded slashes and backslashes simply do not match (and are refused
@@ -25,9 +27,32 @@ import type { AddressInfo } from 'node:net';
  * must name a loopback host too (a guard against DNS rebinding).
  */
 
-export interface ServeOptions {
+/** One model the page can pick: its URL name and checkpoint directory. */
+export interface ServedModel {
+  /** URL path segment and the picker's key ([A-Za-z0-9][A-Za-z0-9._-]*). */
+  name: string;
   /** Checkpoint directory holding config.json and model.safetensors. */
-  modelDir: string;
+  dir: string;
+}
+
+/** An entry of /models/index.json: what the picker shows before a model is loaded. */
+export interface ModelIndexEntry {
+  name: string;
+  /** The model card's title (first line of README.md without '#'), or null. */
+  title: string | null;
+  arch: string | null;
+  /** Levels per colour value (binarised models are compared in nats/image, the rest in bits/dim). */
+  levels: number | null;
+  dataset: string | null;
+  test_nats_per_image: number | null;
+  test_bits_per_dim: number | null;
+  /** Whether README.md (the model card) is served. */
+  card: boolean;
+}
+
+export interface ServeOptions {
+  /** The models, the page's default first (at least one). */
+  models: ServedModel[];
   /** Built page (index.html and assets/); default: dist/web of this package. */
   webDir?: string;
   /** Default 127.0.0.1. */
@@ -48,7 +73,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const MODEL_ROUTES = { config: '/model/config.json', weights: '/model/model.safetensors' } as const;
+/** URL paths of a served model's files. */
+export const modelRoutes = (name: string) => ({
+  config: `/models/${name}/config.json`, weights: `/models/${name}/model.safetensors`,
+  card: `/models/${name}/README.md`, samples: `/models/${name}/samples.png`,
+}) as const;
+export const MODEL_INDEX_ROUTE = '/models/index.json';
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const DEFAULT_MAX_URL_LENGTH = 2048;
 /** How deep under assets/ files are picked up. */
 const MAX_ASSET_DEPTH = 4;
@@ -84,8 +115,10 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 interface Route {
-  /** The file as found under its root (may be a link inside the root). */
+  /** The file as found under its root (may be a link inside the root); '' for an in-memory body. */
   file: string;
+  /** Served instead of a file (the model index). */
+  body?: Buffer;
   /** Real path of the root directory the file must stay inside. */
   root: string;
   type: string;
@@ -117,7 +150,7 @@ function realDir(dir: string, what: string): string {
 }
 
 /** The allow-list: URL path → file. */
-export function buildRoutes(modelDir: string, webDir: string): Map<string, Route> {
+export function buildRoutes(models: ServedModel[], webDir: string): Map<string, Route> {
   const routes = new Map<string, Route>();
   const webRoot = realDir(webDir, 'web app directory');
   const index = join(webRoot, 'index.html');
@@ -148,13 +181,49 @@ export function buildRoutes(modelDir: string, webDir: string): Map<string, Route
   };
   walk(join(webRoot, 'assets'), '/assets/', 1);
 
-  const modelRoot = realDir(modelDir, 'model directory');
-  for (const [url, name] of [[MODEL_ROUTES.config, 'config.json'], [MODEL_ROUTES.weights, 'model.safetensors']] as const) {
-    // Added even when missing: the page then reports a readable 404 for the file.
-    routes.set(url, { file: join(modelRoot, name), root: modelRoot, type: contentType(name), cache: 'no-cache' });
+  if (models.length === 0) throw new Error('no model to serve');
+  const seen = new Set<string>();
+  for (const m of models) {
+    if (!MODEL_NAME.test(m.name)) throw new Error(`model directory '${m.dir}': its name '${m.name}' cannot be a URL segment (letters, digits, '.', '_', '-')`);
+    if (seen.has(m.name)) throw new Error(`two models named '${m.name}' (model directory '${m.dir}'); serve directories with different names`);
+    seen.add(m.name);
+    const modelRoot = realDir(m.dir, 'model directory');
+    const r = modelRoutes(m.name);
+    // config and weights are added even when missing: the page then reports a readable 404.
+    for (const [url, file] of [[r.config, 'config.json'], [r.weights, 'model.safetensors']] as const) {
+      routes.set(url, { file: join(modelRoot, file), root: modelRoot, type: contentType(file), cache: 'no-cache' });
+    }
+    for (const [url, file] of [[r.card, 'README.md'], [r.samples, 'samples.png']] as const) {
+      if (existsSync(join(modelRoot, file))) routes.set(url, { file: join(modelRoot, file), root: modelRoot, type: contentType(file), cache: 'no-cache' });
+    }
   }
+  const listing = Buffer.from(JSON.stringify({ models: models.map((m) => modelIndexEntry(m, routes.has(modelRoutes(m.name).card))) }));
+  routes.set(MODEL_INDEX_ROUTE, { file: '', body: listing, root: '', type: CONTENT_TYPES['.json'], cache: 'no-cache' });
   return routes;
 }
+
+/** What the picker shows of a model, read from its config.json and card (null where unreadable: the page reports why on loading it). */
+export function modelIndexEntry(m: ServedModel, card: boolean): ModelIndexEntry {
+  const e: ModelIndexEntry = { name: m.name, title: null, arch: null, levels: null, dataset: null, test_nats_per_image: null, test_bits_per_dim: null, card };
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  try {
+    const c = JSON.parse(readFileSync(join(m.dir, 'config.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
+    e.arch = typeof c.model?.arch === 'string' ? c.model.arch : null;
+    e.levels = num(c.model?.levels);
+    e.dataset = typeof c.training?.dataset === 'string' ? c.training.dataset.split(':')[0] : null;
+    e.test_nats_per_image = num(c.metrics?.test_nats_per_image);
+    e.test_bits_per_dim = num(c.metrics?.test_bits_per_dim);
+  } catch { /* left null */ }
+  if (card) {
+    try {
+      const first = readFileSync(join(m.dir, 'README.md'), 'utf8').split('\n', 1)[0];
+      e.title = first.replace(/^#+\s*/, '').trim().slice(0, 200) || null;
+    } catch { /* left null */ }
+  }
+  return e;
+}
+
+
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -220,6 +289,11 @@ export function createHandler(routes: Map<string, Route>, opts: { maxUrlLength?:
 
 async function send(req: IncomingMessage, res: ServerResponse, route: Route,
                     fail: (status: number, message: string) => void): Promise<void> {
+  if (route.body) {
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': route.type, 'Content-Length': String(route.body.length), 'Cache-Control': route.cache });
+    res.end(req.method === 'HEAD' ? undefined : route.body);
+    return;
+  }
   let real: string;
   try {
     real = realpathSync(route.file);
@@ -272,7 +346,7 @@ function urlHost(host: string): string {
 /** Starts the server; resolves once it listens. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const host = o.host ?? '127.0.0.1';
-  const routes = buildRoutes(o.modelDir, o.webDir ?? defaultWebDir());
+  const routes = buildRoutes(o.models, o.webDir ?? defaultWebDir());
   const loopbackOnly = isLoopback(host.toLowerCase());
   const server = createServer({ maxHeaderSize: 16 * 1024 }, createHandler(routes, { maxUrlLength: o.maxUrlLength, loopbackOnly }));
   server.headersTimeout = 10_000;
