@@ -134,8 +134,12 @@ interface Job {
   estimateMs: number | null;
 }
 
-/** Worker time per generated position of the last finished job: the next job's estimate. */
+/**
+ * Worker time per generated position (of all images) for the next job's estimate: from the
+ * worker's trial run on loading, then from the last finished job.
+ */
 let msPerPosition: number | null = null;
+let estimateSource = 'a short trial run';
 
 const formatSeconds = (ms: number) => `${Math.max(0.1, ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 let job: Job | null = null;
@@ -158,7 +162,7 @@ async function fetchModel(name: string): Promise<void> {
 }
 
 /** (Re)starts the worker and loads the model into it. */
-function startWorker(): Promise<{ info: ModelInfo; backend: BackendInfo }> {
+function startWorker(): Promise<{ info: ModelInfo; backend: BackendInfo; msPerPosition: number }> {
   worker?.terminate();
   const w = new Worker('assets/worker.js');
   worker = w;
@@ -193,7 +197,7 @@ function onJobMessage(m: FromWorker): void {
       (j.estimateMs === null ? '' : ` of about ${formatSeconds(j.estimateMs)}`);
   } else if (m.type === 'done') {
     job = null;
-    if (j.positions > 0) msPerPosition = m.ms / j.positions;
+    if (j.positions > 0) { msPerPosition = m.ms / j.positions; estimateSource = 'the last run'; }
     renderGrid(j.canvas, m.labels, j.request.count, j.cols, Infinity);
     ui.progress.value = 1;
     const what = j.kind === 'sample' ? `${j.request.count} sample${j.request.count > 1 ? 's' : ''}` : `${j.request.count} completion${j.request.count > 1 ? 's' : ''}`;
@@ -266,7 +270,7 @@ function run(kind: 'sample' | 'complete', given: SampleRequest['given'], count: 
   job.estimateMs = msPerPosition === null ? null : msPerPosition * positions;
   job.statusEl.textContent = job.estimateMs === null
     ? 'starting…'
-    : `starting… (about ${formatSeconds(job.estimateMs)}, estimated from the last run)`;
+    : `starting… (about ${formatSeconds(job.estimateMs)}, estimated from ${estimateSource})`;
   setBusy(true);
   worker.postMessage(request);
 }
@@ -554,7 +558,8 @@ async function init(): Promise<void> {
     const chosen = await pickModel();
     await fetchModel(chosen.name);
     ui.status.textContent = 'Checking the weights…';
-    const { info, backend } = await startWorker();
+    const { info, backend, msPerPosition: trial } = await startWorker();
+    msPerPosition = trial;
     state.info = info;
     state.backend = backend;
     ui.backend.textContent = backend.name === 'wasm'

@@ -46,7 +46,8 @@ export interface BackendInfo {
 }
 
 export type FromWorker =
-  | { type: 'loaded'; info: ModelInfo; backend: BackendInfo }
+  /** msPerPosition: worker time per generated position of one image, from a short trial run. */
+  | { type: 'loaded'; info: ModelInfo; backend: BackendInfo; msPerPosition: number }
   /** Partial labels: positions < start + done are final, the rest 0. */
   | { type: 'progress'; id: number; done: number; total: number; labels: Uint8Array }
   | { type: 'done'; id: number; labels: Uint8Array; ms: number; previewAgreed: boolean }

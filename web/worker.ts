@@ -90,13 +90,30 @@ function sample(r: SampleRequest): void {
   post({ type: 'done', id: r.id, labels, ms, previewAgreed: agreed }, [labels.buffer]);
 }
 
+/**
+ * Worker time per generated position and image, from completing the last image row of one blank
+ * image (the prefill is included, so it errs long): the page's estimate before its first job.
+ */
+function calibrate(m: AutoregressiveModel): number {
+  const { channels: C, height: H, width: W } = m.config;
+  const positions = Math.min(C * W, C * H * W);
+  const labels = new Uint8Array(C * H * W);
+  const t0 = performance.now();
+  sampleBest(m, {
+    count: 1, temperature: 1, seed: 0, given: { labels, observed: labels.length - positions },
+    classes: m.config.numClasses > 0 ? Int32Array.of(0) : null,
+  });
+  return (performance.now() - t0) / positions;
+}
+
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   try {
     if (msg.type === 'load') {
       const loaded = parseCheckpoint(msg.configText, new Uint8Array(msg.weights));
       model = loaded.model;
-      post({ type: 'loaded', info: loaded.info, backend: await backend });
+      const info = await backend;
+      post({ type: 'loaded', info: loaded.info, backend: info, msPerPosition: calibrate(model) });
     } else if (msg.type === 'sample') {
       sample(msg);
     }
