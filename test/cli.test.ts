@@ -40,6 +40,19 @@ test('train → eval --json → sample: a tiny binarised MNIST model end to end'
   assert.ok(img.width > 56 && img.height > 56);
 });
 
+test('eval takes the data flags left out from the data the checkpoint was trained on', () => {
+  const thresholded = join(dir, 'thresholded');
+  const t = cli('train', '--dataset', 'mnist', '--binarise', 'threshold', '--limit', '64', '--levels', '2', '--hidden', '8', '--out-hidden', '8',
+    '--blocks', '1', '--batch', '16', '--steps', '1', '--samples', '0', '--no-progress', '--out', thresholded);
+  assert.equal(t.code, 0, t.err);
+  const own = cli('eval', '--model', thresholded, '--limit', '16', '--json');
+  assert.equal(own.code, 0, own.err);
+  assert.equal((JSON.parse(own.out) as { binarise: string }).binarise, 'threshold');
+  const given = cli('eval', '--model', thresholded, '--binarise', 'stochastic', '--limit', '16', '--json');
+  assert.equal(given.code, 0, given.err);
+  assert.equal((JSON.parse(given.out) as { binarise: string }).binarise, 'stochastic', 'a flag given wins');
+});
+
 test('--help works on every command', () => {
   for (const c of ['train', 'eval', 'sample', 'complete', 'bench', 'serve']) {
     const r = cli(c, '--help');

@@ -1,6 +1,6 @@
 import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
-import { addBackendOption, addDataOptions, datasetSpec, intArg, type DataFlags } from './options.js';
+import { addBackendOption, addDataOptions, datasetSpec, intArg, withRecordedData, type DataFlags } from './options.js';
 import { choice, UsageError } from './args.js';
 import { loadDataset } from '../data/datasets.js';
 import { fixedLevels } from '../data/levels.js';
@@ -31,13 +31,17 @@ export function evalCommand(): Command {
     .option('--json', 'print one JSON object', false)
     .option('--live-weights', 'for a model trained with --ema: evaluate the live training weights instead of their average', false)
     .option('--no-progress', 'no progress bar')
-    .action((f: EvalFlags) => runEval(f));
+    .addHelpText('after', '\nData flags left out (--dataset, --colour, --binarise, --data-dir) take the values the checkpoint was trained ' +
+      'with (config.json training.dataset), else the defaults above.')
+    .action((f: EvalFlags, c: Command) => runEval(f, (name) => c.getOptionValueSource(name) === 'cli'));
   return cmd;
 }
 
-function runEval(f: EvalFlags): void {
-  const backend = setupBackend(f);
-  const { model } = loadModel(f.model, { live: f.liveWeights });
+function runEval(flags: EvalFlags, given: (name: string) => boolean): void {
+  const backend = setupBackend(flags);
+  const { model, training } = loadModel(flags.model, { live: flags.liveWeights });
+  // Its own data by default (a --limit of training is not the test protocol: not taken).
+  const f = withRecordedData(flags, given, training?.dataset, ['dataset', 'colour', 'binarise']);
   const c = model.config;
   // The same colouring seed as training is not needed: colouring is a function of (seed, split).
   const set = loadDataset(datasetSpec(f, 0), f.split);

@@ -3,6 +3,7 @@ import { choice, floatArg, intArg, UsageError } from './args.js';
 import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
 import { ARCHS, BASE_FIELDS, ConfigError, defaultPixelCnnConfig, parseModelConfig, type Arch, type FieldSpec, type ModelConfig } from '../models/config.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/png.js';
+import type { DatasetRecord } from '../train/checkpoint-format.js';
 
 /** Flags shared by the commands that read a data set. */
 export function addDataOptions(cmd: Command): Command {
@@ -33,6 +34,33 @@ export interface DataFlags {
   binarise: 'stochastic' | 'threshold';
   limit?: number;
   maxImagePixels: number;
+}
+
+/** Data flags and the field of a checkpoint's data-set record (config.json training.dataset) each corresponds to. */
+export const DATA_FLAGS = [
+  ['dataset', '--dataset', 'name'], ['colour', '--colour', 'colour'], ['binarise', '--binarise', 'binarise'], ['limit', '--limit', 'limit'],
+] as const satisfies readonly (readonly [keyof DataFlags, string, keyof DatasetRecord])[];
+
+/**
+ * The data flags with the ones the user left out taken from the data set a checkpoint was trained
+ * on (`keys`: which of DATA_FLAGS; the recorded --data-dir too, unless given), so that a model is
+ * evaluated or continued on its own data by default. `check` sees each flag given, with the
+ * recorded value, before anything is filled in.
+ */
+export function withRecordedData<F extends DataFlags>(f: F, given: (name: string) => boolean, recorded: DatasetRecord | undefined,
+                                                      keys: readonly (typeof DATA_FLAGS)[number][0][] = DATA_FLAGS.map((d) => d[0]),
+                                                      check?: (flag: string, value: unknown, recordedValue: unknown) => void): F {
+  const out: F = { ...f };
+  if (!recorded) return out; // written before the data set was recorded: the flags say it
+  for (const [name, flag, key] of DATA_FLAGS) {
+    const value = recorded[key];
+    if (!keys.includes(name) || value === null) continue;
+    if (given(name)) check?.(flag, f[name], value);
+    else Object.assign(out, { [name]: value });
+  }
+  // The data's location may move; a --data-dir given now wins.
+  if (!given('dataDir') && recorded.dataDir !== null) out.dataDir = recorded.dataDir;
+  return out;
 }
 
 export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {

@@ -1,7 +1,7 @@
 import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { addBackendOption, addDataOptions, addModelOptions, datasetSpec, floatArg, intArg, modelConfigFromFlags, type DataFlags, type ModelFlags } from './options.js';
+import { addBackendOption, addDataOptions, addModelOptions, datasetSpec, floatArg, intArg, modelConfigFromFlags, withRecordedData, type DataFlags, type ModelFlags } from './options.js';
 import { choice } from './args.js';
 import { loadDataset } from '../data/datasets.js';
 import { createModel } from '../models/index.js';
@@ -79,11 +79,6 @@ const MODEL_FLAGS = [
   ['layers', '--layers', 'layers'], ['kernel', '--kernel', 'kernel'], ['firstKernel', '--first-kernel', 'firstKernel'],
 ] as const satisfies readonly (readonly [keyof ModelFlags, string, string])[];
 
-/** Data flags and the field of the checkpoint's data-set record each corresponds to. */
-const DATA_FLAGS = [
-  ['dataset', '--dataset', 'name'], ['colour', '--colour', 'colour'], ['binarise', '--binarise', 'binarise'], ['limit', '--limit', 'limit'],
-] as const satisfies readonly (readonly [keyof DataFlags, string, keyof DatasetRecord])[];
-
 /**
  * --resume: the model and data flags the user gave must agree with the checkpoint (an error names
  * both values); the ones left out take the checkpoint's values. Returns the flags to train with.
@@ -101,21 +96,9 @@ function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: Loaded
   if (given('conditional') && f.conditional !== conditional) {
     throw new UsageError(`--conditional contradicts ${where} (an unconditional model); ${hint}`);
   }
-  const out: TrainFlags = { ...f };
-  const recorded = ck.training?.dataset;
-  if (!recorded) return out; // written before the data set was recorded: the flags say it
-  for (const [name, flag, key] of DATA_FLAGS) {
-    const value = recorded[key];
-    if (value === null) continue;
-    if (given(name)) {
-      if (f[name] !== value) throw new UsageError(`${flag} ${String(f[name])} contradicts ${where} (trained with ${flag} ${String(value)}); ${hint}`);
-    } else {
-      Object.assign(out, { [name]: value });
-    }
-  }
-  // The data's location may move; a --data-dir given now wins.
-  if (!given('dataDir') && recorded.dataDir !== null) out.dataDir = recorded.dataDir;
-  return out;
+  return withRecordedData(f, given, ck.training?.dataset, undefined, (flag, value, recorded) => {
+    if (value !== recorded) throw new UsageError(`${flag} ${String(value)} contradicts ${where} (trained with ${flag} ${String(recorded)}); ${hint}`);
+  });
 }
 
 async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Promise<void> {
