@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig, type PixelCnnPlusPlusConfig } from '../src/models/pixelcnn-plus-plus.js';
 import { sampleNaive } from '../src/sample/naive.js';
 import { sampleCached } from '../src/sample/cached.js';
+import { loadNativeAddon, nativeLoadError } from '../src/backend/native.js';
 import { checkExact, randomLabels, sharpen, withBackend } from './sampler-checks.js';
 
 const tiny = (over: Partial<PixelCnnPlusPlusConfig> = {}): PixelCnnPlusPlusConfig =>
@@ -64,7 +65,25 @@ test('pixelcnn++: a 28×28 image (two halvings, 28 → 14 → 7) samples with ex
   checkExact(sharpen(new PixelCnnPlusPlus(tiny({ filters: 4, height: 28, width: 28 }), 1), 4), { count: 1, seed: 1 });
 }));
 
+test('pixelcnn++: images of 1×1, 2×3 and 3×1 (halvings down to one pixel) sample with exact logits, like the naive sampler', () => withBackend('js', () => {
+  for (const [height, width] of [[1, 1], [2, 3], [3, 1]]) {
+    const model = sharpen(new PixelCnnPlusPlus(tiny({ channels: 3, height, width }), height + width), 4);
+    const o = { count: 2, seed: 4 };
+    assert.deepEqual(checkExact(model, o), sampleNaive(model, o), `${height}×${width}`);
+  }
+}));
+
+test('pixelcnn++: on the native backend (its GEMM) the logits are exact too, and the images the js backend\'s', (t) => {
+  if (!loadNativeAddon()) {
+    if (process.env.PIXELCNN_REQUIRE_NATIVE === '1') assert.fail(`PIXELCNN_REQUIRE_NATIVE=1 but the native addon is unavailable: ${nativeLoadError()}`);
+    return t.skip(`native addon unavailable: ${nativeLoadError()}`);
+  }
+  const model = sharpen(new PixelCnnPlusPlus(tiny({ channels: 3, numClasses: 2, filters: 8 }), 21), 4);
+  const o = { count: 3, seed: 8, classes: Int32Array.of(1, 0, 1), given: { labels: randomLabels(3 * 3 * 42, 4, 2), observed: 9 * 3 } };
+  assert.deepEqual(withBackend('native', () => checkExact(model, o)), withBackend('js', () => sampleCached(model, o)));
+});
+
 test('pixelcnn++: a conditional model without class labels is an error', () => withBackend('js', () => {
   const model = new PixelCnnPlusPlus(tiny({ numClasses: 3 }), 1);
-  assert.throws(() => sampleCached(model, { count: 2 }), /class/);
+  assert.throws(() => sampleCached(model, { count: 2 }), /the model is class-conditional \(3 classes\): give one class per image/);
 }));
