@@ -19,7 +19,6 @@ import { PNG } from 'pngjs';
 import { createModel, type AutoregressiveModel, type ModelConfig, type ModelConfigInput } from '../src/models/index.js';
 import { loadCheckpoint, loadParamsInto, saveCheckpoint } from '../src/train/checkpoint.js';
 import { sampleCached } from '../src/sample/cached.js';
-import { sampleNaive } from '../src/sample/naive.js';
 import { quantiseValue } from '../src/data/quantise.js';
 import { useBackend } from '../src/backend/index.js';
 import { startServer, type RunningServer, type ServedModel } from '../src/serve/server.js';
@@ -315,8 +314,7 @@ test('a class-conditional model: the page offers the classes and draws the chose
   if (skipIfNoBrowser(t)) return;
   const dir = join(root, 'conditional');
   try {
-    // The residual PixelCNN is unconditional: the gated one takes classes. Small, since it may
-    // need the naive sampler (one full forward pass per pixel).
+    // The residual PixelCNN is unconditional: the gated one takes classes.
     makeCheckpoint(dir, {}, 5, {
       arch: 'gated', channels: 1, levels: 2, likelihood: 'softmax', height: 12, width: 12, numClasses: 10,
       hidden: 8, outHidden: 8, layers: 2, kernel: 3, firstKernel: 3,
@@ -356,15 +354,7 @@ test('a class-conditional model: the page offers the classes and draws the chose
   const got = await lastSamples(page);
   assert.deepEqual(got.classes, [7, 7, 7, 7]);
   const opts = { count: 4, seed: 5, temperature: 0.8, classes: Int32Array.from([7, 7, 7, 7]) };
-  let want: Uint8Array;
-  try {
-    want = sampleCached(cond, opts);
-  } catch (e) {
-    // What the page's worker does for an architecture the cached sampler does not cover yet.
-    if (!/cached sampling is not implemented/.test((e as Error).message)) throw e;
-    want = sampleNaive(cond, opts);
-  }
-  assert.deepEqual(Uint8Array.from(got.labels), want);
+  assert.deepEqual(Uint8Array.from(got.labels), sampleCached(cond, opts));
   await page.screenshot({ path: join(artifacts, 'browser-conditional.png'), fullPage: true });
   await page.close();
 });
@@ -395,6 +385,30 @@ test('the model picker lists every served model, loads the one picked, and links
   page = await openPage(`${url}?model=nope`);
   assert.equal(await errorText(page), "No model named 'nope' here; showing 'tiny'.");
   assert.equal(await page.inputValue('#model'), 'tiny');
+  await page.close();
+});
+
+test('a PixelCNN++ model: the page samples it (cached sampler) and draws what Node draws', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const dir = join(root, 'pixelcnn-pp');
+  makeCheckpoint(dir, {}, 3, {
+    arch: 'pixelcnn++', channels: 1, levels: 2, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
+    filters: 8, resnets: 1, dropout: 0,
+  });
+  const ck = loadCheckpoint(dir);
+  const pp = createModel(ck.modelConfig);
+  loadParamsInto(pp, ck.params, dir);
+  const page = await openPage(await serve(dir));
+  assert.equal(await errorText(page), '');
+  await page.fill('#seed', '9');
+  await page.fill('#temperature', '1');
+  await page.fill('#batch', '4');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.equal(await errorText(page), '');
+  const got = await lastSamples(page);
+  assert.deepEqual(Uint8Array.from(got.labels), sampleCached(pp, { count: 4, seed: 9, temperature: 1 }));
+  t.diagnostic(`browser: 4 PixelCNN++ samples of 28×28 (8 filters, 1 resnet) in ${got.ms.toFixed(0)} ms on wasm`);
   await page.close();
 });
 

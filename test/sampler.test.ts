@@ -10,15 +10,12 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import { Tensor } from '../src/tensor/tensor.js';
-import { noGrad } from '../src/tensor/autograd.js';
-import { Rng } from '../src/random/rng.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
 import { GatedPixelCnn, defaultGatedPixelCnnConfig, type GatedPixelCnnConfig } from '../src/models/gated-pixelcnn.js';
 import type { AutoregressiveModel } from '../src/models/model.js';
-import { sampleNaive, type SampleOptions } from '../src/sample/naive.js';
+import { sampleNaive } from '../src/sample/naive.js';
 import { sampleCached } from '../src/sample/cached.js';
-import { useBackend, kernels } from '../src/backend/index.js';
+import { checkExact, randomLabels, sharpen, withBackend } from './sampler-checks.js';
 import { loadNativeAddon, nativeLoadError } from '../src/backend/native.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { imagesToLevels } from '../src/cli/complete.js';
@@ -28,54 +25,6 @@ const requireNative = process.env.PIXELCNN_REQUIRE_NATIVE === '1';
 
 const tiny = (over: Partial<PixelCnnConfig>): PixelCnnConfig =>
   ({ ...defaultPixelCnnConfig, hidden: 16, outHidden: 12, blocks: 2, levels: 4, height: 6, width: 5, ...over });
-
-/** Makes the random model's logits spread out (default init gives near-uniform distributions). */
-function sharpen<M extends AutoregressiveModel>(model: M, factor: number): M {
-  for (const p of model.parameters().values()) if (p.name?.startsWith('out2')) for (let i = 0; i < p.size; i++) p.data[i] *= factor;
-  return model;
-}
-
-function withBackend<T>(name: 'js' | 'native', f: () => T): T {
-  const before = kernels().name;
-  useBackend(name);
-  try { return f(); } finally { useBackend(before); }
-}
-
-/** Logits of every position (pixel·C + colour) of the finished images, (count, perColour) per position. */
-function fullForwardLogits(model: AutoregressiveModel, labels: Uint8Array, count: number, classes: Int32Array | null = null): Float32Array[] {
-  const { channels: C, levels: L, height: H, width: W, likelihood } = model.config;
-  const HW = H * W, perColour = likelihood === 'sigmoid' ? 1 : L;
-  const x = new Tensor(Float32Array.from(labels, (v) => v / (L - 1)), [count, C, H, W]);
-  const out = noGrad(() => model.forward(x, classes)).data;
-  return Array.from({ length: C * HW }, (_, pos) => {
-    const p = Math.floor(pos / C), c = pos % C, a = new Float32Array(count * perColour);
-    for (let b = 0; b < count; b++) for (let k = 0; k < perColour; k++) a[b * perColour + k] = out[((b * perColour + k) * C + c) * HW + p];
-    return a;
-  });
-}
-
-/** Runs the sampler recording the logits of every draw; checks them against the final image's forward pass. */
-function checkExact(model: AutoregressiveModel, o: SampleOptions, sampler = sampleCached): Uint8Array {
-  const recorded = new Map<number, Float32Array>();
-  const labels = sampler(model, { ...o, onLogits: (pos, l) => recorded.set(pos, Float32Array.from(l)) });
-  const { channels: C, height: H, width: W } = model.config;
-  const start = o.given ? o.given.observed : 0;
-  assert.equal(recorded.size, C * H * W - start, 'one onLogits call per generated position');
-  const full = fullForwardLogits(model, labels, o.count, o.classes ?? null);
-  let maxDiff = 0, maxRef = 0;
-  for (const [pos, l] of recorded) {
-    const ref = full[pos];
-    for (let i = 0; i < l.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(l[i] - ref[i])); maxRef = Math.max(maxRef, Math.abs(ref[i])); }
-  }
-  assert.ok(maxRef > 0, 'logits are not all zero');
-  assert.ok(maxDiff / maxRef < 1e-4, `relative error ${maxDiff / maxRef} ≥ 1e-4`);
-  return labels;
-}
-
-function randomLabels(n: number, levels: number, seed: number): Uint8Array {
-  const r = new Rng(seed);
-  return Uint8Array.from({ length: n }, () => r.int(levels));
-}
 
 for (const C of [1, 3] as const) {
   for (const L of [4, 256]) {

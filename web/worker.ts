@@ -5,7 +5,6 @@
  * labels, which it hands to onProgress) and the final labels at the end.
  */
 import { sampleCached } from '../src/sample/cached.js';
-import { sampleNaive, type SampleOptions } from '../src/sample/naive.js';
 import type { AutoregressiveModel } from '../src/models/index.js';
 import { parseCheckpoint } from './checkpoint.js';
 import type { BackendInfo, FromWorker, SampleRequest, ToWorker } from './protocol.js';
@@ -31,19 +30,6 @@ function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, { transfer });
 }
 
-/**
- * The cached sampler, or the naive one for an architecture the cached sampler does not cover yet
- * (it says so before drawing anything, so nothing has been consumed from the options' callbacks).
- */
-export function sampleBest(m: AutoregressiveModel, o: SampleOptions): Uint8Array {
-  try {
-    return sampleCached(m, o);
-  } catch (e) {
-    if (e instanceof Error && /cached sampling is not implemented/.test(e.message)) return sampleNaive(m, o);
-    throw e;
-  }
-}
-
 /** Whether `a` and `b` (count, C, H, W) agree at every position in raster order below `upTo`. */
 function prefixAgrees(a: Uint8Array, b: Uint8Array, count: number, C: number, HW: number, upTo: number): boolean {
   if (a.length !== b.length) return false;
@@ -67,7 +53,7 @@ function sample(r: SampleRequest): void {
   let last = performance.now();
 
   const t0 = performance.now();
-  const labels = sampleBest(model, {
+  const labels = sampleCached(model, {
     count: r.count,
     temperature: r.temperature,
     seed: r.seed,

@@ -125,7 +125,7 @@ function runComplete(f: CompleteFlags): void {
   for (let i = 0; i < N; i++) given.set(originals.subarray(Math.floor(i / S) * size, (Math.floor(i / S) + 1) * size), i * size);
   const progress = new Progress('complete', size - observed, f.progress);
   const t0 = performance.now();
-  const sampler = pickSampler(f.naive, model);
+  const sampler = pickSampler(f.naive);
   const labels = sampler.sample(model, {
     count: N, seed: f.seed, temperature: f.temperature, classes, given: { labels: given, observed },
     onProgress: (d, t) => progress.update(d, `${d}/${t} positions`),

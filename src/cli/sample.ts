@@ -4,7 +4,6 @@ import { addBackendOption, floatArg, intArg } from './options.js';
 import { sampleNaive, type SampleOptions } from '../sample/naive.js';
 import { sampleCached } from '../sample/cached.js';
 import type { AutoregressiveModel } from '../models/model.js';
-import type { Arch } from '../models/config.js';
 import { Progress } from './progress.js';
 import { checkOutputFile, loadModel, setupBackend, writeSampleGrid } from './common.js';
 import { UsageError } from './args.js';
@@ -23,18 +22,11 @@ interface SampleFlags {
   threads?: number;
 }
 
-/** Architectures the cached sampler covers; the others are sampled naively. */
-const CACHED_ARCHS: readonly Arch[] = ['pixelcnn', 'gated'];
-
 /**
- * The sampler the CLI uses: cached (incremental) by default, the straightforward one with --naive
- * or for an architecture the cached sampler does not cover yet (with a one-line note on stderr).
+ * The sampler the CLI uses: cached (incremental, every architecture has one) by default, the
+ * straightforward one with --naive.
  */
-export function pickSampler(naive: boolean, model: AutoregressiveModel): { sample: (model: AutoregressiveModel, o: SampleOptions) => Uint8Array; name: 'naive' | 'cached' } {
-  if (!naive && !CACHED_ARCHS.includes(model.config.arch)) {
-    console.error(`note: the cached sampler does not cover --arch ${model.config.arch} yet; using the naive sampler (one forward pass per pixel and colour)`);
-    naive = true;
-  }
+export function pickSampler(naive: boolean): { sample: (model: AutoregressiveModel, o: SampleOptions) => Uint8Array; name: 'naive' | 'cached' } {
   return naive ? { sample: sampleNaive, name: 'naive' } : { sample: sampleCached, name: 'cached' };
 }
 
@@ -80,7 +72,7 @@ function runSample(f: SampleFlags): void {
   const cols = f.class === 'all' ? f.n : f.cols;
   const progress = new Progress('sample', c.channels * c.height * c.width, f.progress);
   const t0 = performance.now();
-  const sampler = pickSampler(f.naive, model);
+  const sampler = pickSampler(f.naive);
   const labels = sampler.sample(model, {
     count, seed: f.seed, temperature: f.temperature, classes,
     onProgress: (d, t) => progress.update(d, `${d}/${t} positions`),

@@ -200,7 +200,7 @@ async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Pr
     const sp = new Progress('sample', c.channels * c.height * c.width, f.progress);
     // Class-conditional models: the grid cycles through the classes.
     const classes = c.numClasses > 0 ? Int32Array.from({ length: f.samples }, (_, i) => i % c.numClasses) : null;
-    const labels = pickSampler(false, model).sample(model, { count: f.samples, seed: f.seed, classes, onProgress: (d, t) => sp.update(d, `${d}/${t} positions`) });
+    const labels = pickSampler(false).sample(model, { count: f.samples, seed: f.seed, classes, onProgress: (d, t) => sp.update(d, `${d}/${t} positions`) });
     sp.stop();
     const file = join(f.out, 'samples.png');
     writeSampleGrid(file, labels, f.samples, model, c.height, c.width);

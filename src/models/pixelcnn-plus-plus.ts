@@ -117,8 +117,16 @@ class ShiftedConv {
 
   /** The stride-1 convolution of x (transposed: of the zero-interleaved x), plus `residual`. */
   forward(x: Tensor, residual: Tensor | null = null): Tensor {
-    const w = placeKernel(this.weight, 3, 3, this.top, this.left, this.transposed);
-    return conv2d(x, w, this.bias, this.mask, { residual });
+    const { weight, bias, mask } = this.placed();
+    return conv2d(x, weight, bias, mask, { residual });
+  }
+
+  /**
+   * The 3×3 'same' convolution this layer runs: weight (O, I, 3, 3) placed (flipped when
+   * transposed), its window's mask, bias. The cached sampler packs it (src/sample/incremental).
+   */
+  placed(): { weight: Tensor; bias: Tensor; mask: ConvMask } {
+    return { weight: placeKernel(this.weight, 3, 3, this.top, this.left, this.transposed), bias: this.bias, mask: this.mask };
   }
 
   params(): Tensor[] {

@@ -29,6 +29,11 @@
  *     (input colour c feeds only filters of colour > c at the centre tap), so recomputing at the
  *     last colour yields the values a full forward pass of the finished image gives.
  *     An implementation must not allocate per call (preallocate per batch).
+ *     It may also compute on its own schedule as long as the outputs are these: PixelCNN++
+ *     (pixelcnn-plus-plus.ts) has layers that read ahead of the pixel in raster order and stride-2
+ *     layers, so it computes each position of each layer once, after the last pixel its receptive
+ *     field reads, and since nothing at a pixel reads that pixel, every colour's call reads the
+ *     features computed at the first.
  *
  * New architectures plug in by implementing this interface in src/sample/incremental/<arch>.ts
  * (packing weights with pack.ts; the prefill runs the model's own forward with an observer,

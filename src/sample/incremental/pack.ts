@@ -19,8 +19,12 @@ export interface PackedLayer {
   bias: Float32Array;
 }
 
-/** Packs a layer's masked weights as (K, O) over its live taps, optionally keeping only some output filters. */
-export function packLayer(layer: Conv2dLayer, filters?: number[]): PackedLayer {
+/**
+ * Packs a layer's masked weights as (K, O) over its live taps, optionally keeping only some output
+ * filters. Any odd-sized kernel with its mask (a Conv2dLayer, or a shifted convolution's weight
+ * placed in its 3×3 kernel) packs the same way.
+ */
+export function packLayer(layer: Pick<Conv2dLayer, 'weight' | 'bias' | 'mask'>, filters?: number[]): PackedLayer {
   const [Oall, I, KH, KW] = layer.weight.shape;
   const KK = KH * KW, cy = KH >> 1, cx = KW >> 1;
   const outs = filters ?? Array.from({ length: Oall }, (_, o) => o);
