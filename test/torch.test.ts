@@ -479,6 +479,15 @@ test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `pixelcnn_torch: error: ${cfgFile}: unknown key 'blokcs' in the PixelCNN config (did you mean 'blocks'?); ` +
     'known keys: arch, channels, levels, likelihood, mixtures, height, width, numClasses, hidden, outHidden, blocks\n');
+  // Level labels for the NLL: of x's shape, integers below the model's levels (4 here).
+  const good = fresh('good');
+  saveCheckpoint(good, { modelConfig: { ...ARCH_CASES[0].config }, params: createModel(ARCH_CASES[0].config).parameters() });
+  const xFile = fresh('labels') + '.safetensors';
+  writeFileSync(xFile, encodeSafetensors(new Map([['x', { shape: [1, 1, 28, 28], data: new Float32Array(784) }],
+    ['labels', { shape: [1, 1, 28, 28], data: new Float32Array(784).fill(4) }]])));
+  const lab = run(python, ['-m', 'pixelcnn_torch', 'logits', '--model', good, '--input', xFile, '--output', fresh('y')]);
+  assert.equal(lab.status, 1);
+  assert.equal(lab.stderr, `pixelcnn_torch: error: ${xFile}: "labels" must hold level labels in [0, 4), got 4\n`);
   const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
   assert.equal(b.status, 1);
   assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');

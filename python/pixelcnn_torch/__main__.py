@@ -58,7 +58,13 @@ def main(argv=None):
             with torch.no_grad():
                 out = {'logits': model(tensors['x'], None if cls is None else cls.long())}
                 if 'labels' in tensors:
-                    out['nll'] = nll_per_image(out['logits'], tensors['labels'].round().to(torch.uint8), model.config)
+                    y, L = tensors['labels'], model.config['levels']
+                    if y.shape != tensors['x'].shape:
+                        raise DataError(f'{a.input}: "labels" {list(y.shape)} must have the shape of "x" {list(tensors["x"].shape)}')
+                    bad = ~((y == y.round()) & (y >= 0) & (y < L))
+                    if bool(bad.any()):
+                        raise DataError(f'{a.input}: "labels" must hold level labels in [0, {L}), got {float(y[bad][0]):g}')
+                    out['nll'] = nll_per_image(out['logits'], y.to(torch.uint8), model.config)
             write_file_atomic(a.output, encode(out, {'format': 'pt'}))
         elif a.command == 'eval':
             if a.limit is not None and a.limit < 1:

@@ -15,8 +15,8 @@ MIN_LOG_SCALE = -7.0  # ops/logistic-mixture.ts MIN_LOG_SCALE
 
 
 def logistic_mixture_nll(params, labels, levels, mixtures):
-    """−ln p of each colour value's pixel under a mixture of K discretised logistics, summed over
-    the colours: (B, H, W), in the dtype of `params`. params (B, K·max(3, C + 1)·C, H, W) laid out as
+    """−ln p of each pixel (its colours jointly) under a mixture of K discretised logistics: (B, H, W),
+    in the dtype of `params`. params (B, K·max(3, C + 1)·C, H, W) laid out as
     src/ops/logistic-mixture.ts mixtureLayout says (slot j of colour c in filter j·C + c; slots
     [0, K) means, [K, 2K) log-scales, [2K, 3K) the mixture logits in colour 0's group and the
     coefficient on colour 0 in the others', [3K, 4K) the coefficient on colour 1); labels (B, C, H, W)
@@ -39,7 +39,7 @@ def logistic_mixture_nll(params, labels, levels, mixtures):
     centred = x[:, None] - mu
     a, b = u * (centred + delta), u * (centred - delta)  # the bin's upper and lower edges, standard units
     lo, hi = (v == 0)[:, None], (v == levels - 1)[:, None]
-    zero = torch.zeros((), dtype=params.dtype)
+    zero = params.new_zeros(())
     lp = torch.where(hi, zero, F.logsigmoid(a)) + torch.where(lo, zero, F.logsigmoid(-b))
     d = 2 * delta * u  # a − b
     wide = d > 1e-8
