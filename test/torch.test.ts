@@ -264,8 +264,9 @@ test('torch: the logistic mixture NLL and its gradient agree with ours where bin
     for (let b = 0; b < B; b++) for (let f = 0; f < filters; f++) for (let s = 0; s < S; s++) {
       const slot = Math.floor(f / C), u = rng.uniform() * 2 - 1;
       // Means far outside [−1, 1] (the bins' masses underflow), log-scales from below the clamp
-      // (−7) to far past the bin width's small-width branch (2e^−s/(L − 1) < 1e-8).
-      const value = slot < K ? 30 * u : slot < 2 * K ? 28 + 80 * u : slot < 3 * K && f % C === 0 ? 6 * u : 4 * u;
+      // (−7) past the small-width branch (2e^−s/(L − 1) < 1e-8) to where e^−s is 0 even in float64.
+      const logScale = u > 0.6 ? 900 * u : 28 + 80 * u;
+      const value = slot < K ? 30 * u : slot < 2 * K ? logScale : slot < 3 * K && f % C === 0 ? 6 * u : 4 * u;
       params[(b * filters + f) * S + s] = value;
     }
     for (let i = 0; i < labels.length; i++) labels[i] = i % 3 === 0 ? 0 : i % 3 === 1 ? L - 1 : rng.int(L);
