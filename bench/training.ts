@@ -2,6 +2,7 @@
  * Training throughput, ours against PyTorch in one run (the machines are shared and noisy, so
  * only the ratio of back-to-back runs means much):
  *   npm run build && node dist/bench/training.js [--levels 256 --hidden 128 --out-hidden 32 --blocks 7 --batch 32 --steps 20]
+ *   node dist/bench/training.js --arch pixelcnn++ --filters 32 --resnets 1 --likelihood logistic-mixture --mixtures 10 --batch 16
  * Runs `pixelcnn bench --json` and, where /usr/bin/python3 has torch, bench/torch_train.py with
  * the same flags, alternating them `--rounds` times; prints a table and the ratio of medians.
  */

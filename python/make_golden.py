@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes test/golden/: small checkpoints made by the PyTorch twin, fixed inputs and the logits
-PyTorch computes for them, so test/torch.test.ts checks the TypeScript models against PyTorch on
+"""Writes test/golden/: small checkpoints made by the PyTorch twin, fixed inputs, the outputs
+PyTorch computes for them and the per-image NLL of the inputs' levels, so test/torch.test.ts checks the TypeScript models against PyTorch on
 machines without PyTorch. Rerun (and commit the result) only when an architecture changes on
 purpose; bump GOLDEN_VERSION when the layout of these files changes.
 
@@ -15,10 +15,11 @@ import torch
 
 from pixelcnn_torch.checkpoint import save_checkpoint, write_file_atomic
 from pixelcnn_torch.config import parse_model_config
+from pixelcnn_torch.likelihood import nll_per_image
 from pixelcnn_torch.models import create_model
 from pixelcnn_torch.safetensors import encode
 
-GOLDEN_FORMAT, GOLDEN_VERSION = 'pixelcnn-golden-logits', 1
+GOLDEN_FORMAT, GOLDEN_VERSION = 'pixelcnn-golden-logits', 2
 BASE = {'height': 6, 'width': 5}
 CASES = {
     'pixelcnn-rgb-softmax': {'arch': 'pixelcnn', 'channels': 3, 'levels': 4, 'likelihood': 'softmax', 'numClasses': 0,
@@ -29,6 +30,12 @@ CASES = {
                               'hidden': 8, 'outHidden': 6, 'layers': 3, 'kernel': 3, 'firstKernel': 5},
     'gated-gray-sigmoid': {'arch': 'gated', 'channels': 1, 'levels': 2, 'likelihood': 'sigmoid', 'numClasses': 0,
                            'hidden': 4, 'outHidden': 4, 'layers': 2, 'kernel': 3, 'firstKernel': 3},
+    'pixelcnn++-rgb-conditional-mixture': {'arch': 'pixelcnn++', 'channels': 3, 'levels': 256, 'likelihood': 'logistic-mixture',
+                                           'mixtures': 3, 'numClasses': 3, 'filters': 4, 'resnets': 1, 'dropout': 0.5},
+    'pixelcnn++-gray-softmax': {'arch': 'pixelcnn++', 'channels': 1, 'levels': 4, 'likelihood': 'softmax', 'numClasses': 0,
+                                'filters': 3, 'resnets': 0, 'dropout': 0.1},
+    'gated-gray-mixture': {'arch': 'gated', 'channels': 1, 'levels': 16, 'likelihood': 'logistic-mixture', 'mixtures': 2,
+                           'numClasses': 0, 'hidden': 4, 'outHidden': 4, 'layers': 2, 'kernel': 3, 'firstKernel': 3},
 }
 
 
@@ -38,13 +45,14 @@ def main(out):
     for i, (name, raw) in enumerate(CASES.items()):
         cfg = parse_model_config({**raw, **BASE})
         torch.manual_seed(100 + i)
-        model = create_model(cfg)
+        model = create_model(cfg).eval()
         ck = os.path.join(out, name)
         shutil.rmtree(ck, ignore_errors=True)
         save_checkpoint(ck, cfg, dict(model.named_parameters()))
         g = torch.Generator().manual_seed(200 + i)
         B, L = 3, cfg['levels']
-        x = torch.randint(0, L, (B, cfg['channels'], cfg['height'], cfg['width']), generator=g).float() / (L - 1)
+        labels = torch.randint(0, L, (B, cfg['channels'], cfg['height'], cfg['width']), generator=g)
+        x = labels.float() / (L - 1)
         tensors = {'x': x}
         classes = None
         if cfg['numClasses'] > 0:
@@ -52,11 +60,12 @@ def main(out):
             tensors['classes'] = classes.float()
         with torch.no_grad():
             tensors['logits'] = model(x, classes)
+            tensors['nll'] = nll_per_image(tensors['logits'], labels, cfg)
         io = f'{name}.safetensors'
         write_file_atomic(os.path.join(out, io), encode(tensors, {'format': 'pt'}))
         cases.append({'name': name, 'checkpoint': name, 'io': io})
     manifest = {'format': GOLDEN_FORMAT, 'version': GOLDEN_VERSION, 'torch': torch.__version__,
-                'note': 'written by python/make_golden.py; x (B, C, H, W) in [0, 1], classes (float32) when conditional, logits',
+                'note': 'written by python/make_golden.py; x (B, C, H, W) = level / (L - 1) in [0, 1], classes (float32) when conditional, logits (the model output), nll (B, nats) of the levels round(x (L - 1))',
                 'cases': cases}
     write_file_atomic(os.path.join(out, 'manifest.json'), json.dumps(manifest, indent=2) + '\n')
 

@@ -37,13 +37,14 @@ from pixelcnn_torch.checkpoint import CheckpointError, checkpoint_exists, load_c
 from pixelcnn_torch.config import ConfigError, parse_model_config
 from pixelcnn_torch.data import DATASETS, DataError, batch_levels, fixed_levels, load_split
 from pixelcnn_torch.likelihood import bits_per_dim, loss as nll_loss, model_input, nll_per_image
-from pixelcnn_torch.models import IMPLEMENTED, create_model
+from pixelcnn_torch.models import ARCHS, create_model
 from pixelcnn_torch.optim import Adam, WeightAverage, learning_rate
 from pixelcnn_torch.rng import epoch_order, skip_matrix
 
-FLAG_NAMES = {'arch': '--arch', 'levels': '--levels', 'likelihood': '--likelihood', 'hidden': '--hidden',
+FLAG_NAMES = {'arch': '--arch', 'levels': '--levels', 'likelihood': '--likelihood', 'mixtures': '--mixtures', 'hidden': '--hidden',
               'outHidden': '--out-hidden', 'blocks': '--blocks', 'layers': '--layers', 'kernel': '--kernel',
-              'firstKernel': '--first-kernel', 'numClasses': '--conditional', 'channels': "the data's channels",
+              'firstKernel': '--first-kernel', 'filters': '--filters', 'resnets': '--resnets', 'dropout': '--dropout',
+              'numClasses': '--conditional', 'channels': "the data's channels",
               'height': "the data's image height", 'width': "the data's image width"}
 
 
@@ -85,16 +86,21 @@ def parse_args(argv):
     d.add_argument('--binarise', choices=['stochastic', 'threshold'], help='binary images: default stochastic')
     d.add_argument('--limit', type=int_at_least(1), help='use only the first n images of each split')
     m = p.add_argument_group('model (ignored with --resume: the checkpoint has its config)')
-    m.add_argument('--arch', choices=IMPLEMENTED, default='pixelcnn')
+    m.add_argument('--arch', choices=list(ARCHS), default='pixelcnn')
     m.add_argument('--levels', type=int_at_least(0), default=256, help='levels per colour value (2 = binary)')
-    m.add_argument('--likelihood', choices=['softmax', 'sigmoid'], default='softmax', help='softmax over levels, or sigmoid (levels 2 only)')
+    m.add_argument('--likelihood', choices=['softmax', 'sigmoid', 'logistic-mixture'], default='softmax',
+                   help='softmax over levels, sigmoid (levels 2 only), or logistic-mixture (a mixture of discretised logistics, levels ≥ 3)')
+    m.add_argument('--mixtures', type=int_at_least(0), help='logistic-mixture: mixture components K (default 10)')
     m.add_argument('--hidden', type=int_at_least(0), default=128, help='hidden filters h (pixelcnn: even; gated: filters per stack)')
     m.add_argument('--out-hidden', type=int_at_least(0), default=32, help='filters d of the output head')
     m.add_argument('--blocks', type=int_at_least(0), default=7, help='pixelcnn: residual blocks R')
     m.add_argument('--layers', type=int_at_least(0), default=8, help='gated: gated layers L')
     m.add_argument('--kernel', type=int_at_least(0), default=3, help='gated: kernel size of layers 2..L (odd)')
     m.add_argument('--first-kernel', type=int_at_least(0), default=7, help='gated: kernel size of the first layer (odd)')
-    m.add_argument('--conditional', action='store_true', help="gated: class-conditional on the data set's labels")
+    m.add_argument('--filters', type=int_at_least(0), default=32, help='pixelcnn++: filters F of both streams')
+    m.add_argument('--resnets', type=int_at_least(0), default=1, help='pixelcnn++: gated residual blocks per resolution R')
+    m.add_argument('--dropout', type=number(0, 0.95), default=0.1, help='pixelcnn++: dropout probability in each block, training only')
+    m.add_argument('--conditional', action='store_true', help="gated, pixelcnn++: class-conditional on the data set's labels")
     t = p.add_argument_group('training')
     t.add_argument('--out', required=True, help='checkpoint directory')
     t.add_argument('--batch', type=int_at_least(1), default=32, help='global batch size (split over the processes)')
@@ -124,12 +130,16 @@ def parse_args(argv):
 
 
 def model_config_from_flags(a, data_shape):
-    if a.conditional and a.arch != 'gated':
-        raise UsageError('--conditional needs --arch gated (the residual PixelCNN is unconditional)')
+    if a.conditional and a.arch == 'pixelcnn':
+        raise UsageError('--conditional needs --arch gated or pixelcnn++ (the residual PixelCNN is unconditional)')
     C, H, W = data_shape
     raw = {'arch': a.arch, 'channels': C, 'levels': a.levels, 'likelihood': a.likelihood, 'height': H, 'width': W,
-           'numClasses': 10 if a.conditional else 0, 'hidden': a.hidden, 'outHidden': a.out_hidden}
-    raw.update({'layers': a.layers, 'kernel': a.kernel, 'firstKernel': a.first_kernel} if a.arch == 'gated' else {'blocks': a.blocks})
+           'numClasses': 10 if a.conditional else 0}
+    if a.mixtures is not None:  # left out: the config's default
+        raw['mixtures'] = a.mixtures
+    raw.update({'hidden': a.hidden, 'outHidden': a.out_hidden, 'layers': a.layers, 'kernel': a.kernel, 'firstKernel': a.first_kernel}
+               if a.arch == 'gated' else {'filters': a.filters, 'resnets': a.resnets, 'dropout': a.dropout}
+               if a.arch == 'pixelcnn++' else {'hidden': a.hidden, 'outHidden': a.out_hidden, 'blocks': a.blocks})
     try:
         return parse_model_config(raw, name=lambda k: FLAG_NAMES.get(k, k))
     except ConfigError as e:
@@ -258,7 +268,8 @@ def train(a, world, rank, device, distributed, log):
         raise UsageError(f"the model is class-conditional ({cfg['numClasses']} classes) but {a.dataset}:train has 10 classes")
 
     torch.manual_seed(a.seed)  # the same initial weights on every process (DDP also broadcasts rank 0's)
-    model = create_model(cfg, os.path.join(ck['dir'], 'config.json') if ck is not None else None)
+    model = create_model(cfg)
+    torch.manual_seed(a.seed + 7919 * (rank + 1))  # dropout (pixelcnn++): each process its own draws
     if ck is not None:
         load_params_into(model, ck['params'], a.out)
     model.to(device)

@@ -1,8 +1,10 @@
 """python3 -m pixelcnn_torch (with python/ on PYTHONPATH): checkpoint tools on the PyTorch side.
 
   logits --model DIR --input x.safetensors --output y.safetensors
-      the model's logits for tensor "x" (B, C, H, W) of level / (L − 1) in [0, 1], and class
-      labels "classes" (B) for conditional models (stored as float32); writes tensor "logits"
+      the model's output for tensor "x" (B, C, H, W) of level / (L − 1) in [0, 1], and class
+      labels "classes" (B) for conditional models (stored as float32); writes tensor "logits", and
+      with level labels "labels" (B, C, H, W) (float32) in the input also "nll" (B), −ln p of each
+      image in nats
   eval --model DIR [--dataset mnist|fashion-mnist] [--data-dir D] [--limit N] [--split test] [--json]
       exact NLL of a split with the fixed test binarisation: the numbers of `pixelcnn eval`
   init --out DIR --config '{"arch": ..., ...}' [--seed N]
@@ -18,7 +20,7 @@ import torch
 from .checkpoint import CheckpointError, load_model, save_checkpoint, write_file_atomic
 from .config import ConfigError, parse_model_config
 from .data import DATASETS, DataError, fixed_levels, load_split
-from .likelihood import evaluate
+from .likelihood import evaluate, nll_per_image
 from .models import create_model
 from .safetensors import SafetensorsError, encode, read
 
@@ -54,8 +56,16 @@ def main(argv=None):
                 raise DataError(f'{a.input}: no tensor "x"')
             cls = tensors.get('classes')
             with torch.no_grad():
-                logits = model(tensors['x'], None if cls is None else cls.long())
-            write_file_atomic(a.output, encode({'logits': logits}, {'format': 'pt'}))
+                out = {'logits': model(tensors['x'], None if cls is None else cls.long())}
+                if 'labels' in tensors:
+                    y, L = tensors['labels'], model.config['levels']
+                    if y.shape != tensors['x'].shape:
+                        raise DataError(f'{a.input}: "labels" {list(y.shape)} must have the shape of "x" {list(tensors["x"].shape)}')
+                    bad = ~((y == y.round()) & (y >= 0) & (y < L))
+                    if bool(bad.any()):
+                        raise DataError(f'{a.input}: "labels" must hold level labels in [0, {L}), got {float(y[bad][0]):g}')
+                    out['nll'] = nll_per_image(out['logits'], y.to(torch.uint8), model.config)
+            write_file_atomic(a.output, encode(out, {'format': 'pt'}))
         elif a.command == 'eval':
             if a.limit is not None and a.limit < 1:
                 raise DataError(f'--limit must be a positive integer, got {a.limit}')
@@ -81,7 +91,7 @@ def main(argv=None):
                 raise ConfigError(f'--config: not valid JSON ({e})') from None
             cfg = parse_model_config(raw, where='--config')
             torch.manual_seed(a.seed)
-            model = create_model(cfg, '--config')
+            model = create_model(cfg)
             save_checkpoint(a.out, cfg, dict(model.named_parameters()))
             n = sum(t.numel() for t in model.parameters())
             print(f"{cfg['arch']}: {cfg['channels']}x{cfg['height']}x{cfg['width']}, {cfg['levels']} levels, {n} parameters; checkpoint {a.out}")

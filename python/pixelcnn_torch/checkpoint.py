@@ -444,14 +444,14 @@ def load_params_into(model, params, source):
 
 
 def load_model(path, live=False):
-    """(model, checkpoint dict): the model of a checkpoint directory, with the live weights instead of
+    """(model in eval mode, checkpoint dict): the model of a checkpoint directory, with the live weights instead of
     their average when `live` (a checkpoint trained with --ema)."""
     ck = load_checkpoint(path)
-    model = create_model(ck['model'], os.path.join(ck['dir'], CONFIG_FILE))
+    model = create_model(ck['model'])
     params = ck['params']
     if live:
         if ck['average'] is None:
             raise CheckpointError(f'{path}: holds no weight average (train with --ema), so model.safetensors already has the live weights')
         params = ck['average']['live']
     load_params_into(model, params, path)
-    return model, ck
+    return model.eval(), ck  # for inference: no dropout

@@ -63,7 +63,7 @@ class HLayer(nn.Module):
 class Model(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        from . import logit_channels
+        from . import output_channels
         self.config = dict(cfg)
         C, h, d, L, K = cfg['channels'], cfg['hidden'], cfg['outHidden'], cfg['layers'], cfg['numClasses']
         ks = [cfg['firstKernel']] + [cfg['kernel']] * (L - 1)
@@ -72,7 +72,7 @@ class Model(nn.Module):
         if K > 0:
             self.cond = nn.ModuleList(nn.Embedding(K, 2 * h) for _ in range(L))  # N(0, 1) init, as ours
         self.out1 = MaskedConv2d(h, d, 1, ('B', C))
-        self.out2 = MaskedConv2d(d, logit_channels(cfg), 1, ('B', C))
+        self.out2 = MaskedConv2d(d, output_channels(cfg), 1, ('B', C))
 
     def forward(self, x, classes=None):
         K = self.config['numClasses']

@@ -37,13 +37,13 @@ class Block(nn.Module):
 class Model(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        from . import logit_channels
+        from . import output_channels
         self.config = dict(cfg)
         C, h, d = cfg['channels'], cfg['hidden'], cfg['outHidden']
         self.input = MaskedConv2d(C, h, 7, ('A', C))
         self.blocks = nn.ModuleList(Block(h, C) for _ in range(cfg['blocks']))
         self.out1 = MaskedConv2d(h, d, 1, ('B', C))
-        self.out2 = MaskedConv2d(d, logit_channels(cfg), 1, ('B', C))
+        self.out2 = MaskedConv2d(d, output_channels(cfg), 1, ('B', C))
 
     def forward(self, x, classes=None):
         h = self.input(x)
