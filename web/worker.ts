@@ -85,7 +85,7 @@ function calibrate(m: AutoregressiveModel): number {
   const positions = Math.min(C * W, C * H * W);
   const labels = new Uint8Array(C * H * W);
   const t0 = performance.now();
-  sampleBest(m, {
+  sampleCached(m, {
     count: 1, temperature: 1, seed: 0, given: { labels, observed: labels.length - positions },
     classes: m.config.numClasses > 0 ? Int32Array.of(0) : null,
   });
