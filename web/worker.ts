@@ -4,44 +4,19 @@
  * the page stays responsive. Posts partial images while it works (every ~60 ms: copies of the sampler's live
  * labels, which it hands to onProgress) and the final labels at the end.
  */
-import { sampleCached } from '../src/sample/cached.js';
-import { sampleNaive, type SampleOptions } from '../src/sample/naive.js';
 import type { AutoregressiveModel } from '../src/models/index.js';
 import { parseCheckpoint } from './checkpoint.js';
 import type { BackendInfo, FromWorker, SampleRequest, ToWorker } from './protocol.js';
-import { useBackend } from '../src/backend/index.js';
-import { initWasm } from '../src/backend/wasm.js';
+import { sampleBest, startBackend } from './worker-common.js';
 
 const PROGRESS_INTERVAL_MS = 60;
 let model: AutoregressiveModel | null = null;
 
-/** Compiles the wasm module (next to this script) while the page fetches the model. */
-const backend: Promise<BackendInfo> = (async () => {
-  try {
-    const addon = await initWasm(fetch(new URL('pixelcnn.wasm', self.location.href)));
-    useBackend('wasm');
-    return { name: 'wasm', detail: `${addon.isa()}, ${addon.getThreads()} thread` };
-  } catch (e) {
-    useBackend('js');
-    return { name: 'js', detail: `wasm unavailable: ${e instanceof Error ? e.message : String(e)}` };
-  }
-})();
+/** Compiles the wasm module while the page fetches the model. */
+const backend: Promise<BackendInfo> = startBackend();
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, { transfer });
-}
-
-/**
- * The cached sampler, or the naive one for an architecture the cached sampler does not cover yet
- * (it says so before drawing anything, so nothing has been consumed from the options' callbacks).
- */
-export function sampleBest(m: AutoregressiveModel, o: SampleOptions): Uint8Array {
-  try {
-    return sampleCached(m, o);
-  } catch (e) {
-    if (e instanceof Error && /cached sampling is not implemented/.test(e.message)) return sampleNaive(m, o);
-    throw e;
-  }
 }
 
 /** Whether `a` and `b` (count, C, H, W) agree at every position in raster order below `upTo`. */
