@@ -720,13 +720,13 @@ function onTrainMessage(m: FromTrainWorker): void {
       if (stepSeconds.length > TRAIN_SPEED_STEPS) stepSeconds.shift();
       train.imagesPerSecond = (trainBatch * stepSeconds.length) / stepSeconds.reduce((a, b) => a + b, 0);
       if (train.state === 'training') ui.trainStatus.textContent = trainStatusLine();
-      drawLoss();
+      scheduleDrawLoss();
       break;
     }
     case 'eval':
       train.tests.push({ step: m.step, bitsPerDim: m.bitsPerDim });
       if (train.state === 'training') ui.trainStatus.textContent = trainStatusLine();
-      drawLoss();
+      scheduleDrawLoss();
       break;
     case 'samples':
       train.grids++;
@@ -753,7 +753,17 @@ function onTrainMessage(m: FromTrainWorker): void {
   }
 }
 
-/** The loss curve: every step's training loss (light), its running mean (dark), test bits/dim (red). */
+/** Steps can come faster than the curve needs redrawing: at most every LOSS_REDRAW_MS. */
+const LOSS_REDRAW_MS = 200;
+let lossRedraw: ReturnType<typeof setTimeout> | null = null;
+function scheduleDrawLoss(): void {
+  lossRedraw ??= setTimeout(() => { lossRedraw = null; drawLoss(); }, LOSS_REDRAW_MS);
+}
+
+/**
+ * The loss curve: the training loss (light), its running mean over 20 steps (dark), test bits/dim
+ * (red). Long runs are drawn as one point per canvas pixel column (the mean of its steps).
+ */
 function drawLoss(): void {
   const cv = ui.trainLoss, ctx = cv.getContext('2d');
   if (!ctx) return;
@@ -767,8 +777,12 @@ function drawLoss(): void {
     ctx.fillText('The loss curve appears here while the model trains.', pad.l, h / 2);
     return;
   }
-  // The first steps' losses (near 1 bit/dim) would squash the rest of the curve.
-  const top = Math.max(0.2, Math.ceil(Math.max(...losses.slice(Math.min(losses.length - 1, 2)), ...train.tests.map((t) => t.bitsPerDim)) * 10) / 10);
+  // The first steps' losses (near 1 bit/dim) would squash the rest of the curve: the scale is the
+  // highest loss after the first twentieth of the run (or test bits/dim, if higher).
+  let highest = 0;
+  for (let i = Math.min(losses.length - 1, Math.max(2, Math.floor(losses.length / 20))); i < losses.length; i++) highest = Math.max(highest, losses[i]);
+  for (const t of train.tests) highest = Math.max(highest, t.bitsPerDim);
+  const top = Math.max(0.2, Math.ceil(highest * 10) / 10);
   const x = (step: number) => pad.l + ((w - pad.l - pad.r) * step) / steps;
   const y = (bits: number) => pad.t + (h - pad.t - pad.b) * (1 - Math.min(bits, top) / top);
   ctx.strokeStyle = '#d5dbe5';
@@ -780,10 +794,17 @@ function drawLoss(): void {
   ctx.fillText(`step ${losses.length}`, w - pad.r, h - 6);
   ctx.textAlign = 'left';
   ctx.fillText('bits/dim', pad.l, h - 6);
+  const stride = Math.ceil(losses.length / (w - pad.l - pad.r));
   const line = (values: number[], colour: string) => {
     ctx.strokeStyle = colour;
     ctx.beginPath();
-    values.forEach((v, i) => (i === 0 ? ctx.moveTo(x(i + 1), y(v)) : ctx.lineTo(x(i + 1), y(v))));
+    for (let i = 0; i < values.length; i += stride) {
+      const n = Math.min(stride, values.length - i);
+      let sum = 0;
+      for (let k = i; k < i + n; k++) sum += values[k];
+      const px = x(i + (n + 1) / 2), py = y(sum / n);
+      if (i === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+    }
     ctx.stroke();
   };
   line(losses, '#aac4ee');
