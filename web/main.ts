@@ -1,9 +1,14 @@
 /**
- * The page: fetches the checkpoint, hands it to the sampling worker, and draws what comes back.
- * Every failure ends up as a readable message in #error.
+ * The page: fetches the checkpoint, hands it to the sampling worker, and draws what comes back;
+ * the Train panel runs the training worker and shows what it reports. Every failure ends up as a
+ * readable message in #error.
  */
 import { quantiseValue } from '../src/data/quantise.js';
-import type { BackendInfo, FromWorker, ModelInfo, SampleRequest, ToWorker } from './protocol.js';
+import {
+  DEFAULT_TRAIN_PRESET, TRAIN_PRESETS,
+  type BackendInfo, type FromTrainWorker, type FromWorker, type ModelInfo, type SampleRequest, type ToTrainWorker, type ToWorker,
+  type TrainPresetName,
+} from './protocol.js';
 
 /** What the last finished job produced (read by the browser test). */
 export interface LastSamples {
@@ -20,8 +25,22 @@ export interface LastSamples {
   previewAgreed: boolean;
 }
 
+/** The Train panel's state (read by the browser test). */
+export interface TrainView {
+  state: 'idle' | 'starting' | 'training' | 'stopping' | 'stopped' | 'error';
+  steps: number;
+  /** Training loss of every step, bits/dim. */
+  losses: number[];
+  tests: { step: number; bitsPerDim: number }[];
+  /** Training speed as the panel shows it (the last TRAIN_SPEED_STEPS steps), or null before a step. */
+  imagesPerSecond: number | null;
+  /** Sample grids shown so far. */
+  grids: number;
+}
+
 declare global {
   interface Window {
+    __pixelcnnTrain?: TrainView;
     __lastSamples?: LastSamples;
     __pixelcnn?: { state: 'loading' | 'ready' | 'busy' | 'error'; info: ModelInfo | null; backend: BackendInfo | null;
       jobs: number; progressEvents: number };
@@ -81,6 +100,19 @@ const ui = {
   savePng: $<HTMLButtonElement>('save-png'),
   model: $<HTMLSelectElement>('model'),
   modelCard: $<HTMLAnchorElement>('model-card-link'),
+  trainForm: $<HTMLFormElement>('train-form'),
+  trainModel: $<HTMLSelectElement>('train-model'),
+  trainBatch: $<HTMLSelectElement>('train-batch'),
+  trainLr: $<HTMLInputElement>('train-lr'),
+  trainStart: $<HTMLButtonElement>('train-start'),
+  trainStop: $<HTMLButtonElement>('train-stop'),
+  trainStatus: $('train-status'),
+  trainLoss: $<HTMLCanvasElement>('train-loss'),
+  trainSamples: $<HTMLCanvasElement>('train-samples'),
+  trainDownload: $('train-download'),
+  downloadConfig: $<HTMLAnchorElement>('download-config'),
+  downloadWeights: $<HTMLAnchorElement>('download-weights'),
+  trainUse: $<HTMLButtonElement>('train-use'),
 };
 
 const state: NonNullable<Window['__pixelcnn']> = { state: 'loading', info: null, backend: null, jobs: 0, progressEvents: 0 };
@@ -296,8 +328,9 @@ async function stop(): Promise<void> {
  * Draws (count, C, H, W) labels as a grid at one canvas pixel per image pixel (CSS scales it up).
  * Pixels whose last colour is at a position ≥ frontier are not generated yet: drawn in PENDING.
  */
-function renderGrid(canvas: HTMLCanvasElement, labels: Uint8Array, count: number, cols: number, frontier: number): void {
-  const { channels: C, height: H, width: W, levels: L } = state.info!.config;
+function renderGrid(canvas: HTMLCanvasElement, labels: Uint8Array, count: number, cols: number, frontier: number,
+                    dims: Pick<ModelInfo['config'], 'channels' | 'height' | 'width' | 'levels'> = state.info!.config): void {
+  const { channels: C, height: H, width: W, levels: L } = dims;
   const rows = Math.ceil(count / cols);
   const cw = cols * W + (cols + 1) * GAP, ch = rows * H + (rows + 1) * GAP;
   if (canvas.width !== cw || canvas.height !== ch) { canvas.width = cw; canvas.height = ch; }
@@ -485,8 +518,8 @@ function showInfo(info: ModelInfo): void {
   } else {
     ui.metrics.textContent = 'No test bits/dim recorded in this checkpoint.';
   }
+  ui.classLabel.hidden = c.numClasses === 0;
   if (c.numClasses > 0) {
-    ui.classLabel.hidden = false;
     const opts = [['mixed', 'mixed'], ...Array.from({ length: c.numClasses }, (_, i) => [String(i), String(i)])];
     ui.klass.replaceChildren(...opts.map(([v, t]) => { const o = document.createElement('option'); o.value = v; o.textContent = t; return o; }));
   }
@@ -527,6 +560,7 @@ async function pickModel(): Promise<ModelEntry> {
   ui.model.value = chosen.name;
   ui.model.disabled = entries.length < 2;
   ui.model.addEventListener('change', () => {
+    if (ui.model.value === TRAINED) return;
     const q = new URLSearchParams(location.search);
     q.set('model', ui.model.value);
     location.search = q.toString();
@@ -536,8 +570,23 @@ async function pickModel(): Promise<ModelEntry> {
   return chosen;
 }
 
+/** The sampling worker has a model: the panels show it and work on it. */
+function useModel(info: ModelInfo, backend: BackendInfo): void {
+  state.info = info;
+  state.backend = backend;
+  ui.backend.textContent = backend.name === 'wasm'
+    ? `the wasm backend (the C++ kernels compiled to WebAssembly: ${backend.detail})`
+    : `the js backend (${backend.detail})`;
+  state.state = 'ready';
+  showInfo(info);
+  renderDrawing();
+  ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters, ${backend.name} backend.`;
+  setBusy(false);
+}
+
 async function init(): Promise<void> {
   setBusy(false);
+  setupTraining();
   ui.sampleForm.addEventListener('submit', (e) => { e.preventDefault(); run('sample', null, Number(ui.batch.value)); });
   ui.completeForm.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -560,21 +609,244 @@ async function init(): Promise<void> {
     ui.status.textContent = 'Checking the weights…';
     const { info, backend, msPerPosition: trial } = await startWorker();
     msPerPosition = trial;
-    state.info = info;
-    state.backend = backend;
-    ui.backend.textContent = backend.name === 'wasm'
-      ? `the wasm backend (the C++ kernels compiled to WebAssembly: ${backend.detail})`
-      : `the js backend (${backend.detail})`;
-    state.state = 'ready';
-    showInfo(info);
-    renderDrawing();
-    ui.status.textContent = `Ready: ${info.config.arch}, ${info.parameters.toLocaleString('en')} parameters, ${backend.name} backend.`;
-    setBusy(false);
+    useModel(info, backend);
   } catch (e) {
     fatal(`Could not load the model. ${(e as Error).message}`);
     return;
   }
   await loadTestImages();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+/** The picker's entry for the model trained in this page (not a served model). */
+const TRAINED = '#trained';
+/** The speed shown: over this many latest steps. */
+const TRAIN_SPEED_STEPS = 20;
+const train: TrainView = { state: 'idle', steps: 0, losses: [], tests: [], imagesPerSecond: null, grids: 0 };
+window.__pixelcnnTrain = train;
+let trainWorker: Worker | null = null;
+/** Seconds per step of the latest steps, and the batch size. */
+let stepSeconds: number[] = [];
+let trainBatch = 0;
+let trained: { configText: string; weights: ArrayBuffer; step: number } | null = null;
+let trainFacts = '';
+
+function setupTraining(): void {
+  ui.trainModel.replaceChildren(...Object.entries(TRAIN_PRESETS).map(([name, p]) => {
+    const o = document.createElement('option');
+    o.value = name;
+    o.textContent = p.label;
+    return o;
+  }));
+  ui.trainModel.value = DEFAULT_TRAIN_PRESET;
+  ui.trainForm.addEventListener('submit', (e) => { e.preventDefault(); startTraining(); });
+  ui.trainStop.addEventListener('click', () => {
+    if (train.state !== 'training' || !trainWorker) return;
+    train.state = 'stopping';
+    ui.trainStop.disabled = true;
+    ui.trainStatus.textContent = `Stopping after step ${train.steps}: a last test evaluation, then the checkpoint…`;
+    const msg: ToTrainWorker = { type: 'stop' };
+    trainWorker.postMessage(msg);
+  });
+  ui.trainUse.addEventListener('click', () => void sampleTrained());
+  drawLoss();
+}
+
+function setTrainBusy(busy: boolean): void {
+  ui.trainStart.disabled = busy;
+  ui.trainModel.disabled = ui.trainBatch.disabled = ui.trainLr.disabled = busy;
+  ui.trainStop.disabled = !busy;
+}
+
+function startTraining(): void {
+  if (train.state === 'starting' || train.state === 'training' || train.state === 'stopping') return;
+  const preset = ui.trainModel.value as TrainPresetName, batchSize = Number(ui.trainBatch.value), lr = Number(ui.trainLr.value);
+  if (!(preset in TRAIN_PRESETS)) return showError('Pick a model to train.');
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) return showError('The training batch must be an integer from 1 to 256.');
+  if (!(lr > 0 && lr <= 0.1)) return showError('The learning rate must be a number above 0 and at most 0.1.');
+  clearError();
+  Object.assign(train, { state: 'starting', steps: 0, losses: [], tests: [], imagesPerSecond: null, grids: 0 } satisfies TrainView);
+  stepSeconds = [];
+  trainBatch = batchSize;
+  ui.trainDownload.hidden = true;
+  ui.trainSamples.hidden = true;
+  drawLoss();
+  setTrainBusy(true);
+  ui.trainStop.disabled = true; // until the run has started
+  ui.trainStatus.textContent = 'Starting: fetching the digits, compiling the kernels…';
+  // A fresh worker per run (one run per worker).
+  trainWorker?.terminate();
+  const w = new Worker('assets/train-worker.js');
+  trainWorker = w;
+  w.onmessage = (e: MessageEvent<FromTrainWorker>) => { if (w === trainWorker) onTrainMessage(e.data); };
+  w.onerror = (e) => {
+    e.preventDefault();
+    trainFailed(`The training worker failed: ${e.message || 'unknown error (could the worker script load?)'}`);
+  };
+  const msg: ToTrainWorker = { type: 'start', preset, batchSize, lr, seed: 0 };
+  w.postMessage(msg);
+}
+
+function trainFailed(message: string): void {
+  train.state = 'error';
+  showError(`Training failed: ${message}`);
+  ui.trainStatus.textContent = 'Training failed: see the message above.';
+  setTrainBusy(false);
+  trainWorker?.terminate();
+  trainWorker = null;
+}
+
+function trainStatusLine(): string {
+  const last = train.losses[train.losses.length - 1];
+  const test = train.tests[train.tests.length - 1];
+  return [
+    `step ${train.steps.toLocaleString('en')}`,
+    last !== undefined ? `loss ${last.toFixed(4)} bits/dim` : null,
+    test ? `test ${test.bitsPerDim.toFixed(4)} bits/dim (step ${test.step})` : null,
+    train.imagesPerSecond !== null ? `${train.imagesPerSecond.toFixed(1)} images/s` : null,
+    trainFacts,
+  ].filter((x) => x).join(' · ');
+}
+
+function onTrainMessage(m: FromTrainWorker): void {
+  switch (m.type) {
+    case 'started':
+      train.state = 'training';
+      ui.trainStop.disabled = false;
+      trainFacts = `${m.parameters.toLocaleString('en')} parameters, ${m.trainImages.toLocaleString('en')} training digits, ${m.backend.name} backend`;
+      ui.trainStatus.textContent = `Training: ${trainFacts}`;
+      break;
+    case 'step': {
+      train.steps = m.step;
+      train.losses.push(m.bitsPerDim);
+      stepSeconds.push(trainBatch / m.imagesPerSecond);
+      if (stepSeconds.length > TRAIN_SPEED_STEPS) stepSeconds.shift();
+      train.imagesPerSecond = (trainBatch * stepSeconds.length) / stepSeconds.reduce((a, b) => a + b, 0);
+      if (train.state === 'training') ui.trainStatus.textContent = trainStatusLine();
+      scheduleDrawLoss();
+      break;
+    }
+    case 'eval':
+      train.tests.push({ step: m.step, bitsPerDim: m.bitsPerDim });
+      if (train.state === 'training') ui.trainStatus.textContent = trainStatusLine();
+      scheduleDrawLoss();
+      break;
+    case 'samples':
+      train.grids++;
+      renderGrid(ui.trainSamples, m.labels, m.count, Math.ceil(Math.sqrt(m.count)), Infinity, { channels: 1, height: 28, width: 28, levels: 2 });
+      ui.trainSamples.title = `samples at step ${m.step}`;
+      break;
+    case 'stopped': {
+      trained = { configText: m.configText, weights: m.weights, step: m.step };
+      for (const a of [ui.downloadConfig, ui.downloadWeights]) if (a.href.startsWith('blob:')) URL.revokeObjectURL(a.href);
+      ui.downloadConfig.href = URL.createObjectURL(new Blob([m.configText], { type: 'application/json' }));
+      ui.downloadWeights.href = URL.createObjectURL(new Blob([m.weights], { type: 'application/octet-stream' }));
+      ui.trainDownload.hidden = false;
+      train.state = 'stopped';
+      ui.trainStatus.textContent = `Stopped: ${trainStatusLine()}`;
+      setTrainBusy(false);
+      trainWorker?.terminate();
+      trainWorker = null;
+      drawLoss();
+      break;
+    }
+    case 'error':
+      trainFailed(m.message);
+      break;
+  }
+}
+
+/** Steps can come faster than the curve needs redrawing: at most every LOSS_REDRAW_MS. */
+const LOSS_REDRAW_MS = 200;
+let lossRedraw: ReturnType<typeof setTimeout> | null = null;
+function scheduleDrawLoss(): void {
+  lossRedraw ??= setTimeout(() => { lossRedraw = null; drawLoss(); }, LOSS_REDRAW_MS);
+}
+
+/**
+ * The loss curve: the training loss (light), its running mean over 20 steps (dark), test bits/dim
+ * (red). Long runs are drawn as one point per canvas pixel column (the mean of its steps).
+ */
+function drawLoss(): void {
+  const cv = ui.trainLoss, ctx = cv.getContext('2d');
+  if (!ctx) return;
+  const w = cv.width, h = cv.height, pad = { l: 44, r: 10, t: 10, b: 22 };
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, w, h);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = '#5b6472';
+  const losses = train.losses, steps = Math.max(10, losses.length);
+  if (losses.length === 0) {
+    ctx.fillText('The loss curve appears here while the model trains.', pad.l, h / 2);
+    return;
+  }
+  // The first steps' losses (near 1 bit/dim) would squash the rest of the curve: the scale is the
+  // highest loss after the first twentieth of the run (or test bits/dim, if higher).
+  let highest = 0;
+  for (let i = Math.min(losses.length - 1, Math.max(2, Math.floor(losses.length / 20))); i < losses.length; i++) highest = Math.max(highest, losses[i]);
+  for (const t of train.tests) highest = Math.max(highest, t.bitsPerDim);
+  const top = Math.max(0.2, Math.ceil(highest * 10) / 10);
+  const x = (step: number) => pad.l + ((w - pad.l - pad.r) * step) / steps;
+  const y = (bits: number) => pad.t + (h - pad.t - pad.b) * (1 - Math.min(bits, top) / top);
+  ctx.strokeStyle = '#d5dbe5';
+  ctx.beginPath();
+  for (const f of [0, 0.5, 1]) { ctx.moveTo(pad.l, y(top * f)); ctx.lineTo(w - pad.r, y(top * f)); }
+  ctx.stroke();
+  ctx.textAlign = 'right';
+  for (const f of [0, 0.5, 1]) ctx.fillText((top * f).toFixed(2), pad.l - 4, y(top * f) + 4);
+  ctx.fillText(`step ${losses.length}`, w - pad.r, h - 6);
+  ctx.textAlign = 'left';
+  ctx.fillText('bits/dim', pad.l, h - 6);
+  const stride = Math.ceil(losses.length / (w - pad.l - pad.r));
+  const line = (values: number[], colour: string) => {
+    ctx.strokeStyle = colour;
+    ctx.beginPath();
+    for (let i = 0; i < values.length; i += stride) {
+      const n = Math.min(stride, values.length - i);
+      let sum = 0;
+      for (let k = i; k < i + n; k++) sum += values[k];
+      const px = x(i + (n + 1) / 2), py = y(sum / n);
+      if (i === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+    }
+    ctx.stroke();
+  };
+  line(losses, '#aac4ee');
+  const mean: number[] = [];
+  let sum = 0;
+  losses.forEach((v, i) => { sum += v - (i >= 20 ? losses[i - 20] : 0); mean.push(sum / Math.min(i + 1, 20)); });
+  line(mean, '#1f4fa8');
+  ctx.fillStyle = '#d33';
+  for (const t of train.tests) { ctx.beginPath(); ctx.arc(x(t.step), y(t.bitsPerDim), 3.5, 0, 2 * Math.PI); ctx.fill(); }
+}
+
+/** Loads the model trained here into the sampling worker: Sample and Complete then use it. */
+async function sampleTrained(): Promise<void> {
+  if (!trained) return;
+  if (job) { job = null; ui.sampleStatus.textContent = 'stopped'; }
+  configText = trained.configText;
+  weights = trained.weights.slice(0);
+  ui.generate.disabled = ui.complete.disabled = true;
+  try {
+    const { info, backend, msPerPosition: trial } = await startWorker();
+    msPerPosition = trial;
+    estimateSource = 'a short trial run';
+    useModel(info, backend);
+  } catch (e) {
+    return fatal(`Could not load the trained model. ${(e as Error).message}`);
+  }
+  let option = Array.from(ui.model.options).find((o) => o.value === TRAINED);
+  if (!option) {
+    option = document.createElement('option');
+    option.value = TRAINED;
+    ui.model.prepend(option);
+  }
+  option.textContent = `trained in this page (step ${trained.step})`;
+  ui.model.value = TRAINED;
+  ui.model.disabled = false;
+  ui.modelCard.hidden = true;
+  ui.status.textContent = `Ready: the model trained in this page (step ${trained.step}), ${state.info!.parameters.toLocaleString('en')} parameters.`;
 }
 
 void init();

@@ -1,4 +1,4 @@
-/** Messages between the page (main.ts) and the sampling worker (worker.ts). */
+/** Messages between the page (main.ts) and its workers: sampling (worker.ts) and training (train-worker.ts). */
 
 export interface ModelConfigView {
   arch: string;
@@ -52,3 +52,31 @@ export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number; labels: Uint8Array }
   | { type: 'done'; id: number; labels: Uint8Array; ms: number; previewAgreed: boolean }
   | { type: 'error'; id: number | null; message: string };
+
+// ---------------------------------------------------------------------------------------------
+// The training worker
+
+/** The models the Train panel offers: residual PixelCNNs for binarised 28×28 digits. */
+export const TRAIN_PRESETS = {
+  tiny: { label: 'tiny (hidden 16, 1 block)', hidden: 16, outHidden: 16, blocks: 1 },
+  small: { label: 'small (hidden 24, 2 blocks)', hidden: 24, outHidden: 24, blocks: 2 },
+  medium: { label: 'medium (hidden 32, 4 blocks)', hidden: 32, outHidden: 32, blocks: 4 },
+} as const;
+export type TrainPresetName = keyof typeof TRAIN_PRESETS;
+export const DEFAULT_TRAIN_PRESET: TrainPresetName = 'small';
+
+export type ToTrainWorker =
+  | { type: 'start'; preset: TrainPresetName; batchSize: number; lr: number; seed: number }
+  /** Ends the run after the current step: a last test evaluation, then 'stopped' with the checkpoint. */
+  | { type: 'stop' };
+
+export type FromTrainWorker =
+  | { type: 'started'; backend: BackendInfo; parameters: number; trainImages: number; testImages: number }
+  /** Every step: its training loss (bits/dim) and speed (images/s of this step alone). */
+  | { type: 'step'; step: number; epoch: number; bitsPerDim: number; imagesPerSecond: number; elapsedSeconds: number }
+  | { type: 'eval'; step: number; bitsPerDim: number; natsPerImage: number; images: number }
+  /** A grid of samples from the model as it is at `step` (count, 1, 28, 28 labels). */
+  | { type: 'samples'; step: number; count: number; labels: Uint8Array }
+  /** The run ended: its checkpoint's two files, as `pixelcnn train` writes them. */
+  | { type: 'stopped'; step: number; configText: string; weights: ArrayBuffer }
+  | { type: 'error'; message: string };

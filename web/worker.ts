@@ -8,23 +8,13 @@ import { sampleCached } from '../src/sample/cached.js';
 import type { AutoregressiveModel } from '../src/models/index.js';
 import { parseCheckpoint } from './checkpoint.js';
 import type { BackendInfo, FromWorker, SampleRequest, ToWorker } from './protocol.js';
-import { useBackend } from '../src/backend/index.js';
-import { initWasm } from '../src/backend/wasm.js';
+import { startBackend } from './worker-common.js';
 
 const PROGRESS_INTERVAL_MS = 60;
 let model: AutoregressiveModel | null = null;
 
-/** Compiles the wasm module (next to this script) while the page fetches the model. */
-const backend: Promise<BackendInfo> = (async () => {
-  try {
-    const addon = await initWasm(fetch(new URL('pixelcnn.wasm', self.location.href)));
-    useBackend('wasm');
-    return { name: 'wasm', detail: `${addon.isa()}, ${addon.getThreads()} thread` };
-  } catch (e) {
-    useBackend('js');
-    return { name: 'js', detail: `wasm unavailable: ${e instanceof Error ? e.message : String(e)}` };
-  }
-})();
+/** Compiles the wasm module while the page fetches the model. */
+const backend: Promise<BackendInfo> = startBackend();
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, { transfer });

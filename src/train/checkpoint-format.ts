@@ -1,14 +1,20 @@
 /**
- * The checkpoint format's constants and checks that need no file system: config.json validation,
- * the generation check, decoding a weights file, and copying parameters into a model. Shared by
- * src/train/checkpoint.ts (which re-exports all of it and reads the files with node:fs) and the
- * browser page of `pixelcnn serve` (web/checkpoint.ts, which gets the bytes with fetch). No Node
+ * The checkpoint format's constants and everything about it that needs no file system: the one
+ * writer of a checkpoint's files (encodeCheckpoint: config.json's text and the safetensors
+ * bytes), config.json validation, the generation check, decoding a weights file, and copying
+ * parameters into a model. Shared by src/train/checkpoint.ts (which re-exports all of it and
+ * reads and writes the files with node:fs) and the browser page of `pixelcnn serve`
+ * (web/checkpoint.ts, which gets the bytes with fetch; the training panel, which downloads the
+ * files encodeCheckpoint writes). No Node
  * imports here: the web bundle includes this module (scripts/build-web.mjs refuses Node globals).
  * See src/train/checkpoint.ts for the directory layout.
  */
 import type { AutoregressiveModel } from '../models/model.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { AdamState } from '../nn/adam.js';
+import type { WeightAverageState } from '../nn/weight-average.js';
 import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
-import { decodeSafetensors, type SafetensorsContents, type RawTensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type SafetensorsContents, type RawTensor } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'pixelcnn-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -18,6 +24,80 @@ export const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
+}
+
+/** What a checkpoint holds (src/train/checkpoint.ts describes the files). */
+export interface CheckpointContents {
+  modelConfig: ModelConfig;
+  params: Map<string, Tensor>;
+  /** Trainer state (step, epoch, data position, options, data set), written into config.json. */
+  training?: TrainingState;
+  metrics?: Record<string, number>;
+  optimizer?: AdamState;
+  /** With `optimizer` only: `params` are the weight average and this holds the live weights. */
+  average?: WeightAverageState;
+}
+
+/** A checkpoint's files as bytes: what saveCheckpoint writes and the page downloads. */
+export interface CheckpointFiles {
+  /** config.json's text. */
+  config: string;
+  /** model.safetensors. */
+  model: Uint8Array;
+  /** optimizer.safetensors, when the contents hold an optimizer state. */
+  optimizer: Uint8Array | null;
+}
+
+/** A fresh id for one save (the time in base 36, then 12 random hex digits): sorts by time. */
+export function newGeneration(): string {
+  const random = crypto.getRandomValues(new Uint8Array(6));
+  return `${Date.now().toString(36)}-${Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * The one writer of a checkpoint's files: config.json's text and the safetensors bytes, every
+ * file stamped with `generation`; `where` (a directory, or a name in the browser) prefixes errors.
+ * Refuses a model config that loading would refuse. Values are not checked here (saveCheckpoint
+ * refuses non-finite ones with its own message).
+ */
+export function encodeCheckpoint(c: CheckpointContents, generation: string, where: string): CheckpointFiles {
+  // Never write a config.json that loading would refuse (a library caller's object may be anything).
+  try {
+    parseModelConfig(c.modelConfig, { where });
+  } catch (e) {
+    throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
+  }
+  if (c.average && !c.optimizer) throw new CheckpointError(`${where}: a weight average is saved with the optimizer state only`);
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
+  const config: Record<string, unknown> = {
+    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: { ...c.modelConfig },
+    ...(c.training ? { training: c.training } : {}),
+    ...(c.metrics ? { metrics: c.metrics } : {}),
+    created: new Date().toISOString(), generation,
+  };
+  return {
+    config: JSON.stringify(config, null, 2) + '\n',
+    model: encodeSafetensors(tensors, { format: 'pt', generation }),
+    optimizer: c.optimizer ? encodeOptimizer(c.optimizer, c.average ?? null, c.params, generation) : null,
+  };
+}
+
+function encodeOptimizer(state: AdamState, average: WeightAverageState | null, params: Map<string, Tensor>, generation: string): Uint8Array {
+  const tensors = new Map<string, RawTensor>();
+  const shapeOf = (name: string, data: Float32Array) => {
+    const p = params.get(name);
+    return p && p.size === data.length ? [...p.shape] : [data.length];
+  };
+  for (const [name, m] of state.m) tensors.set(`m.${name}`, { shape: shapeOf(name, m), data: m });
+  for (const [name, v] of state.v) tensors.set(`v.${name}`, { shape: shapeOf(name, v), data: v });
+  const metadata: Record<string, string> = { step: String(state.step), generation };
+  if (average) {
+    for (const [name, w] of average.live) tensors.set(`w.${name}`, { shape: shapeOf(name, w), data: w });
+    metadata.average_decay = String(average.decay);
+    metadata.average_updates = String(average.updates);
+  }
+  return encodeSafetensors(tensors, metadata);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -3,26 +3,25 @@ import {
   mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import type { Tensor } from '../tensor/tensor.js';
 import type { AdamState } from '../nn/adam.js';
 import type { WeightAverageState } from '../nn/weight-average.js';
-import { encodeSafetensors, type RawTensor } from './safetensors.js';
+import type { RawTensor } from './safetensors.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, decodeCheckpointTensors, parseCheckpointConfig,
-  type TrainingState,
+  CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
+  checkGeneration, decodeCheckpointTensors, encodeCheckpoint, newGeneration, parseCheckpointConfig,
+  type CheckpointContents, type TrainingState,
 } from './checkpoint-format.js';
-import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
+import type { ModelConfig } from '../models/config.js';
 import { readRegularFile, type FileKind } from '../data/files.js';
 
 // The format's constants and its file-system-free checks live in checkpoint-format.ts (shared
 // with the browser page); re-exported so that this module stays the one to import.
 export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, CheckpointError,
-  checkGeneration, checkParameterShapes, decodeCheckpointTensors, loadParamsInto, parseCheckpointConfig, parseTrainingState,
-  type DatasetRecord, type TrainPosition, type TrainingState,
+  checkGeneration, checkParameterShapes, decodeCheckpointTensors, encodeCheckpoint, loadParamsInto, newGeneration,
+  parseCheckpointConfig, parseTrainingState,
+  type CheckpointContents, type CheckpointFiles, type DatasetRecord, type TrainPosition, type TrainingState,
 } from './checkpoint-format.js';
 
 /**
@@ -65,17 +64,6 @@ const STALE_TMP = /\.tmp-\d+-[0-9a-f]{12}$/;
 /** The marker of the swap's sibling directories; nothing without it is ever removed. */
 const SWAP_MARKER = 'pixelcnn';
 const GENERATION = /^[0-9a-z]+-[0-9a-f]{12}$/;
-
-export interface CheckpointContents {
-  modelConfig: ModelConfig;
-  params: Map<string, Tensor>;
-  /** Trainer state (step, epoch, data position, options, data set), written into config.json. */
-  training?: TrainingState;
-  metrics?: Record<string, number>;
-  optimizer?: AdamState;
-  /** With `optimizer` only: `params` are the weight average and this holds the live weights. */
-  average?: WeightAverageState;
-}
 
 export interface LoadedCheckpoint {
   /** The directory actually read: `dir`, or its -old- sibling after a save interrupted mid-swap. */
@@ -154,13 +142,9 @@ export function checkCheckpointTarget(dir: string): void {
 
 /** Writes a checkpoint directory (created if needed), replacing any previous one atomically. */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
-  // Never write a config.json that loadCheckpoint would refuse (a library caller's object may be anything).
-  try {
-    parseModelConfig(c.modelConfig, { where: dir });
-  } catch (e) {
-    throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
-  }
-  if (c.average && !c.optimizer) throw new CheckpointError(`${dir}: a weight average is saved with the optimizer state only`);
+  // The bytes first (encodeCheckpoint refuses a config that loading would refuse), before any file is touched.
+  const generation = newGeneration();
+  const files = encodeCheckpoint(c, generation, dir);
   checkFinite(dir, c);
   const target = targetPath(dir);
   mkdirSync(dirname(target), { recursive: true });
@@ -169,22 +153,13 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   const recovered = existsSync(target) ? null : recoverableOld(target);
   for (const l of swapLeftovers(target)) if (l.path !== recovered) rmSync(l.path, { recursive: true, force: true });
 
-  const generation = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
   const tmp = swapDirOf(target, 'new', generation), old = swapDirOf(target, 'old', generation);
   const current = existsSync(target) ? target : recovered;
   mkdirSync(tmp);
   try {
-    if (c.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), encodeOptimizer(c.optimizer, c.average ?? null, c.params, generation));
-    const tensors = new Map<string, RawTensor>();
-    for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
-    writeFileAtomic(join(tmp, MODEL_FILE), encodeSafetensors(tensors, { format: 'pt', generation }));
-    const config: Record<string, unknown> = {
-      format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: { ...c.modelConfig },
-      ...(c.training ? { training: c.training } : {}),
-      ...(c.metrics ? { metrics: c.metrics } : {}),
-      created: new Date().toISOString(), generation,
-    };
-    writeFileAtomic(join(tmp, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+    if (files.optimizer) writeFileAtomic(join(tmp, OPTIMIZER_FILE), files.optimizer);
+    writeFileAtomic(join(tmp, MODEL_FILE), files.model);
+    writeFileAtomic(join(tmp, CONFIG_FILE), files.config);
 
     if (current) {
       for (const entry of readdirSync(current)) {
@@ -330,23 +305,6 @@ function checkFinite(dir: string, c: CheckpointContents): void {
     for (const [name, v] of c.optimizer.v) check('Adam second moment', name, v);
   }
   if (c.average) for (const [name, w] of c.average.live) check('live weight', name, w);
-}
-
-function encodeOptimizer(state: AdamState, average: WeightAverageState | null, params: Map<string, Tensor>, generation: string): Buffer {
-  const tensors = new Map<string, RawTensor>();
-  const shapeOf = (name: string, data: Float32Array) => {
-    const p = params.get(name);
-    return p && p.size === data.length ? [...p.shape] : [data.length];
-  };
-  for (const [name, m] of state.m) tensors.set(`m.${name}`, { shape: shapeOf(name, m), data: m });
-  for (const [name, v] of state.v) tensors.set(`v.${name}`, { shape: shapeOf(name, v), data: v });
-  const metadata: Record<string, string> = { step: String(state.step), generation };
-  if (average) {
-    for (const [name, w] of average.live) tensors.set(`w.${name}`, { shape: shapeOf(name, w), data: w });
-    metadata.average_decay = String(average.decay);
-    metadata.average_updates = String(average.updates);
-  }
-  return encodeSafetensors(tensors, metadata);
 }
 
 function decodeOptimizer(tensors: Map<string, RawTensor>, metadata: Record<string, string>,

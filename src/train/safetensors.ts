@@ -10,9 +10,8 @@
  *
  * Decoding is browser-safe: decodeSafetensors takes any Uint8Array (a Node Buffer is one) and uses
  * only DataView, TextDecoder and typed arrays, so the page of `pixelcnn serve` (web/checkpoint.ts,
- * through src/train/checkpoint-format.ts) reads checkpoints with it. Encoding returns a Node
- * Buffer and is for Node only; the web bundle does not include it (scripts/build-web.mjs refuses
- * a bundle that refers to Buffer).
+ * through src/train/checkpoint-format.ts) reads checkpoints with it. Encoding is browser-safe
+ * too and returns a plain Uint8Array: the page's training panel downloads what it writes.
  */
 
 export interface RawTensor {
@@ -46,8 +45,12 @@ function isShape(s: unknown): s is number[] {
   return Array.isArray(s) && s.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0);
 }
 
-/** Encodes float32 tensors (and optional string metadata) as a safetensors file. */
-export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Record<string, string>): Buffer {
+/**
+ * Encodes float32 tensors (and optional string metadata) as a safetensors file. Browser-safe (a
+ * plain Uint8Array, TextEncoder, DataView): the one encoder of Node checkpoints and of the page's
+ * downloads (src/train/checkpoint-format.ts encodeCheckpoint).
+ */
+export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
@@ -69,19 +72,21 @@ export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Re
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // Spaces pad the header so that the byte buffer starts at a multiple of 8.
   const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
-  const out = Buffer.alloc(8 + json.length + offset);
-  out.writeBigUInt64LE(BigInt(json.length), 0);
-  json.copy(out, 8);
-  let pos = 8 + json.length;
+  const out = new Uint8Array(8 + padded + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  let pos = 8 + padded;
   for (const name of names) {
     const data = tensors.get(name)!.data;
     if (LITTLE_ENDIAN) {
       out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), pos);
     } else {
-      for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i], pos + 4 * i);
+      for (let i = 0; i < data.length; i++) view.setFloat32(pos + 4 * i, data[i], true);
     }
     pos += data.byteLength;
   }
