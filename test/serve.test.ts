@@ -210,6 +210,23 @@ test('only GET and HEAD; request bodies, long URLs and foreign Host headers are 
   assert.equal((await get('/')).status, 200);
 });
 
+/** Runs `pixelcnn serve ARGS --port 0`, hands `use` the URL it prints, and stops it afterwards. */
+async function withServe<T>(args: string[], use: (url: string) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0']);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//); if (m) resolve(m[0]); });
+      child.on('close', (c) => reject(new Error(`serve exited (${c}): ${out}`)));
+      setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 10_000).unref();
+    });
+    return await use(url);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('close', r));
+  }
+}
+
 test('pixelcnn serve: --port 0 prints the URL and serves; a missing model is an error', async (t) => {
   const missing = spawn(process.execPath, [cli, 'serve', '--model', join(root, 'nope'), '--port', '0']);
   let err = '';
@@ -223,24 +240,14 @@ test('pixelcnn serve: --port 0 prints the URL and serves; a missing model is an 
     if (process.env.PIXELCNN_REQUIRE_BROWSER === '1') assert.fail(why);
     return t.skip(why);
   }
-  const child = spawn(process.execPath, [cli, 'serve', '--model', modelDir, '--port', '0']);
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//); if (m) resolve(m[0]); });
-      child.on('close', (c) => reject(new Error(`serve exited (${c}): ${out}`)));
-      setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 10_000).unref();
-    });
+  await withServe(['--model', modelDir], async (url) => {
     const page = await fetch(url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /PixelCNN/);
     const w = await fetch(new URL('models/model/model.safetensors', url));
     assert.deepEqual(Buffer.from(await w.arrayBuffer()), readFileSync(join(modelDir, 'model.safetensors')));
     assert.equal((await fetch(new URL('assets/main.js', url))).status, 200);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.on('close', r));
-  }
+  });
 });
 
 test('pixelcnn serve without --model offers every shipped model; --model repeats', async (t) => {
@@ -250,22 +257,10 @@ test('pixelcnn serve without --model offers every shipped model; --model repeats
     return t.skip(why);
   }
   const shipped = readdirSync(join(repoRoot, 'models')).sort().filter((n) => existsSync(join(repoRoot, 'models', n, 'config.json')));
-  const names = async (args: string[]) => {
-    const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0']);
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//); if (m) resolve(m[0]); });
-        child.on('close', (c) => reject(new Error(`serve exited (${c}): ${out}`)));
-        setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 10_000).unref();
-      });
-      const index = await (await fetch(new URL('models/index.json', url))).json() as { models: { name: string }[] };
-      return index.models.map((m) => m.name);
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.on('close', r));
-    }
-  };
+  const names = (args: string[]) => withServe(args, async (url) => {
+    const index = await (await fetch(new URL('models/index.json', url))).json() as { models: { name: string }[] };
+    return index.models.map((m) => m.name);
+  });
   assert.deepEqual(await names([]), shipped);
   const spaced = join(root, 'my model');
   mkdirSync(spaced, { recursive: true });

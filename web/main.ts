@@ -4,6 +4,7 @@
  * readable message in #error.
  */
 import { quantiseValue } from '../src/data/quantise.js';
+import type { ModelIndexEntry } from '../src/serve/model-index.js';
 import {
   DEFAULT_TRAIN_PRESET, TRAIN_PRESETS,
   type BackendInfo, type FromTrainWorker, type FromWorker, type ModelInfo, type SampleRequest, type ToTrainWorker, type ToWorker,
@@ -47,18 +48,8 @@ declare global {
   }
 }
 
-/** The models the server offers (src/serve/server.ts ModelIndexEntry), the default first. */
+/** The models the server offers (ModelIndexEntry), the default first. */
 const MODEL_INDEX_URL = 'models/index.json';
-interface ModelEntry {
-  name: string;
-  title: string | null;
-  arch: string | null;
-  levels: number | null;
-  dataset: string | null;
-  test_nats_per_image: number | null;
-  test_bits_per_dim: number | null;
-  card: boolean;
-}
 const PENDING: [number, number, number] = [196, 208, 224];
 const GAP = 1;
 
@@ -535,12 +526,12 @@ function showInfo(info: ModelInfo): void {
  * The model picker: the server's models, the one named by ?model= (else the first) selected.
  * Picking another reloads the page with its name, so every panel starts from that model.
  */
-async function pickModel(): Promise<ModelEntry> {
-  let entries: ModelEntry[];
+async function pickModel(): Promise<ModelIndexEntry> {
+  let entries: ModelIndexEntry[];
   try {
     const r = await fetch(MODEL_INDEX_URL, { cache: 'no-cache' });
     if (!r.ok) throw new Error(`HTTP ${r.status} ${r.statusText}`.trim());
-    entries = ((await r.json()) as { models: ModelEntry[] }).models;
+    entries = ((await r.json()) as { models: ModelIndexEntry[] }).models;
   } catch (e) {
     throw new Error(`Could not fetch ${MODEL_INDEX_URL}: ${(e as Error).message}`);
   }

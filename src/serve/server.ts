@@ -4,6 +4,9 @@ import { open } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import type { ModelIndexEntry } from './model-index.js';
+
+export type { ModelIndexEntry } from './model-index.js';
 
 /**
  * The web app's HTTP server (`pixelcnn serve`): static files of the prebuilt page (dist/web) and
@@ -35,20 +38,6 @@ export interface ServedModel {
   dir: string;
 }
 
-/** An entry of /models/index.json: what the picker shows before a model is loaded. */
-export interface ModelIndexEntry {
-  name: string;
-  /** The model card's title (first line of README.md without '#'), or null. */
-  title: string | null;
-  arch: string | null;
-  /** Levels per colour value (binarised models are compared in nats/image, the rest in bits/dim). */
-  levels: number | null;
-  dataset: string | null;
-  test_nats_per_image: number | null;
-  test_bits_per_dim: number | null;
-  /** Whether README.md (the model card) is served. */
-  card: boolean;
-}
 
 export interface ServeOptions {
   /** The models, the page's default first (at least one). */
