@@ -4,7 +4,7 @@
  * readable message in #error.
  */
 import { quantiseValue } from '../src/data/quantise.js';
-import type { ModelIndexEntry } from '../src/serve/model-index.js';
+import { MODEL_INDEX_ROUTE, modelRoutes, type ModelIndexEntry } from '../src/serve/model-index.js';
 import {
   DEFAULT_TRAIN_PRESET, TRAIN_PRESETS,
   type BackendInfo, type FromTrainWorker, type FromWorker, type ModelInfo, type SampleRequest, type ToTrainWorker, type ToWorker,
@@ -48,8 +48,9 @@ declare global {
   }
 }
 
-/** The models the server offers (ModelIndexEntry), the default first. */
-const MODEL_INDEX_URL = 'models/index.json';
+/** The page's URLs are relative to it (the routes without their leading slash). */
+const relative = (route: string) => route.slice(1);
+const MODEL_INDEX_URL = relative(MODEL_INDEX_ROUTE);
 const PENDING: [number, number, number] = [196, 208, 224];
 const GAP = 1;
 
@@ -178,8 +179,8 @@ async function fetchModel(name: string): Promise<void> {
     if (!r.ok) throw new Error(`Could not fetch ${url}: HTTP ${r.status} ${r.statusText}`.trim());
     return r;
   };
-  const base = `models/${encodeURIComponent(name)}/`;
-  const [c, w] = await Promise.all([get(`${base}config.json`), get(`${base}model.safetensors`)]);
+  const r = modelRoutes(encodeURIComponent(name));
+  const [c, w] = await Promise.all([get(relative(r.config)), get(relative(r.weights))]);
   configText = await c.text();
   weights = await w.arrayBuffer();
 }
@@ -557,7 +558,7 @@ async function pickModel(): Promise<ModelIndexEntry> {
     location.search = q.toString();
   });
   ui.modelCard.hidden = !chosen.card;
-  ui.modelCard.href = `models/${encodeURIComponent(chosen.name)}/README.md`;
+  ui.modelCard.href = relative(modelRoutes(encodeURIComponent(chosen.name)).card);
   return chosen;
 }
 

@@ -1,4 +1,15 @@
-/** What /models/index.json lists (src/serve/server.ts writes it, web/main.ts's model picker reads it); no node: imports, so the page can share it. */
+/**
+ * The served models' URLs and what /models/index.json lists: src/serve/server.ts serves them, the
+ * page's model picker (web/main.ts) fetches them. No node: imports, so the page can share it.
+ */
+
+export const MODEL_INDEX_ROUTE = '/models/index.json';
+
+/** URL paths of a served model's files (name: a URL-safe folder name). */
+export const modelRoutes = (name: string) => ({
+  config: `/models/${name}/config.json`, weights: `/models/${name}/model.safetensors`,
+  card: `/models/${name}/README.md`, samples: `/models/${name}/samples.png`,
+}) as const;
 
 /** An entry of /models/index.json: what the picker shows before a model is loaded. */
 export interface ModelIndexEntry {

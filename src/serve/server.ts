@@ -4,9 +4,9 @@ import { open } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import type { ModelIndexEntry } from './model-index.js';
+import { MODEL_INDEX_ROUTE, modelRoutes, type ModelIndexEntry } from './model-index.js';
 
-export type { ModelIndexEntry } from './model-index.js';
+export { MODEL_INDEX_ROUTE, modelRoutes, type ModelIndexEntry } from './model-index.js';
 
 /**
  * The web app's HTTP server (`pixelcnn serve`): static files of the prebuilt page (dist/web) and
@@ -62,12 +62,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** URL paths of a served model's files. */
-export const modelRoutes = (name: string) => ({
-  config: `/models/${name}/config.json`, weights: `/models/${name}/model.safetensors`,
-  card: `/models/${name}/README.md`, samples: `/models/${name}/samples.png`,
-}) as const;
-export const MODEL_INDEX_ROUTE = '/models/index.json';
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const DEFAULT_MAX_URL_LENGTH = 2048;
 /** How deep under assets/ files are picked up. */
