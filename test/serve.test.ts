@@ -268,6 +268,9 @@ test('pixelcnn serve without --model offers every shipped model; --model repeats
   copyFileSync(join(modelDir, 'model.safetensors'), join(spaced, 'model.safetensors'));
   assert.deepEqual(await names(['--model', spaced, '--model', modelDir]), ['my-model', 'model']);
   const r = spawnSync(process.execPath, [cli, 'serve', '--model', modelDir, '--model', modelDir, '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+  const file = spawnSync(process.execPath, [cli, 'serve', '--model', join(modelDir, 'config.json'), '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(file.status, 1);
+  assert.equal(file.stderr, `pixelcnn: error: --model ${join(modelDir, 'config.json')}: not a directory (a checkpoint is a directory holding config.json and model.safetensors)\n`);
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `pixelcnn: error: --model ${modelDir}: another --model directory has the same name 'model' (the page tells models apart by folder name)\n`);
 });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intArg } from './options.js';
@@ -47,6 +47,7 @@ async function runServe(f: ServeFlags): Promise<void> {
   if (models.length === 0) throw new UsageError(`no --model given and no model is shipped in '${shippedModelsDir()}'`);
   for (const m of models) {
     if (!existsSync(m.dir)) throw new UsageError(`--model ${m.dir}: model directory does not exist`);
+    if (!statSync(m.dir).isDirectory()) throw new UsageError(`--model ${m.dir}: not a directory (a checkpoint is a directory holding config.json and model.safetensors)`);
   }
   const names = new Set<string>();
   for (const m of models) {
