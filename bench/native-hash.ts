@@ -77,6 +77,23 @@ function child(): void {
       addon.conv2dBackwardFilter(dw, db, dout, x, B, I, O, H, W, K, K, taps, relu);
       record(`${name} backwardFilter relu${+relu} bias${+withBias}`, dw, ...(db ? [db] : []));
     }
+    // Stride 2: output ⌈H/2⌉ × ⌈W/2⌉.
+    const hs = B * O * Math.ceil(H / 2) * Math.ceil(W / 2), dhalf = rand(hs, 17);
+    for (const beta of [0, 1] as const) for (const b of [null, bias]) {
+      const out = rand(hs, 18);
+      addon.conv2dStride2Forward(out, x, w, b, B, I, O, H, W, K, K, taps, beta);
+      record(`${name} stride2 forward beta${beta} bias${+!!b}`, out);
+    }
+    for (const beta of [0, 1] as const) {
+      const dx = rand(xs, 16);
+      addon.conv2dStride2BackwardData(dx, dhalf, w, B, I, O, H, W, K, K, taps, beta);
+      record(`${name} stride2 backwardData beta${beta}`, dx);
+    }
+    for (const withBias of [false, true]) {
+      const dw = new Float32Array(ws), db = withBias ? new Float32Array(O) : null;
+      addon.conv2dStride2BackwardFilter(dw, db, dhalf, x, B, I, O, H, W, K, K, taps);
+      record(`${name} stride2 backwardFilter bias${+withBias}`, dw, ...(db ? [db] : []));
+    }
   }
 
   for (const [B, L, C, S] of [[3, 7, 3, 37], [2, 256, 1, 784], [1, 2, 3, 5000]]) {

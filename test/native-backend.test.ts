@@ -260,6 +260,42 @@ for (const [ci, c] of convCases.entries()) {
   }
 }
 
+// ---------------------------------------------------------------- stride-2 conv2d
+
+// The same cases at stride 2: output ⌈H/2⌉ × ⌈W/2⌉ (the forward accumulating into and
+// overwriting a random output, with and without bias), the backward data both ways, the filter
+// gradient with and without dbias.
+for (const [ci, c] of convCases.entries()) {
+  const shape = `x=[${c.B},${c.I},${c.H},${c.W}] w=[${c.O},${c.I},${c.KH},${c.KW}] taps=${c.taps.length} (${c.label})`;
+  test(`conv2dStride2Forward, BackwardData and BackwardFilter ${shape}`, (t) => {
+    withKernels(t, (nk) => {
+      const { x, w, bias, taps } = convInputs(c, ci);
+      const d = dimsOf(c), r = rng(ci + 11);
+      const half = c.B * c.O * Math.ceil(c.H / 2) * Math.ceil(c.W / 2), dout = randn(half, r);
+      for (const beta of [0, 1] as const) {
+        for (const b of [null, bias]) {
+          const y0 = randn(half, r), want = y0.slice(), got = y0.slice();
+          jsKernels.conv2dStride2Forward(want, x, w, b, d, taps, beta);
+          nk.conv2dStride2Forward(got, x, w, b, d, taps, beta);
+          assertClose(got, want, `forward beta=${beta} bias=${b !== null}`);
+        }
+        const dx0 = randn(x.length, r), want = dx0.slice(), got = dx0.slice();
+        jsKernels.conv2dStride2BackwardData(want, dout, w, d, taps, beta);
+        nk.conv2dStride2BackwardData(got, dout, w, d, taps, beta);
+        assertClose(got, want, `backward data beta=${beta}`);
+      }
+      for (const withBias of [false, true]) {
+        const dw0 = randn(w.length, r), db0 = randn(c.O, r);
+        const wantW = dw0.slice(), gotW = dw0.slice(), wantB = db0.slice(), gotB = db0.slice();
+        jsKernels.conv2dStride2BackwardFilter(wantW, withBias ? wantB : null, dout, x, d, taps);
+        nk.conv2dStride2BackwardFilter(gotW, withBias ? gotB : null, dout, x, d, taps);
+        assertClose(gotW, wantW, 'dw');
+        assertClose(gotB, wantB, 'dbias');
+      }
+    });
+  });
+}
+
 // ---------------------------------------------------------------- softmax cross-entropy
 
 for (const L of [2, 4, 256]) {

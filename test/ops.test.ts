@@ -42,8 +42,10 @@ opTest('concatElu', [[2, 3, 4, 5]], ops.concatElu, { grad: { eps: 1e-3 }, minAbs
 opTest('glu', [[2, 6, 3, 4]], (x) => ops.glu(x), { grad: { eps: 1e-3 } });
 opTest('glu residual', [[2, 6, 3, 4], [2, 3, 3, 4]], ops.glu, { grad: { eps: 1e-3 } });
 opTest('dropout p=0.4', [[2, 3, 4, 5]], (x) => ops.dropout(x, 0.4, new Rng(9)));
-opTest('subsample2 5x6', [[2, 3, 5, 6]], ops.subsample2);
-opTest('upsample2 3x3 to 5x6', [[2, 3, 3, 3]], (x) => ops.upsample2(x, 5, 6));
+opTest('conv2dStride2 5x6', [[2, 3, 5, 6], [4, 3, 3, 3], [4]], (x, w, b) => ops.conv2dStride2(x, w, b));
+opTest('conv2dStride2 mask=B no-bias 6x7', [[2, 3, 6, 7], [4, 3, 3, 3]], (x, w) => ops.conv2dStride2(x, w, null, maskB));
+opTest('conv2dTranspose2 3x3 to 5x6', [[2, 3, 3, 3], [3, 4, 3, 3], [4]], (x, w, b) => ops.conv2dTranspose2(x, w, b, null, 5, 6));
+opTest('conv2dTranspose2 mask=B 3x4 to 6x7', [[2, 4, 3, 4], [4, 3, 3, 3], [3]], (x, w, b) => ops.conv2dTranspose2(x, w, b, maskB, 6, 7));
 opTest('placeKernel 2x3 in 3x3', [[4, 3, 2, 3]], (w) => ops.placeKernel(w, 3, 3, 0, 0));
 opTest('placeKernel transposed 2x2 in 3x3 at (0,1)', [[3, 4, 2, 2]], (w) => ops.placeKernel(w, 3, 3, 0, 1, true));
 opTest('embedding', [[4, 6]], (t) => ops.embedding(t, Int32Array.of(3, 0, 3)));

@@ -105,6 +105,46 @@ Napi::Value ConvBackwardFilter(const Napi::CallbackInfo& info) {
   });
 }
 
+// A stride-2 convolution's output (B, ch, ⌈H/2⌉, ⌈W/2⌉).
+double actHalf(const ConvDims& d, int ch) { return static_cast<double>(d.B) * ch * ((d.H + 1) / 2) * ((d.W + 1) / 2); }
+
+Napi::Value ConvStride2Forward(const Napi::CallbackInfo& info) {
+  return guarded(info, 13, [&](const Args& a) {
+    const ConvArgs c = convArgs(a, 4, 11);
+    const int beta = a.beta(12);
+    float* out = a.array<float>(0, "out", actHalf(c.d, c.d.O));
+    const float* x = a.array<float>(1, "x", act(c.d, c.d.I));
+    const float* w = a.array<float>(2, "w", wsize(c.d));
+    const float* bias = a.array<float>(3, "bias", c.d.O, true);
+    KernelLock lock;
+    activeKernels().conv2dStride2Forward(out, x, w, bias, c.d, c.taps, c.ntaps, beta);
+  });
+}
+
+Napi::Value ConvStride2BackwardData(const Napi::CallbackInfo& info) {
+  return guarded(info, 12, [&](const Args& a) {
+    const ConvArgs c = convArgs(a, 3, 10);
+    const int beta = a.beta(11);
+    float* dx = a.array<float>(0, "dx", act(c.d, c.d.I));
+    const float* dout = a.array<float>(1, "dout", actHalf(c.d, c.d.O));
+    const float* w = a.array<float>(2, "w", wsize(c.d));
+    KernelLock lock;
+    activeKernels().conv2dStride2BackwardData(dx, dout, w, c.d, c.taps, c.ntaps, beta);
+  });
+}
+
+Napi::Value ConvStride2BackwardFilter(const Napi::CallbackInfo& info) {
+  return guarded(info, 12, [&](const Args& a) {
+    const ConvArgs c = convArgs(a, 4, 11);
+    float* dw = a.array<float>(0, "dw", wsize(c.d));
+    float* dbias = a.array<float>(1, "dbias", c.d.O, true);
+    const float* dout = a.array<float>(2, "dout", actHalf(c.d, c.d.O));
+    const float* x = a.array<float>(3, "x", act(c.d, c.d.I));
+    KernelLock lock;
+    activeKernels().conv2dStride2BackwardFilter(dw, dbias, dout, x, c.d, c.taps, c.ntaps);
+  });
+}
+
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   return guarded(info, 9, [&](const Args& a) {
     const int B = a.integer(4, "batch", 0), L = a.integer(5, "levels", 1);
@@ -471,6 +511,9 @@ constexpr Binding kBindings[] = {
     {"conv2dForward", ConvForward},
     {"conv2dBackwardData", ConvBackwardData},
     {"conv2dBackwardFilter", ConvBackwardFilter},
+    {"conv2dStride2Forward", ConvStride2Forward},
+    {"conv2dStride2BackwardData", ConvStride2BackwardData},
+    {"conv2dStride2BackwardFilter", ConvStride2BackwardFilter},
     {"softmaxCrossEntropy", SoftmaxCrossEntropy},
     {"logisticMixtureNll", LogisticMixtureNll},
     {"reluForward", ReluForward},

@@ -30,6 +30,7 @@ namespace {
 struct Geo {
   long B, I, O, H, W, KH, KW, HW, KK, Hp, Wp, plane, Np;
   int T;
+  long P;  // planes per channel of x in the filter gradient: 1, or a stride-2 input's 4 phases
 };
 
 Geo geometry(const ConvDims& d, int ntaps) {
@@ -45,6 +46,7 @@ Geo geometry(const ConvDims& d, int ntaps) {
   g.plane = g.KK > 1 ? g.Hp * g.Wp + g.KW / 2 + VL : g.HW;
   g.Np = g.H > 0 ? (g.H - 1) * g.Wp + g.W : 0;
   g.T = ntaps;
+  g.P = 1;
   return g;
 }
 
@@ -251,7 +253,7 @@ void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
   const long MB = ceilDiv(M, R), NB = ceilDiv(N, C);  // blocks of dW (tiles hold whole blocks)
   const long chunkFloats = roundUp(MB * NB * RCpad + M, VL);  // a chunk's partial dW blocks, then dbias
   float* partial = sharedScratch(kSharedPartial, chunks * chunkFloats);
-  const long xLocal = padX ? (nc / g.T + 2) * g.plane : 0;  // channels of a tile's columns, at most
+  const long xLocal = padX ? (nc / g.T + 2) * g.P * g.plane : 0;  // planes of a tile's columns' channels, at most
   if (padX || gridDout) ensureThreadScratch(kSlotT, xLocal + (gridDout ? mc * gs : 0));
   auto task = [&](long t, int tid) {
     const long ch = t / (nmt * nnt), tile = t - ch * nmt * nnt;
@@ -275,15 +277,15 @@ void filterGradient(float* dw, float* dbias, const float* dout, const float* x,
         for (long i = 0; i < mrows; ++i) gridPlane(local + xLocal + i * gs, db + i * g.HW, g, gs);
         db = local + xLocal;
       }
-      const float* xb = x + b * g.I * g.HW;
+      const float* xb = x + b * g.I * g.P * g.HW;
       long shift = 0;  // xb + colOff[n] − shift is column n
       if (padX) {
-        for (long i = 0; i < i1 - i0; ++i) {
-          if (reluX) padPlane<true>(local + i * g.plane, xb + (i0 + i) * g.HW, g);
-          else padPlane<false>(local + i * g.plane, xb + (i0 + i) * g.HW, g);
+        for (long i = 0; i < (i1 - i0) * g.P; ++i) {
+          if (reluX) padPlane<true>(local + i * g.plane, xb + (i0 * g.P + i) * g.HW, g);
+          else padPlane<false>(local + i * g.plane, xb + (i0 * g.P + i) * g.HW, g);
         }
         xb = local;
-        shift = i0 * g.plane;
+        shift = i0 * g.P * g.plane;
       }
       if (dbias && n0 == 0) {
         // one float += per image, over the grid without its vector round-up (its pad columns
@@ -508,7 +510,7 @@ void convAsGemm(float* dst, const float* src, const float* Ap, const ShiftedRow*
         const float* rs = residual + (b * M + m0 + i) * g.HW + n0;
         for (long q = 0; q < ncols; ++q) out[q] = c[q] + bv + rs[q];
       } else if (kAccumulate) {
-        for (long q = 0; q < ncols; ++q) out[q] += c[q];
+        for (long q = 0; q < ncols; ++q) out[q] += c[q] + bv;
       } else {
         for (long q = 0; q < ncols; ++q) out[q] = c[q] + bv;
       }
@@ -524,6 +526,100 @@ Geo unpadded(Geo g) {
   g.plane = g.HW;
   g.Np = g.HW;
   return g;
+}
+
+// The filter gradient's driver (conv2dBackwardFilter's, and the stride-2 one's on the input's
+// phases): colOffOf(i, tap) is the offset of channel i's column for a tap on the padded grid.
+template <class ColOffOf>
+void backwardFilter(float* dw, float* dbias, const float* dout, const float* x, const Geo& g,
+                    const int32_t* taps, bool reluX, ColOffOf colOffOf) {
+  if (g.O == 0) return;
+  const long N = g.I * g.T, M = g.O;
+  // The filter tasks also sum the bias gradient; only when none run (no taps, images or pixels)
+  // does it get a pass of its own.
+  const bool tasksRun = N > 0 && g.B > 0 && g.HW > 0;
+  if (dbias && g.B > 0 && !tasksRun) {
+    auto task = [&](long o, int) {
+      double acc = dbias[o];
+      for (long b = 0; b < g.B; ++b) {
+        acc = static_cast<float>(acc + planeSum(dout + (b * g.O + o) * g.HW, g.HW));  // one float += per image, as the reference
+      }
+      dbias[o] = static_cast<float>(acc);
+    };
+    if (g.O * g.B * g.HW < 65536) for (long o = 0; o < g.O; ++o) task(o, 0);
+    else pfor(g.O, task);
+  }
+  if (!tasksRun) return;
+  int32_t* colOff = intTable(N);
+  for (long n = 0; n < N; ++n) {
+    const long i = n / g.T, tap = taps[n - i * g.T];
+    colOff[n] = static_cast<int32_t>(colOffOf(i, tap));
+  }
+  // A 1×1 kernel reads x in place through the ReLU (kRelu); otherwise the tasks' padded copies
+  // have the ReLU applied.
+  const bool reluLeft = g.KK == 1 && reluX;
+#if PIXELCNN_VL == 16
+  // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
+  // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
+  if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
+  else filterGradient<false, 4, 4>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
+#else
+  if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
+  else filterGradient<false, 4, 3>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
+#endif
+}
+
+// A stride-2 convolution's dims with the output's height and width, ⌈H/2⌉ × ⌈W/2⌉.
+ConvDims half(ConvDims d) {
+  d.H = (d.H + 1) / 2;
+  d.W = (d.W + 1) / 2;
+  return d;
+}
+
+// The phase (0..3, a·2 + e) of a tap's shift (sy, sx): its parities (a, e); and ⌊v/2⌋.
+PIXELCNN_INLINE int phaseOf(long sy, long sx) { return static_cast<int>((sy & 1) * 2 + (sx & 1)); }
+PIXELCNN_INLINE long floorHalf(long v) { return (v - (v & 1)) / 2; }
+
+// x (planes, H, W) → xs (planes, 4, h, w) on g's grid (h × w): phase a·2 + e of a plane holds
+// x (2i + a, 2j + e), zero past the image.
+void splitPhases(float* xs, const float* x, long planes, long H, long W, const Geo& g) {
+  const long h = g.H, w = g.W;
+  auto task = [&](long p, int) {
+    const float* s = x + p * H * W;
+    for (long a = 0; a < 2; ++a)
+      for (long e = 0; e < 2; ++e) {
+        float* d = xs + (p * 4 + a * 2 + e) * h * w;
+        for (long i = 0; i < h; ++i) {
+          float* row = d + i * w;
+          const long y = 2 * i + a;
+          long j = 0;
+          if (y < H)
+            for (const float* sr = s + y * W + e; 2 * j + e < W; ++j) row[j] = sr[2 * j];
+          for (; j < w; ++j) row[j] = 0.f;
+        }
+      }
+  };
+  pfor(planes, task);
+}
+
+// dx (planes, H, W) (=|+=) its phases (4, planes, h, w): dx (2i + a, 2j + e) is phase a·2 + e's (i, j).
+void mergePhases(float* dx, const float* phases, long planes, long H, long W, const Geo& g,
+                 bool accumulate) {
+  const long h = g.H, w = g.W, n = planes * h * w;
+  auto task = [&](long p, int) {
+    float* d = dx + p * H * W;
+    for (long y = 0; y < H; ++y) {
+      const float* even = phases + (y & 1) * 2 * n + p * h * w + (y >> 1) * w;
+      const float* odd = even + n;
+      float* row = d + y * W;
+      if (accumulate) {
+        for (long x = 0; x < W; ++x) row[x] += (x & 1 ? odd : even)[x >> 1];
+      } else {
+        for (long x = 0; x < W; ++x) row[x] = (x & 1 ? odd : even)[x >> 1];
+      }
+    }
+  };
+  pfor(planes, task);
 }
 
 }  // namespace
@@ -582,40 +678,95 @@ void conv2dBackwardData(float* dx, const float* dout, const float* w, const Conv
 void conv2dBackwardFilter(float* dw, float* dbias, const float* dout, const float* x,
                           const ConvDims& d, const int32_t* taps, int ntaps, int reluInput) {
   const Geo g = geometry(d, ntaps);
-  if (g.O == 0) return;
-  const long N = g.I * g.T, M = g.O;
-  // The filter tasks also sum the bias gradient; only when none run (no taps, images or pixels)
-  // does it get a pass of its own.
-  const bool tasksRun = N > 0 && g.B > 0 && g.HW > 0;
-  if (dbias && g.B > 0 && !tasksRun) {
-    auto task = [&](long o, int) {
-      double acc = dbias[o];
-      for (long b = 0; b < g.B; ++b) {
-        acc = static_cast<float>(acc + planeSum(dout + (b * g.O + o) * g.HW, g.HW));  // one float += per image, as the reference
-      }
-      dbias[o] = static_cast<float>(acc);
-    };
-    if (g.O * g.B * g.HW < 65536) for (long o = 0; o < g.O; ++o) task(o, 0);
-    else pfor(g.O, task);
+  backwardFilter(dw, dbias, dout, x, g, taps, reluInput != 0, [&](long i, long tap) {
+    return i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW;
+  });
+}
+
+// Stride 2. Output pixel (i, j) reads input (2i + sy, 2j + sx) at a tap shifted by (sy, sx): in the
+// input's phase (sy mod 2, sx mod 2), the plane of its pixels (2i + a, 2j + e), that is the pixel
+// (i + ⌊sy/2⌋, j + ⌊sx/2⌋). Split into its four phases of ⌈H/2⌉ × ⌈W/2⌉ (zero past the image),
+// the input makes a stride-2 convolution a stride-1 one on the output's grid, each tap reading one
+// phase at a shift: the forward and the filter gradient run on conv2dForward's and
+// conv2dBackwardFilter's machinery (their shifted rows read from 4·I phase planes), computing only
+// the outputs kept. The backward data computes each phase of dx as a stride-1 convolution of dout
+// over the taps of that phase's parity, into scratch, then interleaves the phases into dx.
+void conv2dStride2Forward(float* out, const float* x, const float* w, const float* bias,
+                          const ConvDims& d, const int32_t* taps, int ntaps, int beta) {
+  const Geo g = unpadded(geometry(half(d), ntaps));
+  if (g.B == 0 || g.O == 0 || g.HW == 0) return;
+  const long K = g.I * g.T;
+  if (K == 0) {
+    for (long p = 0; p < g.B * g.O; ++p) {
+      float* o = out + p * g.HW;
+      const float v = bias ? bias[p % g.O] : 0.f;
+      for (long q = 0; q < g.HW; ++q) o[q] = (beta ? o[q] : 0.f) + v;
+    }
+    return;
   }
-  if (!tasksRun) return;
-  int32_t* colOff = intTable(N);
-  for (long n = 0; n < N; ++n) {
-    const long i = n / g.T, tap = taps[n - i * g.T];
-    colOff[n] = static_cast<int32_t>(i * g.plane + (tap / g.KW) * g.Wp + tap % g.KW);
+  float* xs = sharedScratch(kSharedPhases, g.B * g.I * 4 * g.HW);
+  splitPhases(xs, x, g.B * g.I, d.H, d.W, g);
+  const int kcn = kBlock(K);
+  float* Ap = sharedScratch(kSharedA, roundUp(g.O, MR) * K);
+  prepackWeights(Ap, g.O, K, kcn, w, taps, g.T, [&](long o, long i) { return (o * g.I + i) * g.KK; });
+  ShiftedRow* rows = shiftedRows(K);
+  for (long k = 0; k < K; ++k) {
+    const long i = k / g.T, tap = taps[k - i * g.T];
+    const long sy = tap / g.KW - g.KH / 2, sx = tap % g.KW - g.KW / 2;
+    rows[k] = shiftedRow(4 * i + phaseOf(sy, sx), floorHalf(sy), floorHalf(sx), g);
   }
-  // A 1×1 kernel reads x in place through the ReLU (kRelu); otherwise the tasks' padded copies
-  // have the ReLU applied.
-  const bool reluX = reluInput != 0, reluLeft = g.KK == 1 && reluX;
-#if PIXELCNN_VL == 16
-  // 32 registers: 4 x 4 blocks (8 loads per 16 FMAs; R and C divide the power-of-two channel
-  // counts), and 8 x 2 through a ReLU, which clamps 2 b vectors per 16 FMAs instead of 4.
-  if (reluLeft) filterGradient<true, 8, 2>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
-  else filterGradient<false, 4, 4>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
-#else
-  if (reluLeft) filterGradient<true, 6, 2>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
-  else filterGradient<false, 4, 3>(dw, dbias, dout, x, colOff, taps, M, N, g, reluX);
-#endif
+  if (beta) convAsGemm<true>(out, xs, Ap, rows, g.O, K, kcn, 4 * g.I, g, bias);
+  else convAsGemm<false>(out, xs, Ap, rows, g.O, K, kcn, 4 * g.I, g, bias);
+}
+
+void conv2dStride2BackwardData(float* dx, const float* dout, const float* w, const ConvDims& d,
+                               const int32_t* taps, int ntaps, int beta) {
+  const Geo g = unpadded(geometry(half(d), ntaps));
+  const long n = g.B * g.I * g.HW;  // floats of one phase of dx
+  if (g.B == 0 || g.I == 0 || g.HW == 0) return;
+  float* phases = sharedScratch(kSharedPhases, 4 * n);
+  int32_t* sub = reinterpret_cast<int32_t*>(sharedScratch(kSharedPartial, g.T + 1));
+  for (int ph = 0; ph < 4; ++ph) {
+    // The taps of this phase's parity: dx (2i' + a, 2j' + e) gathers dout (i' + (a − sy)/2, j' + (e − sx)/2).
+    int T = 0;
+    for (int t = 0; t < g.T; ++t) {
+      const long sy = taps[t] / g.KW - g.KH / 2, sx = taps[t] % g.KW - g.KW / 2;
+      if (phaseOf(sy, sx) == ph) sub[T++] = taps[t];
+    }
+    float* dst = phases + ph * n;
+    const long K = g.O * T;
+    if (K == 0) {
+      memset(dst, 0, sizeof(float) * n);
+      continue;
+    }
+    const int kcn = kBlock(K);
+    float* Ap = sharedScratch(kSharedA, roundUp(g.I, MR) * K);
+    prepackWeights(Ap, g.I, K, kcn, w, sub, T, [&](long i, long o) { return (o * g.I + i) * g.KK; });
+    ShiftedRow* rows = shiftedRows(K);
+    const long a = ph >> 1, e = ph & 1;
+    for (long k = 0; k < K; ++k) {
+      const long o = k / T, tap = sub[k - o * T];
+      const long sy = tap / g.KW - g.KH / 2, sx = tap % g.KW - g.KW / 2;
+      rows[k] = shiftedRow(o, (a - sy) / 2, (e - sx) / 2, g);
+    }
+    convAsGemm<false>(dst, dout, Ap, rows, g.I, K, kcn, g.O, g, nullptr);
+  }
+  mergePhases(dx, phases, g.B * g.I, d.H, d.W, g, beta != 0);
+}
+
+void conv2dStride2BackwardFilter(float* dw, float* dbias, const float* dout, const float* x,
+                                 const ConvDims& d, const int32_t* taps, int ntaps) {
+  Geo g = geometry(half(d), ntaps);  // the padded planes are the phases'
+  g.P = 4;
+  float* xs = nullptr;
+  if (g.B > 0 && g.I > 0 && g.HW > 0 && g.T > 0 && g.O > 0) {
+    xs = sharedScratch(kSharedPhases, g.B * g.I * 4 * g.HW);
+    splitPhases(xs, x, g.B * g.I, d.H, d.W, g);
+  }
+  backwardFilter(dw, dbias, dout, xs, g, taps, false, [&](long i, long tap) {
+    const long sy = tap / g.KW - g.KH / 2, sx = tap % g.KW - g.KW / 2;
+    return (4 * i + phaseOf(sy, sx)) * g.plane + (floorHalf(sy) + g.KH / 2) * g.Wp + floorHalf(sx) + g.KW / 2;
+  });
 }
 
 }  // namespace PIXELCNN_NS

@@ -27,7 +27,7 @@ constexpr int MCMAX = 120;   // rows of a task's A block (mc·kc·4 = 120 KiB in
 constexpr int NCMAX = 256;   // columns of a task's B block
 
 enum Slots { kSlotB = 0, kSlotC = 1, kSlotT = 2 };               // thread scratch
-enum SharedSlots { kSharedA = 0, kSharedIdx = 1, kSharedPartial = 2 };
+enum SharedSlots { kSharedA = 0, kSharedIdx = 1, kSharedPartial = 2, kSharedPhases = 3 };
 
 // C[MR x NR] (=|+=) Σ_p A[p][0..MR) ⊗ B[p][0..NR); A, B packed; C aligned with row stride ldc.
 template <bool kFirst>

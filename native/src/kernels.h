@@ -46,6 +46,14 @@ struct SamplerNet {
                          const int32_t* taps, int ntaps, int beta, const float* gate))            \
   X(conv2dBackwardFilter, (float* dw, float* dbias, const float* dout, const float* x,           \
                            const ConvDims& d, const int32_t* taps, int ntaps, int reluInput))     \
+  /* Stride 2 (conv2d.cc), H and W the input's: out (B, O, ⌈H/2⌉, ⌈W/2⌉) = beta · out + bias +  \
+     conv at the even pixels; dx (B, I, H, W) = beta · dx + its adjoint; dw += its filter grad. */ \
+  X(conv2dStride2Forward, (float* out, const float* x, const float* w, const float* bias,        \
+                           const ConvDims& d, const int32_t* taps, int ntaps, int beta))          \
+  X(conv2dStride2BackwardData, (float* dx, const float* dout, const float* w, const ConvDims& d, \
+                                const int32_t* taps, int ntaps, int beta))                        \
+  X(conv2dStride2BackwardFilter, (float* dw, float* dbias, const float* dout, const float* x,    \
+                                  const ConvDims& d, const int32_t* taps, int ntaps))             \
   X(softmaxCrossEntropy, (double* nll, float* dlogits, const float* logits,                      \
                           const uint8_t* targets, int B, int L, int C, int S, double gradScale))  \
   /* Discretised logistic mixture NLL (logistic_mixture.cc): params (B, F, S), table: filters of   \

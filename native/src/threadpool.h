@@ -28,6 +28,6 @@ float* threadScratch(int slot, int tid);
 float* sharedScratch(int slot, size_t floats);      // one buffer; grows, contents not kept
 
 constexpr int kThreadSlots = 3;
-constexpr int kSharedSlots = 3;
+constexpr int kSharedSlots = 4;
 
 }  // namespace pixelcnn

@@ -64,6 +64,7 @@ using namespace pixelcnn;
 // "name:i,j;" per kernel: the JS argument positions it writes.
 EXPORT(pixelcnn_outputs) const char* pixelcnnOutputs() {
   return "gemm:7;conv2dForward:0;conv2dBackwardData:0;conv2dBackwardFilter:0,1;"
+         "conv2dStride2Forward:0;conv2dStride2BackwardData:0;conv2dStride2BackwardFilter:0,1;"
          "softmaxCrossEntropy:0,1;reluForward:0;reluBackward:0;add:0;accumulate:0;"
          "gateForward:0;gateBackward:0;sampleCachedPixelCnn:3,4,5,9,10;logisticMixtureNll:0,1;"
          "eluForward:0;eluBackward:0;concatEluForward:0;concatEluBackward:0;gluForward:0;gluBackward:0;"
@@ -100,6 +101,24 @@ KERNEL(conv2dBackwardFilter)(float* dw, int, float* dbias, int, const float* dou
                          int, int B, int I, int O, int H, int W, int KH, int KW,
                          const int32_t* taps, int ntaps, int relu) {
   wasm::conv2dBackwardFilter(dw, dbias, dout, x, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps, relu);
+}
+
+KERNEL(conv2dStride2Forward)(float* out, int, const float* x, int, const float* w, int, const float* bias,
+                             int, int B, int I, int O, int H, int W, int KH, int KW, const int32_t* taps,
+                             int ntaps, int beta) {
+  wasm::conv2dStride2Forward(out, x, w, bias, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps, beta);
+}
+
+KERNEL(conv2dStride2BackwardData)(float* dx, int, const float* dout, int, const float* w, int, int B,
+                                  int I, int O, int H, int W, int KH, int KW, const int32_t* taps,
+                                  int ntaps, int beta) {
+  wasm::conv2dStride2BackwardData(dx, dout, w, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps, beta);
+}
+
+KERNEL(conv2dStride2BackwardFilter)(float* dw, int, float* dbias, int, const float* dout, int,
+                                    const float* x, int, int B, int I, int O, int H, int W, int KH,
+                                    int KW, const int32_t* taps, int ntaps) {
+  wasm::conv2dStride2BackwardFilter(dw, dbias, dout, x, ConvDims{B, I, O, H, W, KH, KW}, taps, ntaps);
 }
 
 KERNEL(softmaxCrossEntropy)(double* nll, int, float* dl, int, const float* logits, int,

@@ -10,7 +10,8 @@ import { jsKernels } from './js/index.js';
  * The exceptions are the convolutions, whose bindings take the Conv2dDims as plain numbers (so
  * that a call costs no property lookups on the C++ side), adapted below.
  */
-export type Adapted = 'conv2dForward' | 'conv2dBackwardData' | 'conv2dBackwardFilter';
+export type Adapted = 'conv2dForward' | 'conv2dBackwardData' | 'conv2dBackwardFilter'
+  | 'conv2dStride2Forward' | 'conv2dStride2BackwardData' | 'conv2dStride2BackwardFilter';
 
 export interface KernelAddon extends Omit<Kernels, 'name' | Adapted> {
   conv2dForward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
@@ -22,6 +23,15 @@ export interface KernelAddon extends Omit<Kernels, 'name' | Adapted> {
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
                        B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
                        taps: Int32Array, reluInput: boolean): void;
+  conv2dStride2Forward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
+                       B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
+                       taps: Int32Array, beta: number): void;
+  conv2dStride2BackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
+                            B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
+                            taps: Int32Array, beta: number): void;
+  conv2dStride2BackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, x: Float32Array,
+                              B: number, I: number, O: number, H: number, W: number, KH: number, KW: number,
+                              taps: Int32Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   /** e.g. 'avx2+fma', 'generic' or 'wasm-simd128' */
@@ -53,11 +63,21 @@ export function addonKernels(addon: Pick<KernelAddon, Adapted>, name: 'native' |
       addon.conv2dBackwardData(dx, dout, w, ...dims(d), taps, beta, gate),
     conv2dBackwardFilter: (dw, dbias, dout, x, d, taps, reluInput) =>
       addon.conv2dBackwardFilter(dw, dbias, dout, x, ...dims(d), taps, !!reluInput),
+    conv2dStride2Forward: (out, x, w, bias, d, taps, beta) =>
+      addon.conv2dStride2Forward(out, x, w, bias, ...dims(d), taps, beta),
+    conv2dStride2BackwardData: (dx, dout, w, d, taps, beta) =>
+      addon.conv2dStride2BackwardData(dx, dout, w, ...dims(d), taps, beta),
+    conv2dStride2BackwardFilter: (dw, dbias, dout, x, d, taps) =>
+      addon.conv2dStride2BackwardFilter(dw, dbias, dout, x, ...dims(d), taps),
   };
   const direct: Partial<Record<keyof Kernels, unknown>> = {};
   for (const kernel of Object.keys(jsKernels) as (keyof Kernels)[]) {
-    if (kernel === 'name' || kernel in adapted) continue;
+    if (kernel === 'name') continue;
     const f: unknown = Reflect.get(addon, kernel);
+    if (kernel in adapted) {
+      if (typeof f !== 'function') throw new Error(`${what} has no kernel '${kernel}' (an old build: run ${rebuild})`);
+      continue;
+    }
     if (typeof f !== 'function') throw new Error(`${what} has no kernel '${kernel}' (an old build: run ${rebuild})`);
     direct[kernel] = f;
   }

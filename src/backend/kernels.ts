@@ -66,6 +66,30 @@ export interface Kernels {
   conv2dBackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
                        x: Float32Array, d: Conv2dDims, taps: Int32Array, reluInput?: boolean): void;
 
+  /**
+   * Stride-2 convolution over the live taps (PixelCNN++'s downsampling), d as for conv2dForward
+   * with height and width the input's: out (B, O, ⌈H/2⌉, ⌈W/2⌉) = beta · out + bias + the 'same'
+   * convolution of x (B, I, H, W) with w (O, I, kh, kw) at the even rows and columns (output
+   * (i, j) is conv2dForward's (2i, 2j)). beta 0 overwrites, 1 accumulates.
+   */
+  conv2dStride2Forward(out: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null,
+                       d: Conv2dDims, taps: Int32Array, beta: 0 | 1): void;
+
+  /**
+   * dx (B, I, H, W) = beta · dx + the adjoint of conv2dStride2Forward applied to dout
+   * (B, O, ⌈H/2⌉, ⌈W/2⌉): a stride-2 transposed convolution, ConvTranspose2d's with padding
+   * (kh/2, kw/2) cropped to H × W, w read as its (inputs = O, outputs = I, kh, kw) weight.
+   */
+  conv2dStride2BackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,
+                            d: Conv2dDims, taps: Int32Array, beta: 0 | 1): void;
+
+  /**
+   * dw (O, I, kh, kw) += correlation of dout (B, O, ⌈H/2⌉, ⌈W/2⌉) with x (B, I, H, W) read at
+   * stride 2, at the live taps; dbias (O) += Σ dout.
+   */
+  conv2dStride2BackwardFilter(dw: Float32Array, dbias: Float32Array | null, dout: Float32Array,
+                              x: Float32Array, d: Conv2dDims, taps: Int32Array): void;
+
   /** y = max(x, 0). */
   reluForward(y: Float32Array, x: Float32Array): void;
   /** dx = beta · dx + (dy where x > 0, else 0). */

@@ -119,6 +119,9 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
     conv2dForward: kernel('conv2dForward'),
     conv2dBackwardData: kernel('conv2dBackwardData'),
     conv2dBackwardFilter: kernel('conv2dBackwardFilter'),
+    conv2dStride2Forward: kernel('conv2dStride2Forward'),
+    conv2dStride2BackwardData: kernel('conv2dStride2BackwardData'),
+    conv2dStride2BackwardFilter: kernel('conv2dStride2BackwardFilter'),
     sampleCachedPixelCnn: kernels.get('sampleCachedPixelCnn'),
     setThreads: () => {}, // one thread
     getThreads: () => 1,

@@ -23,6 +23,35 @@ export function denseTaps(count: number): Int32Array {
   return t;
 }
 
+/** The weights a kernel multiplies by: w's own, or a copy with the mask multiplied in (the parameter is never written). */
+export function maskedWeights(w: Tensor, mask: ConvMask | null): Float32Array {
+  if (!mask) return w.data;
+  const wEff = allocate(w.size, false), m = mask.values;
+  for (let i = 0; i < wEff.length; i++) wEff[i] = w.data[i] * m[i];
+  return wEff;
+}
+
+/**
+ * w's gradient += what `filter` accumulates into the buffer it is given: w's gradient itself, or
+ * with a mask a zeroed scratch then added masked, so that masked weights get exactly zero.
+ */
+export function addFilterGradient(w: Tensor, mask: ConvMask | null, filter: (dw: Float32Array) => void): void {
+  if (!mask) { filter(w.gradBuffer()); return; }
+  const dw = allocate(w.size);
+  filter(dw);
+  const wg = w.gradBuffer(), m = mask.values;
+  for (let i = 0; i < dw.length; i++) wg[i] += dw[i] * m[i];
+}
+
+/** db (C) += Σ over images and pixels of g (B, C, HW): a bias's gradient. */
+export function addChannelSums(db: Float32Array, g: Float32Array, B: number, C: number, HW: number): void {
+  for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let p = (b * C + c) * HW, e = p + HW; p < e; p++) s += g[p];
+    db[c] += s;
+  }
+}
+
 /**
  * Stride-1 'same' 2-D convolution with optional mask.
  * x (B, I, H, W), w (O, I, kh, kw) with odd kh, kw; bias (O) or null → (B, O, H, W).
@@ -62,12 +91,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
   const k = kernels();
   const d: Conv2dDims = { batch: B, inChannels: I, outChannels: O, height: H, width: W, kernelH: KH, kernelW: KW };
   const taps = mask ? mask.taps : denseTaps(KH * KW);
-  let wEff = w.data;
-  if (mask) {
-    wEff = allocate(w.size, false);
-    const m = mask.values;
-    for (let i = 0; i < wEff.length; i++) wEff[i] = w.data[i] * m[i];
-  }
+  const wEff = maskedWeights(w, mask);
   const relu = !!opts.relu;
   const y = allocate(B * O * H * W, false);
   k.conv2dForward(y, x.data, wEff, bias ? bias.data : null, d, taps, residual ? residual.data : null, relu);
@@ -82,22 +106,10 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, mask: ConvMask
       k.conv2dBackwardData(dx, g, wEff, d, taps, beta, relu ? x.data : null);
     }
     const needW = w.requiresGrad, needB = !!bias && bias.requiresGrad;
-    if (needW && mask) {
-      // Filter gradient into scratch, then masked accumulate: masked weights get exactly zero.
-      const dw = allocate(w.size);
-      k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, x.data, d, taps, relu);
-      const wg = w.gradBuffer(), m = mask.values;
-      for (let i = 0; i < dw.length; i++) wg[i] += dw[i] * m[i];
-    } else if (needW) {
-      k.conv2dBackwardFilter(w.gradBuffer(), needB ? bias!.gradBuffer() : null, g, x.data, d, taps, relu);
+    if (needW) {
+      addFilterGradient(w, mask, (dw) => k.conv2dBackwardFilter(dw, needB ? bias!.gradBuffer() : null, g, x.data, d, taps, relu));
     } else if (needB) {
-      // Only the bias needs a gradient.
-      const db = bias!.gradBuffer(), HW = H * W;
-      for (let b = 0; b < B; b++) for (let o = 0; o < O; o++) {
-        let s = 0;
-        for (let p = (b * O + o) * HW, e = p + HW; p < e; p++) s += g[p];
-        db[o] += s;
-      }
+      addChannelSums(bias!.gradBuffer(), g, B, O, H * W);  // only the bias needs a gradient
     }
     // Last: g is read by everything above before the residual may take it over.
     if (residual?.requiresGrad && !residual.adoptGrad(g)) k.accumulate(residual.gradBuffer(), g);

@@ -1,5 +1,6 @@
 /** Every op, each with its forward (through the active kernels) and its backward. */
 export { conv2d, denseTaps, type ConvMask } from './conv2d.js';
+export { conv2dStride2, conv2dTranspose2 } from './conv2d-stride2.js';
 export { relu, tanh, sigmoid, add, mul, elu, concatElu } from './elementwise.js';
 export { sum, mean } from './reduce.js';
 export { concatChannels, sliceChannels, splitChannels, addChannelBias } from './channels.js';
