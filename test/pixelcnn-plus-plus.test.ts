@@ -12,7 +12,7 @@ import { PNG } from 'pngjs';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward, noGrad } from '../src/tensor/autograd.js';
 import { Rng } from '../src/random/rng.js';
-import { conv2d, placeKernel, subsample2, upsample2, withDropout } from '../src/ops/index.js';
+import { conv2d, conv2dStride2, conv2dTranspose2, placeKernel, withDropout } from '../src/ops/index.js';
 import { PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig, type PixelCnnPlusPlusConfig } from '../src/models/pixelcnn-plus-plus.js';
 import { ConfigError, createModel, type ModelConfigInput } from '../src/models/index.js';
 import { backendName, useBackend } from '../src/backend/index.js';
@@ -90,19 +90,20 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
 };
 
 for (const [H, W] of [[6, 6], [5, 7]]) {
-  test(`shifted convs as placed 3×3 convs: 2×3 and 2×2, stride 1 and 2, and the transposed ones equal the reference definitions (${H}×${W})`, () => {
+  test(`shifted convs as placed 3×3 convs: 2×3 and 2×2, stride 1 (conv2d) and 2 (conv2dStride2), and the transposed ones (conv2dTranspose2) equal the reference definitions (${H}×${W})`, () => {
     const rng = new Rng(4);
     const x = randomTensor([2, 3, H, W], rng), b = randomTensor([5], rng);
     for (const kw of [3, 2]) {
       const w = randomTensor([5, 3, 2, kw], rng);
       const full = conv2d(x, placeKernel(w, 3, 3, 0, 0), b, null);
       close(full.data, referenceShiftedConv(x, w, b, 1), `2×${kw} stride 1`);
-      const strided = subsample2(full);
+      const strided = conv2dStride2(x, placeKernel(w, 3, 3, 0, 0), b, null);
       assert.deepEqual(strided.shape, [2, 5, Math.ceil(H / 2), Math.ceil(W / 2)]);
       close(strided.data, referenceShiftedConv(x, w, b, 2), `2×${kw} stride 2`);
-      // Transposed, from the strided size back to H × W; weight (I, O, 2, kw).
+      // Transposed, from the strided size back to H × W; weight (I, O, 2, kw), placed unflipped
+      // where the model places it (the window mirrored: rows 1..2, columns 3 − kw..2).
       const low = randomTensor([2, 3, Math.ceil(H / 2), Math.ceil(W / 2)], rng), wt = randomTensor([3, 5, 2, kw], rng);
-      const up = conv2d(upsample2(low, H, W), placeKernel(wt, 3, 3, 0, 0, true), b, null);
+      const up = conv2dTranspose2(low, placeKernel(wt, 3, 3, 1, 3 - kw), b, null, H, W);
       close(up.data, referenceShiftedDeconv(low, wt, b, H, W), `2×${kw} transposed`);
     }
   });

@@ -2,8 +2,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
 import { allocate } from '../tensor/arena.js';
 import {
-  add, addChannelBias, concatChannels, concatElu, conv2d, dropout, dropoutRng, elu, embedding, glu, placeKernel,
-  shift, subsample2, upsample2, type ConvMask,
+  add, addChannelBias, concatChannels, concatElu, conv2d, conv2dStride2, conv2dTranspose2, dropout, dropoutRng, elu,
+  embedding, glu, placeKernel, shift, type ConvMask,
 } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
 import { liveTaps } from '../nn/masks.js';
@@ -47,11 +47,11 @@ import { parseConfig, pixelCnnPlusPlusSpec, type PixelCnnPlusPlusConfig } from '
  * given the past: nothing reads the current pixel (the logistic mixture likelihood couples them;
  * with the softmax head each colour has its own L logits from the same features).
  *
- * Shifted and strided convolutions run on the stride-1 'same' conv2d over their live taps: the
- * parameter keeps the reference's shape (O, I, 2, 3) / (O, I, 2, 2) and is placed into a 3×3
- * kernel per forward (ops/place-kernel); stride 2 = subsample2(conv), transposed stride 2 =
- * conv(upsample2(x)) with the weight in ConvTranspose2d's (I, O, kh, kw) layout, flipped
- * (ops/resample: exact; what a dedicated kernel would save is said there).
+ * Shifted convolutions run as 3×3 'same' convolutions over their live taps: the parameter keeps
+ * the reference's shape (O, I, 2, 3) / (O, I, 2, 2) and is placed into a 3×3 kernel per forward
+ * (ops/place-kernel); stride 1 on conv2d, stride 2 on conv2dStride2 (only the outputs kept are
+ * computed), transposed stride 2 on conv2dTranspose2 with the weight in ConvTranspose2d's
+ * (I, O, kh, kw) layout, placed where the reference's crop puts its window (ops/conv2d-stride2).
  *
  * Input: our models receive x = level / (L − 1) in [0, 1]; like the reference, the network
  * rescales it to [−1, 1] (2x − 1) and appends a plane of ones, which tells the image from the
@@ -99,6 +99,8 @@ class ShiftedConv {
   readonly weight: Tensor;
   readonly bias: Tensor;
   private readonly mask: ConvMask;
+  /** Transposed: the window's place and mask in ConvTranspose2d's layout (I, O, 3, 3), unflipped. */
+  private readonly deconv: { top: number; left: number; mask: ConvMask } | null;
 
   constructor(name: string, inFilters: number, outFilters: number, kh: number, kw: number,
               private readonly top: number, private readonly left: number, rng: Rng,
@@ -113,17 +115,34 @@ class ShiftedConv {
     this.bias = new Tensor(b, [outFilters], { requiresGrad: true, name: `${name}.bias` });
     // A transposed kernel, flipped, covers the same window.
     this.mask = windowMask(outFilters, inFilters, kh, kw, top, left);
+    // Unflipped, as conv2dTranspose2 reads it, the window sits mirrored in the 3×3.
+    this.deconv = transposed
+      ? { top: 3 - top - kh, left: 3 - left - kw, mask: windowMask(inFilters, outFilters, kh, kw, 3 - top - kh, 3 - left - kw) }
+      : null;
   }
 
-  /** The stride-1 convolution of x (transposed: of the zero-interleaved x), plus `residual`. */
+  /** The stride-1 convolution of x, plus `residual`. */
   forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const { weight, bias, mask } = this.placed();
     return conv2d(x, weight, bias, mask, { residual });
   }
 
+  /** The stride-2 convolution of x: `forward`'s outputs at the even rows and columns. */
+  forwardStride2(x: Tensor): Tensor {
+    const { weight, bias, mask } = this.placed();
+    return conv2dStride2(x, weight, bias, mask);
+  }
+
+  /** The transposed stride-2 convolution of x to H × W (= forward of the zero-interleaved x). */
+  forwardTransposed(x: Tensor, H: number, W: number): Tensor {
+    const d = this.deconv!;
+    return conv2dTranspose2(x, placeKernel(this.weight, 3, 3, d.top, d.left), this.bias, d.mask, H, W);
+  }
+
   /**
-   * The 3×3 'same' convolution this layer runs: weight (O, I, 3, 3) placed (flipped when
-   * transposed), its window's mask, bias. The cached sampler packs it (src/sample/incremental).
+   * The 3×3 'same' convolution this layer is at full resolution: weight (O, I, 3, 3) placed
+   * (flipped when transposed: the correlation over the zero-interleaved input), its window's mask,
+   * bias. The cached sampler packs it (src/sample/incremental).
    */
   placed(): { weight: Tensor; bias: Tensor; mask: ConvMask } {
     return { weight: placeKernel(this.weight, 3, 3, this.top, this.left, this.transposed), bias: this.bias, mask: this.mask };
@@ -292,9 +311,9 @@ export class PixelCnnPlusPlus implements AutoregressiveModel<PixelCnnPlusPlusCon
         us.push(u); uls.push(ul);
       }
       if (s < RESOLUTIONS - 1) {
-        u = subsample2(this.downsizeU[s].forward(u));
+        u = this.downsizeU[s].forwardStride2(u);
         observe?.(`downsize_u_stream.${s}`, u);
-        ul = subsample2(this.downsizeUl[s].forward(ul));
+        ul = this.downsizeUl[s].forwardStride2(ul);
         observe?.(`downsize_ul_stream.${s}`, ul);
         us.push(u); uls.push(ul);
       }
@@ -310,9 +329,9 @@ export class PixelCnnPlusPlus implements AutoregressiveModel<PixelCnnPlusPlusCon
       }
       if (s < RESOLUTIONS - 1) {
         const [h, w] = sizes[RESOLUTIONS - 2 - s];
-        u = this.upsizeU[s].forward(upsample2(u, h, w));
+        u = this.upsizeU[s].forwardTransposed(u, h, w);
         observe?.(`upsize_u_stream.${s}`, u);
-        ul = this.upsizeUl[s].forward(upsample2(ul, h, w));
+        ul = this.upsizeUl[s].forwardTransposed(ul, h, w);
         observe?.(`upsize_ul_stream.${s}`, ul);
       }
     }

@@ -10,6 +10,5 @@ export { softmaxCrossEntropy, type NllResult } from './softmax-cross-entropy.js'
 export { sigmoidCrossEntropy } from './sigmoid-cross-entropy.js';
 export { logisticMixtureNll, mixtureLayout, mixtureFilterTable, MIN_LOG_SCALE, type MixtureLayout } from './logistic-mixture.js';
 export { dropout, withDropout, dropoutRng } from './dropout.js';
-export { subsample2, upsample2 } from './resample.js';
 export { placeKernel } from './place-kernel.js';
 export { embedding } from './embedding.js';
