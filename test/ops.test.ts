@@ -47,3 +47,4 @@ opTest('upsample2 3x3 to 5x6', [[2, 3, 3, 3]], (x) => ops.upsample2(x, 5, 6));
 opTest('placeKernel 2x3 in 3x3', [[4, 3, 2, 3]], (w) => ops.placeKernel(w, 3, 3, 0, 0));
 opTest('placeKernel transposed 2x2 in 3x3 at (0,1)', [[3, 4, 2, 2]], (w) => ops.placeKernel(w, 3, 3, 0, 1, true));
 opTest('embedding', [[4, 6]], (t) => ops.embedding(t, Int32Array.of(3, 0, 3)));
+opTest('weightNorm g (4,1,1,1) v (4,3,2,3)', [[4, 1, 1, 1], [4, 3, 2, 3]], ops.weightNorm);

@@ -12,3 +12,4 @@ export { dropout, withDropout, dropoutRng } from './dropout.js';
 export { subsample2, upsample2 } from './resample.js';
 export { placeKernel } from './place-kernel.js';
 export { embedding } from './embedding.js';
+export { weightNorm } from './weight-norm.js';
