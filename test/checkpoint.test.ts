@@ -570,6 +570,7 @@ test('parameterShapes: equal to the built model\'s parameters, for every archite
     { ...defaultGatedPixelCnnConfig, channels: 3, numClasses: 4, hidden: 6, outHidden: 6, layers: 1, levels: 4, height: 4, width: 4 },
     { ...defaultPixelCnnPlusPlusConfig, filters: 3, resnets: 2, levels: 4, height: 8, width: 8 },
     { ...defaultPixelCnnPlusPlusConfig, channels: 3, numClasses: 3, filters: 2, resnets: 0, levels: 16, likelihood: 'logistic-mixture', mixtures: 2, height: 6, width: 6 },
+    { ...defaultPixelCnnPlusPlusConfig, channels: 3, filters: 3, resnets: 1, levels: 4, height: 6, width: 6, weightNorm: true },
   ];
   for (const c of configs) {
     const built = new Map([...createModel(c).parameters()].map(([n, p]) => [n, [...p.shape]]));
