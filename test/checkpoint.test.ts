@@ -311,6 +311,14 @@ test('checkpoint: loading into a model of another shape lists every offending pa
   bad[3] = NaN;
   nan.set('out1.weight', { shape: ck.params.get('out1.weight')!.shape, data: bad });
   assert.throws(() => loadParamsInto(new PixelCnn(model.config), nan, dir), /'out1\.weight' holds a non-finite value \(NaN at index 3\)/);
+
+  // Weight normalisation divides by ‖v‖ per slice of axis 0: a zero slice is refused, not a NaN weight.
+  const wn = createModel({ ...defaultPixelCnnPlusPlusConfig, filters: 2, resnets: 0, levels: 4, height: 4, width: 4, weightNorm: true });
+  const params = new Map([...wn.parameters()].map(([n, p]) => [n, { shape: [...p.shape], data: Float32Array.from(p.data) }]));
+  loadParamsInto(wn, params, 'wn.safetensors');
+  params.get('nin_out.weight_v')!.data.fill(0, 2, 4);  // (4, 2, 1, 1): slice 1
+  assert.throws(() => loadParamsInto(wn, params, 'wn.safetensors'),
+    /^CheckpointError: wn\.safetensors: parameter 'nin_out\.weight_v' is zero in slice 1 of its first axis \(weight normalisation divides by its norm\)$/);
 });
 
 test('checkpoint: broken directories fail with CheckpointError naming the file', () => {

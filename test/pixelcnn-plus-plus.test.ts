@@ -17,7 +17,7 @@ import { PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig, type PixelCnnPlusPlusC
 import { ConfigError, createModel, type ModelConfigInput } from '../src/models/index.js';
 import { backendName, useBackend } from '../src/backend/index.js';
 import { train } from '../src/train/trainer.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import type { ImageSet } from '../src/data/image-set.js';
 import { dependencyMap } from './causality.js';
 import { checkGradients, randomTensor } from './helpers.js';
@@ -408,6 +408,15 @@ test('CLI: train --arch pixelcnn++ --weight-norm records it and writes weight_g 
     assert.match(s.out, /2 samples in .* \(cached sampler\)/);
     const c = cli('complete', '--model', model, '--dataset', 'png', '--data-dir', data, '--count', '1', '--rows', '3', '--samples', '1', '--no-progress', '--out', join(root, 'c.png'));
     assert.equal(c.code, 0, c.err);
+
+    // A direction v with a zero slice (w = g · v/‖v‖ undefined) is refused on loading, naming the file.
+    const ck = loadCheckpoint(model), zero = join(root, 'zero');
+    const params = new Map([...ck.params].map(([n, t]) => [n, new Tensor(Float32Array.from(t.data), t.shape, { name: n })]));
+    params.get('u_init.conv.weight_v')!.data.fill(0, 0, 2 * 2 * 3);
+    saveCheckpoint(zero, { modelConfig: ck.modelConfig, params });
+    const z = cli('eval', '--model', zero, '--dataset', 'png', '--data-dir', data, '--split', 'test');
+    assert.equal(z.code, 1);
+    assert.match(z.err.trim().split('\n').pop()!, /^pixelcnn: error: .*zero[/\\]model\.safetensors: parameter 'u_init\.conv\.weight_v' is zero in slice 0 of its first axis/);
 
     const gated = cli('train', '--arch', 'gated', '--dataset', 'png', '--data-dir', data, '--weight-norm', '--steps', '1', '--out', join(root, 'bad'));
     assert.equal(gated.code, 1, gated.err);

@@ -536,6 +536,20 @@ test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
   const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
   assert.equal(b.status, 1);
   assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');
+  // A weight-normalised layer whose direction v is zero in a slice (w = g · v/‖v‖ undefined): our message.
+  const wnConfig = ARCH_CASES.find((c) => c.name.includes('weight-normalised'))!.config;
+  const wn = createModel(wnConfig), zero = fresh('wn-zero');
+  wn.parameters().get('nin_out.weight_v')!.data.fill(0, 4, 8);  // (K·3 = 6, F = 4, 1, 1): slice 1
+  saveCheckpoint(zero, { modelConfig: { ...wnConfig }, params: wn.parameters() });
+  const z = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', zero]);
+  assert.equal(z.status, 1);
+  assert.equal(z.stderr, `pixelcnn_torch: error: ${zero}: parameter 'nin_out.weight_v' is zero in slice 1 of its first axis ` +
+    '(weight normalisation divides by its norm)\n');
+  assert.throws(() => loadModel(zero), (e: Error) => e.message === `${join(zero, 'model.safetensors')}: parameter 'nin_out.weight_v' is zero in slice 1 of its first axis ` +
+    '(weight normalisation divides by its norm)');
+  const wz = run(python, [TRAIN_DDP, '--arch', 'gated', '--weight-norm', '--steps', '1', '--out', fresh('x')]);
+  assert.equal(wz.status, 1);
+  assert.equal(wz.stderr, 'train_ddp.py: error: --weight-norm needs --arch pixelcnn++ (the gated model has no weight normalisation)\n');
 });
 
 test('torch: the Python config reader accepts and refuses exactly what ours does, with the same messages', (t) => {
