@@ -141,7 +141,8 @@ class ShiftedConv {
 
   /**
    * The 3×3 'same' convolution this layer runs: weight (O, I, 3, 3) placed (flipped when
-   * transposed), its window's mask, bias. The cached sampler packs it (src/sample/incremental).
+   * transposed; weight-normalised: g · v/‖v‖, computed now), its window's mask, bias. The cached
+   * sampler packs it once per sampler (src/sample/incremental).
    */
   placed(): { weight: Tensor; bias: Tensor; mask: ConvMask } {
     return { weight: placeKernel(this.weight, 3, 3, this.top, this.left, this.transposed), bias: this.bias, mask: this.mask };

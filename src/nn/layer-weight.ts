@@ -1,6 +1,9 @@
 import { Tensor } from '../tensor/tensor.js';
 import { weightNorm } from '../ops/weight-norm.js';
 
+/** g's shape for a weight of this shape: (n, 1, …, 1), as torch keeps it (broadcastable against v). */
+const gainShape = (shape: readonly number[]): number[] => [shape[0], ...shape.slice(1).map(() => 1)];
+
 /**
  * A layer's weight as parameters: the weight itself (`<name>.weight`), or, weight-normalised,
  * w = g · v/‖v‖ per slice of axis 0 (ops/weight-norm) from `<name>.weight_g` (n, 1, …, 1) and
@@ -14,7 +17,7 @@ export class LayerWeight {
   readonly params: readonly Tensor[];
   private readonly g: Tensor | null;
 
-  constructor(name: string, init: Float32Array, readonly shape: readonly number[], normalised: boolean) {
+  constructor(name: string, init: Float32Array, shape: readonly number[], normalised: boolean) {
     if (!normalised) {
       this.g = null;
       this.params = [new Tensor(init, shape, { requiresGrad: true, name: `${name}.weight` })];
@@ -26,7 +29,7 @@ export class LayerWeight {
       for (let i = r * len; i < (r + 1) * len; i++) s += init[i] * init[i];
       g[r] = Math.sqrt(s);
     }
-    this.g = new Tensor(g, [n, ...shape.slice(1).map(() => 1)], { requiresGrad: true, name: `${name}.weight_g` });
+    this.g = new Tensor(g, gainShape(shape), { requiresGrad: true, name: `${name}.weight_g` });
     this.params = [this.g, new Tensor(init, shape, { requiresGrad: true, name: `${name}.weight_v` })];
   }
 
@@ -39,6 +42,6 @@ export class LayerWeight {
 /** The parameter shapes a weight of this shape has, by name (parameterShapes: before a model is built). */
 export function layerWeightShapes(name: string, shape: readonly number[], normalised: boolean): [string, number[]][] {
   return normalised
-    ? [[`${name}.weight_g`, [shape[0], ...shape.slice(1).map(() => 1)]], [`${name}.weight_v`, [...shape]]]
+    ? [[`${name}.weight_g`, gainShape(shape)], [`${name}.weight_v`, [...shape]]]
     : [[`${name}.weight`, [...shape]]];
 }
