@@ -2,9 +2,11 @@
 """Writes test/golden/: small checkpoints made by the PyTorch twin, fixed inputs, the outputs
 PyTorch computes for them and the per-image NLL of the inputs' levels, so test/torch.test.ts checks the TypeScript models against PyTorch on
 machines without PyTorch. Rerun (and commit the result) only when an architecture changes on
-purpose; bump GOLDEN_VERSION when the layout of these files changes.
+purpose; bump GOLDEN_VERSION when the layout of these files changes. Naming cases rewrites only
+those (a new case, an architecture that changed) and keeps the others' files and manifest entries
+as they are (each case's seeds come from its place in CASES, so append new ones).
 
-  /usr/bin/python3 python/make_golden.py test/golden
+  /usr/bin/python3 python/make_golden.py test/golden [CASE ...]
 """
 import json
 import os
@@ -36,16 +38,34 @@ CASES = {
                                 'filters': 3, 'resnets': 0, 'dropout': 0.1},
     'gated-gray-mixture': {'arch': 'gated', 'channels': 1, 'levels': 16, 'likelihood': 'logistic-mixture', 'mixtures': 2,
                            'numClasses': 0, 'hidden': 4, 'outHidden': 4, 'layers': 2, 'kernel': 3, 'firstKernel': 3},
+    'pixelcnn++-rgb-weight-norm': {'arch': 'pixelcnn++', 'channels': 3, 'levels': 8, 'likelihood': 'softmax', 'numClasses': 2,
+                                   'filters': 3, 'resnets': 1, 'dropout': 0, 'weightNorm': True},
 }
 
 
-def main(out):
+def main(out, only):
+    unknown = [n for n in only if n not in CASES]
+    if unknown:
+        sys.exit(f'make_golden.py: unknown case(s) {", ".join(unknown)}; known: {", ".join(CASES)}')
     os.makedirs(out, exist_ok=True)
+    kept = {}
+    if only:
+        with open(os.path.join(out, 'manifest.json')) as f:
+            kept = {c['name']: c for c in json.load(f)['cases']}
     cases = []
     for i, (name, raw) in enumerate(CASES.items()):
+        if only and name not in only:
+            if name in kept:
+                cases.append(kept[name])
+            continue
         cfg = parse_model_config({**raw, **BASE})
         torch.manual_seed(100 + i)
         model = create_model(cfg).eval()
+        if cfg.get('weightNorm'):
+            with torch.no_grad():  # gains away from ‖v‖ (w = v at init), so that the normalisation is tested
+                for n, p in model.named_parameters():
+                    if n.endswith('.weight_g'):
+                        p.mul_(torch.linspace(0.5, 1.5, p.numel()).reshape(p.shape))
         ck = os.path.join(out, name)
         shutil.rmtree(ck, ignore_errors=True)
         save_checkpoint(ck, cfg, dict(model.named_parameters()))
@@ -71,6 +91,6 @@ def main(out):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) != 2:
-        sys.exit('usage: make_golden.py OUT_DIR')
-    main(sys.argv[1])
+    if len(sys.argv) < 2:
+        sys.exit('usage: make_golden.py OUT_DIR [CASE ...]')
+    main(sys.argv[1], sys.argv[2:])

@@ -43,7 +43,7 @@ from pixelcnn_torch.rng import epoch_order, skip_matrix
 
 FLAG_NAMES = {'arch': '--arch', 'levels': '--levels', 'likelihood': '--likelihood', 'mixtures': '--mixtures', 'hidden': '--hidden',
               'outHidden': '--out-hidden', 'blocks': '--blocks', 'layers': '--layers', 'kernel': '--kernel',
-              'firstKernel': '--first-kernel', 'filters': '--filters', 'resnets': '--resnets', 'dropout': '--dropout',
+              'firstKernel': '--first-kernel', 'filters': '--filters', 'resnets': '--resnets', 'dropout': '--dropout', 'weightNorm': '--weight-norm',
               'numClasses': '--conditional', 'channels': "the data's channels",
               'height': "the data's image height", 'width': "the data's image width"}
 
@@ -100,6 +100,7 @@ def parse_args(argv):
     m.add_argument('--filters', type=int_at_least(0), default=32, help='pixelcnn++: filters F of both streams')
     m.add_argument('--resnets', type=int_at_least(0), default=1, help='pixelcnn++: gated residual blocks per resolution R')
     m.add_argument('--dropout', type=number(0, 0.95), default=0.1, help='pixelcnn++: dropout probability in each block, training only')
+    m.add_argument('--weight-norm', action='store_true', help="pixelcnn++: weight normalisation of every convolution (torch's weight_norm)")
     m.add_argument('--conditional', action='store_true', help="gated, pixelcnn++: class-conditional on the data set's labels")
     t = p.add_argument_group('training')
     t.add_argument('--out', required=True, help='checkpoint directory')
@@ -130,6 +131,8 @@ def parse_args(argv):
 
 
 def model_config_from_flags(a, data_shape):
+    if a.weight_norm and a.arch != 'pixelcnn++':
+        raise UsageError(f'--weight-norm needs --arch pixelcnn++ (the {a.arch} model has no weight normalisation)')
     if a.conditional and a.arch == 'pixelcnn':
         raise UsageError('--conditional needs --arch gated or pixelcnn++ (the residual PixelCNN is unconditional)')
     C, H, W = data_shape
@@ -138,7 +141,7 @@ def model_config_from_flags(a, data_shape):
     if a.mixtures is not None:  # left out: the config's default
         raw['mixtures'] = a.mixtures
     raw.update({'hidden': a.hidden, 'outHidden': a.out_hidden, 'layers': a.layers, 'kernel': a.kernel, 'firstKernel': a.first_kernel}
-               if a.arch == 'gated' else {'filters': a.filters, 'resnets': a.resnets, 'dropout': a.dropout}
+               if a.arch == 'gated' else {'filters': a.filters, 'resnets': a.resnets, 'dropout': a.dropout, 'weightNorm': a.weight_norm}
                if a.arch == 'pixelcnn++' else {'hidden': a.hidden, 'outHidden': a.out_hidden, 'blocks': a.blocks})
     try:
         return parse_model_config(raw, name=lambda k: FLAG_NAMES.get(k, k))

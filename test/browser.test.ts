@@ -415,6 +415,26 @@ test('a PixelCNN++ model: the page samples it (cached sampler) and draws what No
   await page.close();
 });
 
+test('a weight-normalised PixelCNN++ (gains away from ‖v‖): the page loads weight_g and weight_v and draws what Node draws', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const dir = join(root, 'pixelcnn-pp-wn');
+  const m = createModel({ arch: 'pixelcnn++', channels: 1, levels: 2, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
+    filters: 4, resnets: 0, dropout: 0, weightNorm: true }, 5);
+  for (const [name, p] of m.parameters()) if (name.endsWith('.weight_g')) for (let i = 0; i < p.size; i++) p.data[i] *= 0.5 + (i % 5) / 4;
+  saveCheckpoint(dir, { modelConfig: { ...m.config }, params: m.parameters() });
+  const page = await openPage(await serve(dir));
+  assert.equal(await errorText(page), '');
+  await page.fill('#seed', '4');
+  await page.fill('#temperature', '1');
+  await page.fill('#batch', '3');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.equal(await errorText(page), '');
+  const got = await lastSamples(page);
+  assert.deepEqual(Uint8Array.from(got.labels), sampleCached(m, { count: 3, seed: 4, temperature: 1 }));
+  await page.close();
+});
+
 test('a truncated or mismatched checkpoint shows a readable error on the page', async (t) => {
   if (skipIfNoBrowser(t)) return;
   const truncated = join(root, 'truncated');

@@ -311,6 +311,14 @@ test('checkpoint: loading into a model of another shape lists every offending pa
   bad[3] = NaN;
   nan.set('out1.weight', { shape: ck.params.get('out1.weight')!.shape, data: bad });
   assert.throws(() => loadParamsInto(new PixelCnn(model.config), nan, dir), /'out1\.weight' holds a non-finite value \(NaN at index 3\)/);
+
+  // Weight normalisation divides by ‖v‖ per slice of axis 0: a zero slice is refused, not a NaN weight.
+  const wn = createModel({ ...defaultPixelCnnPlusPlusConfig, filters: 2, resnets: 0, levels: 4, height: 4, width: 4, weightNorm: true });
+  const params = new Map([...wn.parameters()].map(([n, p]) => [n, { shape: [...p.shape], data: Float32Array.from(p.data) }]));
+  loadParamsInto(wn, params, 'wn.safetensors');
+  params.get('nin_out.weight_v')!.data.fill(0, 2, 4);  // (4, 2, 1, 1): slice 1
+  assert.throws(() => loadParamsInto(wn, params, 'wn.safetensors'),
+    /^CheckpointError: wn\.safetensors: parameter 'nin_out\.weight_v' is zero in slice 1 of its first axis \(weight normalisation divides by its norm\)$/);
 });
 
 test('checkpoint: broken directories fail with CheckpointError naming the file', () => {
@@ -570,6 +578,7 @@ test('parameterShapes: equal to the built model\'s parameters, for every archite
     { ...defaultGatedPixelCnnConfig, channels: 3, numClasses: 4, hidden: 6, outHidden: 6, layers: 1, levels: 4, height: 4, width: 4 },
     { ...defaultPixelCnnPlusPlusConfig, filters: 3, resnets: 2, levels: 4, height: 8, width: 8 },
     { ...defaultPixelCnnPlusPlusConfig, channels: 3, numClasses: 3, filters: 2, resnets: 0, levels: 16, likelihood: 'logistic-mixture', mixtures: 2, height: 6, width: 6 },
+    { ...defaultPixelCnnPlusPlusConfig, channels: 3, filters: 3, resnets: 1, levels: 4, height: 6, width: 6, weightNorm: true },
   ];
   for (const c of configs) {
     const built = new Map([...createModel(c).parameters()].map(([n, p]) => [n, [...p.shape]]));

@@ -49,3 +49,4 @@ opTest('conv2dTranspose2 mask=B 3x4 to 6x7', [[2, 4, 3, 4], [4, 3, 3, 3], [3]], 
 opTest('placeKernel 2x3 in 3x3', [[4, 3, 2, 3]], (w) => ops.placeKernel(w, 3, 3, 0, 0));
 opTest('placeKernel transposed 2x2 in 3x3 at (0,1)', [[3, 4, 2, 2]], (w) => ops.placeKernel(w, 3, 3, 0, 1, true));
 opTest('embedding', [[4, 6]], (t) => ops.embedding(t, Int32Array.of(3, 0, 3)));
+opTest('weightNorm g (4,1,1,1) v (4,3,2,3)', [[4, 1, 1, 1], [4, 3, 2, 3]], ops.weightNorm);

@@ -17,6 +17,7 @@ import { PixelCnnPlusPlus, defaultPixelCnnPlusPlusConfig, type PixelCnnPlusPlusC
 import { ConfigError, createModel, type ModelConfigInput } from '../src/models/index.js';
 import { backendName, useBackend } from '../src/backend/index.js';
 import { train } from '../src/train/trainer.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import type { ImageSet } from '../src/data/image-set.js';
 import { dependencyMap } from './causality.js';
 import { checkGradients, randomTensor } from './helpers.js';
@@ -192,6 +193,40 @@ test('parameters: PyTorch-port names and shapes, every one distinct and in the f
   for (const [k, p] of model.parameters()) assert.ok(p.grad && p.grad.some((v) => v !== 0), `${k} gets no gradient`);
 });
 
+test('weight normalisation: weight_g (n, 1, 1, 1) per slice of axis 0 (a transposed conv\'s input filter) and weight_v; the same initial function; gradients', () => {
+  const F = 3, C = 3;
+  const over = { channels: 3 as const, numClasses: 2, filters: F, resnets: 1, height: 5, width: 6, levels: 3 };
+  const model = new PixelCnnPlusPlus(tiny({ ...over, weightNorm: true }), 2);
+  const params = model.parameters();
+  const shape = (k: string) => params.get(k)?.shape.join('x');
+  assert.equal(shape('u_init.conv.weight_g'), `${F}x1x1x1`);
+  assert.equal(shape('u_init.conv.weight_v'), `${F}x${C + 1}x2x3`);
+  assert.equal(shape('up_layers.0.ul_stream.0.nin_skip.weight_g'), `${F}x1x1x1`);
+  assert.equal(shape('upsize_u_stream.0.deconv.weight_v'), `${F}x${F}x2x3`);
+  assert.equal(shape('nin_out.weight_g'), `${C * 3}x1x1x1`);
+  assert.equal(shape('down_layers.0.u_stream.0.cond.weight'), `2x${2 * F}`, 'the class embedding is not a convolution');
+  assert.deepEqual([...params.keys()].filter((k) => k.endsWith('.weight') && !k.endsWith('cond.weight')), []);
+  // g = ‖v‖ at init and v = the plain model's weight: the same function as without normalisation.
+  const plain = new PixelCnnPlusPlus(tiny(over), 2);
+  const x = randomInput([2, C, 5, 6], 8, true), classes = Int32Array.of(1, 0);
+  const a = noGrad(() => model.forward(x, classes)), b = noGrad(() => plain.forward(x, classes));
+  for (let i = 0; i < a.size; i++) assert.ok(Math.abs(a.data[i] - b.data[i]) <= 1e-5 * (1 + Math.abs(b.data[i])), `logit ${i}: ${a.data[i]} vs ${b.data[i]}`);
+  // A transposed conv normalises per input filter: scaling input filter i's slice of v changes
+  // nothing, and g[i] scales exactly that slice of the effective weight.
+  const up = model.upsizeU[1], v = params.get('upsize_u_stream.1.deconv.weight_v')!, g = params.get('upsize_u_stream.1.deconv.weight_g')!;
+  const before = Float32Array.from(up.weight.data), len = v.size / F;
+  for (let j = len; j < 2 * len; j++) v.data[j] *= 3;
+  g.data[2] *= 2;
+  const after = up.weight.data;
+  for (let j = 0; j < v.size; j++) {
+    const want = before[j] * (j >= 2 * len ? 2 : 1);
+    assert.ok(Math.abs(after[j] - want) <= 1e-6 * (1 + Math.abs(want)), `weight ${j}: ${after[j]} vs ${want}`);
+  }
+  const picked = ['u_init.conv.weight_g', 'u_init.conv.weight_v', 'up_layers.0.ul_stream.0.nin_skip.weight_v', 'upsize_u_stream.1.deconv.weight_g',
+    'upsize_ul_stream.0.deconv.weight_v', 'down_layers.2.ul_stream.1.conv_out.conv.weight_g', 'nin_out.weight_v'].map((k) => params.get(k)!);
+  onJs(() => checkGradients('PixelCNN++ weight-normalised', [x, ...picked], () => model.forward(x, classes), { eps: 1e-2, rtol: 3e-2, atol: 3e-3, samples: 6 }));
+});
+
 test('forward observer: init, every block, the resampling layers and the logits, by parameter prefix; logits unchanged', () => {
   const model = new PixelCnnPlusPlus(tiny({ resnets: 1 }), 4);
   const x = randomInput([2, 1, 8, 8], 3);
@@ -314,7 +349,7 @@ test('CLI: train --arch pixelcnn++ → eval → sample and complete (cached samp
     assert.match(t.out, /test bits\/dim: \d+\.\d+/);
     assert.doesNotMatch(t.err, /note:/);
     const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { model: Record<string, unknown> };
-    assert.deepEqual(config.model, { arch: 'pixelcnn++', channels: 1, levels: 8, likelihood: 'softmax', mixtures: 10, height: 8, width: 8, numClasses: 0, filters: 4, resnets: 1, dropout: 0.2 });
+    assert.deepEqual(config.model, { arch: 'pixelcnn++', channels: 1, levels: 8, likelihood: 'softmax', mixtures: 10, height: 8, width: 8, numClasses: 0, filters: 4, resnets: 1, dropout: 0.2, weightNorm: false });
 
     const e = cli('eval', '--model', model, '--dataset', 'png', '--data-dir', data, '--split', 'test', '--json');
     assert.equal(e.code, 0, e.err);
@@ -341,6 +376,57 @@ test('CLI: train --arch pixelcnn++ → eval → sample and complete (cached samp
       assert.match(bad.err, re);
       assert.doesNotMatch(bad.err, /\n\s+at /, 'no stack trace');
     }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('CLI: train --arch pixelcnn++ --weight-norm records it and writes weight_g / weight_v; eval, sample and complete read it; misuse is one line', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pixelcnn-pp-wn-'));
+  try {
+    const data = join(root, 'png');
+    mkdirSync(data);
+    for (let n = 0; n < 8; n++) {
+      const png = new PNG({ width: 6, height: 6, colorType: 0, inputColorType: 0, bitDepth: 8 });
+      for (let p = 0; p < 36; p++) png.data[p] = ((p * 13 + n * 5) % 4) * 85;
+      writeFileSync(join(data, `${n}.png`), PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8 }));
+    }
+    const model = join(root, 'model');
+    const common = ['--arch', 'pixelcnn++', '--dataset', 'png', '--data-dir', data, '--levels', '4', '--filters', '3', '--resnets', '0', '--dropout', '0'];
+    const t = cli('train', ...common, '--weight-norm', '--batch', '4', '--steps', '2', '--samples', '0', '--no-progress', '--out', model);
+    assert.equal(t.code, 0, t.err);
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { model: Record<string, unknown> };
+    assert.equal(config.model.weightNorm, true);
+    const names = [...loadCheckpoint(model).params.keys()];
+    assert.ok(names.includes('upsize_ul_stream.0.deconv.weight_g') && names.includes('nin_out.weight_v'), names.join(' '));
+    assert.ok(!names.some((n) => n.endsWith('.weight')), 'no plain weights');
+
+    const e = cli('eval', '--model', model, '--dataset', 'png', '--data-dir', data, '--split', 'test', '--json');
+    assert.equal(e.code, 0, e.err);
+    assert.ok((JSON.parse(e.out.trim()) as { bits_per_dim: number }).bits_per_dim > 0);
+    const s = cli('sample', '--model', model, '--n', '2', '--seed', '1', '--no-progress', '--out', join(root, 's.png'));
+    assert.equal(s.code, 0, s.err);
+    assert.match(s.out, /2 samples in .* \(cached sampler\)/);
+    const c = cli('complete', '--model', model, '--dataset', 'png', '--data-dir', data, '--count', '1', '--rows', '3', '--samples', '1', '--no-progress', '--out', join(root, 'c.png'));
+    assert.equal(c.code, 0, c.err);
+
+    // A direction v with a zero slice (w = g · v/‖v‖ undefined) is refused on loading, naming the file.
+    const ck = loadCheckpoint(model), zero = join(root, 'zero');
+    const params = new Map([...ck.params].map(([n, t]) => [n, new Tensor(Float32Array.from(t.data), t.shape, { name: n })]));
+    params.get('u_init.conv.weight_v')!.data.fill(0, 0, 2 * 2 * 3);
+    saveCheckpoint(zero, { modelConfig: ck.modelConfig, params });
+    const z = cli('eval', '--model', zero, '--dataset', 'png', '--data-dir', data, '--split', 'test');
+    assert.equal(z.code, 1);
+    assert.match(z.err.trim().split('\n').pop()!, /^pixelcnn: error: .*zero[/\\]model\.safetensors: parameter 'u_init\.conv\.weight_v' is zero in slice 0 of its first axis/);
+
+    const gated = cli('train', '--arch', 'gated', '--dataset', 'png', '--data-dir', data, '--weight-norm', '--steps', '1', '--out', join(root, 'bad'));
+    assert.equal(gated.code, 1, gated.err);
+    assert.equal(gated.err.trim().split('\n').pop(), 'pixelcnn: error: --weight-norm needs --arch pixelcnn++ (the gated model has no weight normalisation)');
+    const plain = join(root, 'plain');
+    assert.equal(cli('train', ...common, '--batch', '4', '--steps', '1', '--samples', '0', '--no-progress', '--out', plain).code, 0);
+    const resume = cli('train', ...common, '--weight-norm', '--resume', '--steps', '2', '--out', plain);
+    assert.notEqual(resume.code, 0);
+    assert.match(resume.err, /--weight-norm true contradicts the checkpoint in .* \(weightNorm false\)/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -20,17 +20,27 @@ const cases: { what: string; over: Partial<PixelCnnPlusPlusConfig> }[] = [
   { what: 'C=3 softmax L=4, 3 classes', over: { channels: 3, numClasses: 3 } },
   { what: 'C=3 logistic mixture L=16, 3 components', over: { channels: 3, levels: 16, likelihood: 'logistic-mixture', mixtures: 3 } },
   { what: 'C=1 sigmoid L=2, resnets 0', over: { channels: 1, levels: 2, likelihood: 'sigmoid', resnets: 0 } },
+  { what: 'C=3 logistic mixture L=16, 3 classes, weight-normalised', over: { channels: 3, levels: 16, likelihood: 'logistic-mixture', mixtures: 2, numClasses: 3, weightNorm: true } },
 ];
+
+/**
+ * A weight-normalised model's gains spread away from ‖v‖ (at init g = ‖v‖, so w = v and a sampler
+ * reading v instead of g · v/‖v‖ would pass unnoticed); other models unchanged.
+ */
+function spreadGains(model: PixelCnnPlusPlus): PixelCnnPlusPlus {
+  for (const [name, p] of model.parameters()) if (name.endsWith('.weight_g')) for (let i = 0; i < p.size; i++) p.data[i] *= 0.5 + ((i * 7) % 11) / 10;
+  return model;
+}
 
 for (const [i, { what, over }] of cases.entries()) {
   test(`pixelcnn++: cached sampler logits equal a full forward pass of the final image (${what}, 7×6)`, () => withBackend('js', () => {
-    const model = sharpen(new PixelCnnPlusPlus(tiny(over), 3 + i), 4);
+    const model = sharpen(spreadGains(new PixelCnnPlusPlus(tiny(over), 3 + i)), 4);
     const classes = model.config.numClasses > 0 ? Int32Array.of(2, 0, 1) : null;
     checkExact(model, { count: 3, seed: 11, classes });
   }));
 
   test(`pixelcnn++ completion: cached logits equal a full forward pass (${what}, prefixes mid-row and at a row start)`, () => withBackend('js', () => {
-    const model = sharpen(new PixelCnnPlusPlus(tiny(over), 5 + i), 4);
+    const model = sharpen(spreadGains(new PixelCnnPlusPlus(tiny(over), 5 + i)), 4);
     const { channels: C, levels: L } = model.config, count = 2, HW = 42;
     const classes = model.config.numClasses > 0 ? Int32Array.of(1, 2) : null;
     // The mixture couples a pixel's colours: its prefix is whole pixels.
@@ -46,7 +56,7 @@ for (const [i, { what, over }] of cases.entries()) {
   }));
 
   test(`pixelcnn++: cached and naive samplers give the same images for a seed (${what}, sampling and completion)`, () => withBackend('js', () => {
-    const model = sharpen(new PixelCnnPlusPlus(tiny({ ...over, height: 5, width: 5 }), 7 + i), 3);
+    const model = sharpen(spreadGains(new PixelCnnPlusPlus(tiny({ ...over, height: 5, width: 5 }), 7 + i)), 3);
     const { channels: C, levels: L } = model.config;
     const classes = model.config.numClasses > 0 ? Int32Array.of(0, 2, 1) : null;
     for (const temperature of [1, 0.7]) {

@@ -145,8 +145,9 @@ const mnistShape = { channels: 1 as const, height: 28, width: 28 };
 const ARCH_CASES: { name: string; config: ModelConfig }[] = [
   { name: 'pixelcnn softmax', config: { arch: 'pixelcnn', ...mnistShape, levels: 4, likelihood: 'softmax', mixtures: 10, numClasses: 0, hidden: 8, outHidden: 6, blocks: 2 } },
   { name: 'gated conditional sigmoid', config: { arch: 'gated', ...mnistShape, levels: 2, likelihood: 'sigmoid', mixtures: 10, numClasses: 10, hidden: 6, outHidden: 4, layers: 3, kernel: 3, firstKernel: 5 } },
-  { name: 'pixelcnn++ conditional logistic-mixture', config: { arch: 'pixelcnn++', ...mnistShape, levels: 256, likelihood: 'logistic-mixture', mixtures: 3, numClasses: 10, filters: 4, resnets: 1, dropout: 0.3 } },
-  { name: 'pixelcnn++ softmax', config: { arch: 'pixelcnn++', ...mnistShape, levels: 4, likelihood: 'softmax', mixtures: 10, numClasses: 0, filters: 3, resnets: 0, dropout: 0 } },
+  { name: 'pixelcnn++ conditional logistic-mixture', config: { arch: 'pixelcnn++', ...mnistShape, levels: 256, likelihood: 'logistic-mixture', mixtures: 3, numClasses: 10, filters: 4, resnets: 1, dropout: 0.3, weightNorm: false } },
+  { name: 'pixelcnn++ softmax', config: { arch: 'pixelcnn++', ...mnistShape, levels: 4, likelihood: 'softmax', mixtures: 10, numClasses: 0, filters: 3, resnets: 0, dropout: 0, weightNorm: false } },
+  { name: 'pixelcnn++ weight-normalised logistic-mixture', config: { arch: 'pixelcnn++', ...mnistShape, levels: 256, likelihood: 'logistic-mixture', mixtures: 2, numClasses: 0, filters: 4, resnets: 1, dropout: 0, weightNorm: true } },
   { name: 'pixelcnn logistic-mixture (8 levels)', config: { arch: 'pixelcnn', ...mnistShape, levels: 8, likelihood: 'logistic-mixture', mixtures: 2, numClasses: 0, hidden: 6, outHidden: 4, blocks: 1 } },
 ];
 const EVAL_IMAGES = 40;
@@ -220,7 +221,8 @@ for (const { name, config } of ARCH_CASES) {
 // RGB models (no RGB data set on the Python side: random labels, with the tails, instead of a test set).
 const rgbShape = { channels: 3 as const, height: 8, width: 7 };
 const RGB_CASES: { name: string; config: ModelConfig }[] = [
-  { name: 'pixelcnn++ RGB conditional logistic-mixture', config: { arch: 'pixelcnn++', ...rgbShape, levels: 256, likelihood: 'logistic-mixture', mixtures: 4, numClasses: 10, filters: 5, resnets: 1, dropout: 0.5 } },
+  { name: 'pixelcnn++ RGB conditional logistic-mixture', config: { arch: 'pixelcnn++', ...rgbShape, levels: 256, likelihood: 'logistic-mixture', mixtures: 4, numClasses: 10, filters: 5, resnets: 1, dropout: 0.5, weightNorm: false } },
+  { name: 'pixelcnn++ RGB conditional weight-normalised logistic-mixture', config: { arch: 'pixelcnn++', ...rgbShape, levels: 256, likelihood: 'logistic-mixture', mixtures: 3, numClasses: 10, filters: 5, resnets: 1, dropout: 0.5, weightNorm: true } },
   { name: 'gated RGB logistic-mixture (5 levels)', config: { arch: 'gated', ...rgbShape, levels: 5, likelihood: 'logistic-mixture', mixtures: 2, numClasses: 0, hidden: 6, outHidden: 6, layers: 2, kernel: 3, firstKernel: 3 } },
 ];
 
@@ -248,6 +250,48 @@ for (const { name, config } of RGB_CASES) {
     }
   });
 }
+
+/** Every weight_g times 0.5 … 1.5 (per slice), so that w = g · v/‖v‖ is not v (as it is at init, g = ‖v‖). */
+function spreadGains(params: Map<string, Tensor>): void {
+  for (const [name, p] of params) if (name.endsWith('.weight_g')) for (let i = 0; i < p.size; i++) p.data[i] *= 0.5 + ((i * 7) % 11) / 10;
+}
+
+test('torch: a weight-normalised PixelCNN++ with gains g ≠ ‖v‖, written by either side, gives the same outputs and per-image NLL (1e-5) on the other', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const config: ModelConfig = { arch: 'pixelcnn++', ...rgbShape, levels: 16, likelihood: 'softmax', mixtures: 10, numClasses: 0, filters: 4, resnets: 1, dropout: 0, weightNorm: true };
+  const { labels, x } = levelBatch(config, 2, 8);
+  const ours = fresh('wn-ours');
+  const model = createModel(config, 6);
+  spreadGains(model.parameters());
+  saveCheckpoint(ours, { modelConfig: { ...config }, params: model.parameters() });
+  // PyTorch's own init, its gains spread the same way, written by its save_checkpoint.
+  const init = fresh('wn-init'), theirs = fresh('wn-theirs');
+  torchTool(python, 'init', '--out', init, '--seed', '6', '--config', JSON.stringify(config));
+  const script = 'import sys, torch\nfrom pixelcnn_torch.checkpoint import load_model, save_checkpoint\n' +
+    'model, ck = load_model(sys.argv[1])\nwith torch.no_grad():\n  for n, p in model.named_parameters():\n' +
+    '    if n.endswith(".weight_g"):\n      f = p.view(-1)\n      for i in range(f.numel()): f[i] *= 0.5 + ((i * 7) % 11) / 10\n' +
+    'save_checkpoint(sys.argv[2], ck["model"], dict(model.named_parameters()))\n';
+  ok(run(python, ['-c', script, init, theirs]), 'spreading the gains on the PyTorch side');
+  for (const dir of [ours, theirs]) {
+    const way = dir === ours ? 'ours → torch' : 'torch → ours';
+    const params = loadCheckpoint(dir).params;
+    // torch.nn.utils.weight_norm's names and layouts: g per slice of axis 0 (a transposed conv's input filter).
+    assert.deepEqual(params.get('upsize_ul_stream.1.deconv.weight_g')?.shape, [4, 1, 1, 1], way);
+    assert.deepEqual(params.get('down_layers.1.ul_stream.0.nin_skip.weight_v')?.shape, [4, 16, 1, 1], way);
+    assert.deepEqual([...params.keys()].filter((n) => n.endsWith('.weight')), [], `${way}: every layer is weight-normalised`);
+    const { model: loaded } = loadModel(dir);
+    const mine = loaded.forward(x);
+    const got = torchOutputs(python, dir, x, null, labels);
+    const rel = relativeError(got.get('logits')!.data, mine.data);
+    assert.ok(rel < 1e-5, `${way}: outputs differ by ${rel}`);
+    const relNll = relativeError(got.get('nll')!.data, ourNll(loaded, labels, 2, null));
+    assert.ok(relNll < 1e-5, `${way}: per-image NLL differs by ${relNll}`);
+  }
+  // The gains matter: the same v with g = ‖v‖ is another function.
+  const plain = createModel(config, 6);
+  assert.ok(relativeError(plain.forward(x).data, model.forward(x).data) > 1e-2);
+});
 
 test('torch: the logistic mixture NLL and its gradient agree with ours where bins underflow, scales hit the clamp and values sit in the tails', (t) => {
   const python = needTorch(t);
@@ -423,7 +467,7 @@ test('torch: train_ddp.py trains a conditional PixelCNN++ with the logistic mixt
   const summary = lastJson(out);
   assert.equal(summary.steps, 3);
   assert.deepEqual(loadCheckpoint(dir).modelConfig, { arch: 'pixelcnn++', channels: 1, levels: 256, likelihood: 'logistic-mixture', mixtures: 2,
-    height: 28, width: 28, numClasses: 10, filters: 4, resnets: 0, dropout: 0.2 });
+    height: 28, width: 28, numClasses: 10, filters: 4, resnets: 0, dropout: 0.2, weightNorm: false });
   const ev = lastJson(ok(run(process.execPath, [CLI, 'eval', '--model', dir, '--limit', '16', '--json', '--no-progress']), 'pixelcnn eval'));
   assert.equal(ev.images, 16);
   assert.ok(Math.abs(ev.bits_per_dim - summary.test_bits_per_dim) / summary.test_bits_per_dim < 1e-5,
@@ -492,6 +536,20 @@ test('torch: bad input gives one line and exit 1 on the Python side', (t) => {
   const b = run(python, [TRAIN_DDP, '--steps', '1', '--batch', '30', '--out', fresh('x')], pyEnv({ WORLD_SIZE: '4', RANK: '0' }));
   assert.equal(b.status, 1);
   assert.equal(b.stderr, 'train_ddp.py: error: --batch 30 is not divisible by the 4 processes (each takes batch/N images of every step)\n');
+  // A weight-normalised layer whose direction v is zero in a slice (w = g · v/‖v‖ undefined): our message.
+  const wnConfig = ARCH_CASES.find((c) => c.name.includes('weight-normalised'))!.config;
+  const wn = createModel(wnConfig), zero = fresh('wn-zero');
+  wn.parameters().get('nin_out.weight_v')!.data.fill(0, 4, 8);  // (K·3 = 6, F = 4, 1, 1): slice 1
+  saveCheckpoint(zero, { modelConfig: { ...wnConfig }, params: wn.parameters() });
+  const z = run(python, ['-m', 'pixelcnn_torch', 'eval', '--model', zero]);
+  assert.equal(z.status, 1);
+  assert.equal(z.stderr, `pixelcnn_torch: error: ${zero}: parameter 'nin_out.weight_v' is zero in slice 1 of its first axis ` +
+    '(weight normalisation divides by its norm)\n');
+  assert.throws(() => loadModel(zero), (e: Error) => e.message === `${join(zero, 'model.safetensors')}: parameter 'nin_out.weight_v' is zero in slice 1 of its first axis ` +
+    '(weight normalisation divides by its norm)');
+  const wz = run(python, [TRAIN_DDP, '--arch', 'gated', '--weight-norm', '--steps', '1', '--out', fresh('x')]);
+  assert.equal(wz.status, 1);
+  assert.equal(wz.stderr, 'train_ddp.py: error: --weight-norm needs --arch pixelcnn++ (the gated model has no weight normalisation)\n');
 });
 
 test('torch: the Python config reader accepts and refuses exactly what ours does, with the same messages', (t) => {
@@ -515,6 +573,9 @@ test('torch: the Python config reader accepts and refuses exactly what ours does
     pp, ppNoK, { ...ppNoK, likelihood: 'softmax' }, { ...pp, dropout: 0 }, { ...pp, dropout: 0.95 }, { ...pp, dropout: 0.96 },
     { ...pp, dropout: -0.1 }, { ...pp, dropout: 1 }, { ...pp, dropout: '0.1' }, { ...pp, dropout: true }, { ...pp, dropout: null },
     { ...pp, resnets: 65 }, { ...pp, filters: 0 }, { ...pp, filtres: 4 }, { ...pp, hidden: 8 }, { arch: 'pixelcnn++' }, { arch: 'pixelcnn+' },
+    // Weight normalisation (a boolean field; optional: a config without it has none).
+    { ...pp, weightNorm: true }, { ...pp, weightNorm: false }, { ...pp, weightNorm: 1 }, { ...pp, weightNorm: 0 }, { ...pp, weightNorm: 'true' },
+    { ...pp, weightNorm: null }, { ...pp, weightnorm: true }, { ...p, weightNorm: false }, { ...g, weightNorm: true },
   ];
   const ours = corpus.map((raw) => {
     try {

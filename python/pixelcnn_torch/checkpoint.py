@@ -438,6 +438,12 @@ def load_params_into(model, params, source):
     for n, t in params.items():
         if not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"{source}: parameter '{n}' holds a non-finite value")
+        # weight_norm's direction: w = g · v/‖v‖ per slice of the first axis needs ‖v‖ > 0 (checkpoint-format.ts).
+        if n.endswith('.weight_v') and t.dim() > 0 and t.shape[0] > 0:
+            zero = (t.reshape(t.shape[0], -1) == 0).all(1).nonzero()
+            if len(zero):
+                raise CheckpointError(f"{source}: parameter '{n}' is zero in slice {int(zero[0])} of its first axis "
+                                      '(weight normalisation divides by its norm)')
     with torch.no_grad():
         for n, p in own.items():
             p.copy_(params[n])

@@ -76,7 +76,11 @@ def _is_int(v):
 
 def _check(spec, v, got):
     if spec['kind'] == 'choice':
-        ok = any((v == c and isinstance(v, str)) if isinstance(c, str) else (_is_int(v) and v == c) for c in spec['values'])
+        def same(c):  # JSON's types: a string, a boolean (never the number 0 or 1) or a number
+            if isinstance(c, bool):
+                return v is c
+            return (v == c and isinstance(v, str)) if isinstance(c, str) else (_is_int(v) and v == c)
+        ok = any(same(c) for c in spec['values'])
         return None if ok else f"must be {' or '.join(_show(c) for c in spec['values'])}, got {_show(v)}"
     if spec['kind'] == 'float':
         import math

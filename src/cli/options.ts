@@ -90,6 +90,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('--filters <f>', 'pixelcnn++: filters F of both streams', intArg(0), 32)
     .option('--resnets <r>', 'pixelcnn++: gated residual blocks per resolution R (up pass R, down pass R, R+1, R+1)', intArg(0), 1)
     .option('--dropout <p>', 'pixelcnn++: dropout probability in each block, training only', floatArg(0, 0.95), 0.1)
+    .option('--weight-norm', 'pixelcnn++: weight normalisation of every convolution (parameters weight_g, weight_v, as torch\'s weight_norm)', false)
     .option('--conditional', "gated, pixelcnn++: class-conditional model on the data set's labels", false);
 }
 
@@ -108,6 +109,7 @@ export interface ModelFlags {
   filters: number;
   resnets: number;
   dropout: number;
+  weightNorm: boolean;
   conditional: boolean;
 }
 
@@ -115,12 +117,13 @@ export interface ModelFlags {
 const FLAG_NAMES: Record<string, string> = {
   arch: '--arch', levels: '--levels', likelihood: '--likelihood', mixtures: '--mixtures', hidden: '--hidden',
   outHidden: '--out-hidden', blocks: '--blocks', layers: '--layers', kernel: '--kernel', firstKernel: '--first-kernel',
-  filters: '--filters', resnets: '--resnets', dropout: '--dropout',
+  filters: '--filters', resnets: '--resnets', dropout: '--dropout', weightNorm: '--weight-norm',
   numClasses: '--conditional', channels: "the data's channels", height: "the data's image height", width: "the data's image width",
 };
 
 /** The model config the flags describe for data of this shape; a bad value is a UsageError naming the flag. */
 export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; height: number; width: number; numClasses: number }): ModelConfig {
+  if (f.weightNorm && f.arch !== 'pixelcnn++') throw new UsageError(`--weight-norm needs --arch pixelcnn++ (the ${f.arch} model has no weight normalisation)`);
   if (f.conditional && f.arch === 'pixelcnn') throw new UsageError('--conditional needs --arch gated or pixelcnn++ (the residual PixelCNN is unconditional)');
   if (f.conditional && data.numClasses === 0) {
     throw new UsageError('--conditional needs a data set with class labels; this one has none (e.g. a PNG folder without class subfolders)');
@@ -133,7 +136,7 @@ export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; he
   const raw = f.arch === 'gated'
     ? { arch: f.arch, ...base, ...hidden, layers: f.layers, kernel: f.kernel, firstKernel: f.firstKernel }
     : f.arch === 'pixelcnn++'
-      ? { arch: f.arch, ...base, filters: f.filters, resnets: f.resnets, dropout: f.dropout }
+      ? { arch: f.arch, ...base, filters: f.filters, resnets: f.resnets, dropout: f.dropout, weightNorm: f.weightNorm }
       : { arch: f.arch, ...base, ...hidden, blocks: f.blocks };
   try {
     return parseModelConfig(raw, { name: (k) => FLAG_NAMES[k] ?? k });

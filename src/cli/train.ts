@@ -77,6 +77,7 @@ const MODEL_FLAGS = [
   ['arch', '--arch', 'arch'], ['levels', '--levels', 'levels'], ['likelihood', '--likelihood', 'likelihood'],
   ['hidden', '--hidden', 'hidden'], ['outHidden', '--out-hidden', 'outHidden'], ['blocks', '--blocks', 'blocks'],
   ['layers', '--layers', 'layers'], ['kernel', '--kernel', 'kernel'], ['firstKernel', '--first-kernel', 'firstKernel'],
+  ['weightNorm', '--weight-norm', 'weightNorm'],
 ] as const satisfies readonly (readonly [keyof ModelFlags, string, string])[];
 
 /**

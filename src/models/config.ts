@@ -41,7 +41,7 @@ export interface BaseModelConfig {
 export type FieldSpec = (
   | { kind: 'int'; min: number | 'channels'; max: number; parity?: 'odd' | 'even' }
   | { kind: 'float'; min: number; max: number }
-  | { kind: 'choice'; values: readonly (string | number)[] }
+  | { kind: 'choice'; values: readonly (string | number | boolean)[] }
 ) & { optional?: boolean };
 
 /**
@@ -107,7 +107,7 @@ function closest(key: string, known: string[]): string | null {
 
 function checkField(spec: FieldSpec, v: unknown, got: Record<string, unknown>): string | null {
   if (spec.kind === 'choice') {
-    return spec.values.includes(v as string | number) ? null : `must be ${spec.values.map(show).join(' or ')}, got ${show(v)}`;
+    return spec.values.includes(v as string | number | boolean) ? null : `must be ${spec.values.map(show).join(' or ')}, got ${show(v)}`;
   }
   if (spec.kind === 'float') {
     return typeof v === 'number' && Number.isFinite(v) && v >= spec.min && v <= spec.max ? null : `must be a number in [${spec.min}, ${spec.max}], got ${show(v)}`;
@@ -237,11 +237,17 @@ export interface PixelCnnPlusPlusConfig extends BaseModelConfig {
   resnets: number;
   /** p: dropout probability inside each gated residual block (training only). */
   dropout: number;
+  /**
+   * Weight normalisation of every conv, nin and transposed conv (parameters `weight_g`, `weight_v`
+   * instead of `weight`; src/models/pixelcnn-plus-plus.ts). Optional in config.json (checkpoints
+   * written before it existed load without it).
+   */
+  weightNorm: boolean;
 }
 
 export const defaultPixelCnnPlusPlusConfig: PixelCnnPlusPlusConfig = {
   arch: 'pixelcnn++', channels: 1, levels: 256, likelihood: 'softmax', height: 28, width: 28, numClasses: 0,
-  mixtures: 10, filters: 32, resnets: 1, dropout: 0.1,
+  mixtures: 10, filters: 32, resnets: 1, dropout: 0.1, weightNorm: false,
 };
 
 export const pixelCnnPlusPlusSpec: ConfigSpec<PixelCnnPlusPlusConfig> = {
@@ -251,6 +257,7 @@ export const pixelCnnPlusPlusSpec: ConfigSpec<PixelCnnPlusPlusConfig> = {
     filters: { kind: 'int', min: 1, max: 4096 },
     resnets: { kind: 'int', min: 0, max: 64 },
     dropout: { kind: 'float', min: 0, max: 0.95 },
+    weightNorm: { kind: 'choice', values: [false, true], optional: true },
   },
   defaults: defaultPixelCnnPlusPlusConfig,
 };

@@ -6,6 +6,7 @@ import {
   embedding, glu, placeKernel, shift, type ConvMask,
 } from '../ops/index.js';
 import { Conv2dLayer } from '../nn/conv-layer.js';
+import { LayerWeight, layerWeightShapes } from '../nn/layer-weight.js';
 import { liveTaps } from '../nn/masks.js';
 import { Rng } from '../random/rng.js';
 import { type AutoregressiveModel, type ForwardObserver, outputChannels } from './model.js';
@@ -57,16 +58,27 @@ import { parseConfig, pixelCnnPlusPlusSpec, type PixelCnnPlusPlusConfig } from '
  * rescales it to [−1, 1] (2x − 1) and appends a plane of ones, which tells the image from the
  * convolutions' zero padding. Weights therefore mean the same as a PyTorch port's.
  *
- * Parameters (the names of the widely used PyTorch port pclucas14/pixel-cnn-pp, without weight
- * normalisation; a 1×1 "nin" is stored as a conv (O, I, 1, 1), the port's Linear (O, I) reshaped):
+ * Parameters (the names of the widely used PyTorch port pclucas14/pixel-cnn-pp; a 1×1 "nin" is
+ * stored as a conv (O, I, 1, 1), the port's Linear (O, I) reshaped):
  *   down_layers.s.{u_stream,ul_stream}.j.{conv_input.conv, nin_skip, conv_out.conv, cond} ·
  *   up_layers.s.… (u_stream blocks have no nin_skip) · downsize_{u,ul}_stream.s.conv ·
  *   upsize_{u,ul}_stream.s.deconv (I, O, kh, kw) · u_init.conv (F, C+1, 2, 3) ·
  *   ul_init.0.conv (F, C+1, 1, 3) · ul_init.1.conv (F, C+1, 2, 1) · nin_out.
  * Initialisation is PyTorch's default U(±1/√fan_in) (fan_in = inputs × taps), with conv_out
  * scaled by 0.1 like the reference's init_scale, so that every block starts close to the
- * identity; cond.weight ~ N(0, 0.05²) as in the reference. Weight normalisation and its
- * data-dependent initialisation (which can produce NaN in the reference) are left out.
+ * identity; cond.weight ~ N(0, 0.05²) as in the reference.
+ *
+ * Weight normalisation (config.weightNorm, off by default; Salimans & Kingma 2016), as the reference
+ * and the port apply it to every conv, nin and transposed conv: each layer's `weight` becomes
+ * `weight_g` and `weight_v`, w = g · v/‖v‖ per slice of the weight's axis 0 (torch's weight_norm
+ * with its default dim = 0, which the port uses everywhere: the output filter of a conv or nin,
+ * the input filter of a transposed conv's (I, O, kh, kw) weight), g (n, 1, 1, 1). v starts as the
+ * weight above and g = ‖v‖, so the initial function is the same as without it. The reference's
+ * data-dependent initialisation (g and the bias set from one batch's pre-activation mean and
+ * standard deviation) is not implemented: it divides by that deviation, which is 0 for a channel
+ * that is constant over the batch (the NaN the reference is known for), it makes the initial model
+ * depend on the data instead of the seed alone, and the near-identity init above already keeps
+ * the activations' scale.
  *
  * Dropout (p = config.dropout) acts on the second concat_elu of every block, only inside the
  * trainer's withDropout scope while gradients are recorded (ops/dropout): evaluation, sampling
@@ -93,25 +105,26 @@ function windowMask(O: number, I: number, kh: number, kw: number, top: number, l
 /**
  * A convolution with a kh×kw window whose taps sit at (top, left) of the 3×3 around the output
  * pixel (2×3 at (0, 0): down-shifted; 2×2 at (0, 0): down-right-shifted), or the transposed one.
- * weight (O, I, kh, kw) (transposed: (I, O, kh, kw)), bias (O).
+ * weight (O, I, kh, kw) (transposed: (I, O, kh, kw)), bias (O); with weight normalisation the weight
+ * is g · v/‖v‖ per slice of its axis 0 (nn/layer-weight), as torch's weight_norm does it.
  */
 class ShiftedConv {
-  readonly weight: Tensor;
   readonly bias: Tensor;
   private readonly mask: ConvMask;
+  private readonly w: LayerWeight;
   /** Transposed: the window's place and mask in ConvTranspose2d's layout (I, O, 3, 3), unflipped. */
   private readonly deconv: { top: number; left: number; mask: ConvMask } | null;
 
   constructor(name: string, inFilters: number, outFilters: number, kh: number, kw: number,
               private readonly top: number, private readonly left: number, rng: Rng,
-              private readonly transposed = false, initScale = 1) {
+              private readonly transposed = false, initScale = 1, weightNorm = false) {
     const bound = 1 / Math.sqrt(inFilters * kh * kw);
     const w = new Float32Array(outFilters * inFilters * kh * kw);
     for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * bound * initScale;
     const b = new Float32Array(outFilters);
     for (let i = 0; i < b.length; i++) b[i] = (rng.uniform() * 2 - 1) * bound * initScale;
     const shape = transposed ? [inFilters, outFilters, kh, kw] : [outFilters, inFilters, kh, kw];
-    this.weight = new Tensor(w, shape, { requiresGrad: true, name: `${name}.weight` });
+    this.w = new LayerWeight(name, w, shape, weightNorm);
     this.bias = new Tensor(b, [outFilters], { requiresGrad: true, name: `${name}.bias` });
     // A transposed kernel, flipped, covers the same window.
     this.mask = windowMask(outFilters, inFilters, kh, kw, top, left);
@@ -119,6 +132,11 @@ class ShiftedConv {
     this.deconv = transposed
       ? { top: 3 - top - kh, left: 3 - left - kw, mask: windowMask(inFilters, outFilters, kh, kw, 3 - top - kh, 3 - left - kw) }
       : null;
+  }
+
+  /** The layer's weight: the parameter, or computed from g and v per read. */
+  get weight(): Tensor {
+    return this.w.value();
   }
 
   /** The stride-1 convolution of x, plus `residual`. */
@@ -141,23 +159,24 @@ class ShiftedConv {
 
   /**
    * The 3×3 'same' convolution this layer is at full resolution: weight (O, I, 3, 3) placed
-   * (flipped when transposed: the correlation over the zero-interleaved input), its window's mask,
-   * bias. The cached sampler packs it (src/sample/incremental).
+   * (flipped when transposed: the correlation over the zero-interleaved input; weight-normalised:
+   * g · v/‖v‖, computed now), its window's mask, bias. The cached sampler packs it once per sampler
+   * (src/sample/incremental).
    */
   placed(): { weight: Tensor; bias: Tensor; mask: ConvMask } {
     return { weight: placeKernel(this.weight, 3, 3, this.top, this.left, this.transposed), bias: this.bias, mask: this.mask };
   }
 
   params(): Tensor[] {
-    return [this.weight, this.bias];
+    return [...this.w.params, this.bias];
   }
 }
 
 type Stream = 'u' | 'ul';
 
 /** The stream's shifted convolution: 2×3 down-shifted (u) or 2×2 down-right-shifted (ul). */
-function streamConv(stream: Stream, name: string, I: number, O: number, rng: Rng, initScale = 1): ShiftedConv {
-  return new ShiftedConv(name, I, O, 2, stream === 'u' ? 3 : 2, 0, 0, rng, false, initScale);
+function streamConv(stream: Stream, name: string, I: number, O: number, rng: Rng, wn: boolean, initScale = 1): ShiftedConv {
+  return new ShiftedConv(name, I, O, 2, stream === 'u' ? 3 : 2, 0, 0, rng, false, initScale, wn);
 }
 
 class GatedResnet {
@@ -166,11 +185,11 @@ class GatedResnet {
   readonly convOut: ShiftedConv;
   readonly cond: Tensor | null;
 
-  /** skip: filters of the shortcut input a in units of F (0: none, 1: u, 2: [u, ul]). */
-  constructor(readonly name: string, stream: Stream, F: number, skip: number, numClasses: number, rng: Rng) {
-    this.convInput = streamConv(stream, `${name}.conv_input.conv`, 2 * F, F, rng);
-    this.ninSkip = skip > 0 ? new Conv2dLayer(`${name}.nin_skip`, 2 * skip * F, F, 1, rng, null) : null;
-    this.convOut = streamConv(stream, `${name}.conv_out.conv`, 2 * F, 2 * F, rng, 0.1);
+  /** skip: filters of the shortcut input a in units of F (0: none, 1: u, 2: [u, ul]); wn: weight normalisation. */
+  constructor(readonly name: string, stream: Stream, F: number, skip: number, numClasses: number, rng: Rng, wn: boolean) {
+    this.convInput = streamConv(stream, `${name}.conv_input.conv`, 2 * F, F, rng, wn);
+    this.ninSkip = skip > 0 ? new Conv2dLayer(`${name}.nin_skip`, 2 * skip * F, F, 1, rng, null, wn) : null;
+    this.convOut = streamConv(stream, `${name}.conv_out.conv`, 2 * F, 2 * F, rng, wn, 0.1);
     if (numClasses > 0) {
       const e = new Float32Array(numClasses * 2 * F);
       for (let i = 0; i < e.length; i++) e[i] = 0.05 * rng.normal();
@@ -202,11 +221,11 @@ class Stage {
   readonly u: GatedResnet[];
   readonly ul: GatedResnet[];
 
-  constructor(name: string, blocks: number, down: boolean, F: number, numClasses: number, rng: Rng) {
+  constructor(name: string, blocks: number, down: boolean, F: number, numClasses: number, rng: Rng, wn: boolean) {
     // The up pass's u blocks have no shortcut, its ul blocks read u; the down pass's u blocks
     // read the kept u, its ul blocks the new u and the kept ul.
-    this.u = Array.from({ length: blocks }, (_, j) => new GatedResnet(`${name}.u_stream.${j}`, 'u', F, down ? 1 : 0, numClasses, rng));
-    this.ul = Array.from({ length: blocks }, (_, j) => new GatedResnet(`${name}.ul_stream.${j}`, 'ul', F, down ? 2 : 1, numClasses, rng));
+    this.u = Array.from({ length: blocks }, (_, j) => new GatedResnet(`${name}.u_stream.${j}`, 'u', F, down ? 1 : 0, numClasses, rng, wn));
+    this.ul = Array.from({ length: blocks }, (_, j) => new GatedResnet(`${name}.ul_stream.${j}`, 'ul', F, down ? 2 : 1, numClasses, rng, wn));
   }
 
   params(): Tensor[] {
@@ -245,21 +264,21 @@ export class PixelCnnPlusPlus implements AutoregressiveModel<PixelCnnPlusPlusCon
 
   constructor(config: PixelCnnPlusPlusConfig, seed = 0) {
     this.config = parseConfig(pixelCnnPlusPlusSpec, config, { where: 'PixelCNN++ config' });
-    const { channels: C, filters: F, resnets: R, numClasses: K } = this.config;
+    const { channels: C, filters: F, resnets: R, numClasses: K, weightNorm: wn } = this.config;
     const rng = new Rng(seed);
     const between = (f: (s: number) => ShiftedConv) => Array.from({ length: RESOLUTIONS - 1 }, (_, s) => f(s));
-    this.down = Array.from({ length: RESOLUTIONS }, (_, s) => new Stage(`down_layers.${s}`, s === 0 ? R : R + 1, true, F, K, rng));
-    this.up = Array.from({ length: RESOLUTIONS }, (_, s) => new Stage(`up_layers.${s}`, R, false, F, K, rng));
-    this.downsizeU = between((s) => streamConv('u', `downsize_u_stream.${s}.conv`, F, F, rng));
-    this.downsizeUl = between((s) => streamConv('ul', `downsize_ul_stream.${s}.conv`, F, F, rng));
-    this.upsizeU = between((s) => new ShiftedConv(`upsize_u_stream.${s}.deconv`, F, F, 2, 3, 0, 0, rng, true));
-    this.upsizeUl = between((s) => new ShiftedConv(`upsize_ul_stream.${s}.deconv`, F, F, 2, 2, 0, 0, rng, true));
-    this.uInit = streamConv('u', 'u_init.conv', C + 1, F, rng);
+    this.down = Array.from({ length: RESOLUTIONS }, (_, s) => new Stage(`down_layers.${s}`, s === 0 ? R : R + 1, true, F, K, rng, wn));
+    this.up = Array.from({ length: RESOLUTIONS }, (_, s) => new Stage(`up_layers.${s}`, R, false, F, K, rng, wn));
+    this.downsizeU = between((s) => streamConv('u', `downsize_u_stream.${s}.conv`, F, F, rng, wn));
+    this.downsizeUl = between((s) => streamConv('ul', `downsize_ul_stream.${s}.conv`, F, F, rng, wn));
+    this.upsizeU = between((s) => new ShiftedConv(`upsize_u_stream.${s}.deconv`, F, F, 2, 3, 0, 0, rng, true, 1, wn));
+    this.upsizeUl = between((s) => new ShiftedConv(`upsize_ul_stream.${s}.deconv`, F, F, 2, 2, 0, 0, rng, true, 1, wn));
+    this.uInit = streamConv('u', 'u_init.conv', C + 1, F, rng, wn);
     this.ulInit = [
-      new ShiftedConv('ul_init.0.conv', C + 1, F, 1, 3, 1, 0, rng),  // row r, cols c−1..c+1; shifted down
-      new ShiftedConv('ul_init.1.conv', C + 1, F, 2, 1, 0, 1, rng),  // rows r−1..r, col c; shifted right
+      new ShiftedConv('ul_init.0.conv', C + 1, F, 1, 3, 1, 0, rng, false, 1, wn),  // row r, cols c−1..c+1; shifted down
+      new ShiftedConv('ul_init.1.conv', C + 1, F, 2, 1, 0, 1, rng, false, 1, wn),  // rows r−1..r, col c; shifted right
     ];
-    this.ninOut = new Conv2dLayer('nin_out', F, outputChannels(this.config), 1, rng, null);
+    this.ninOut = new Conv2dLayer('nin_out', F, outputChannels(this.config), 1, rng, null, wn);
   }
 
   /** In the order of the PyTorch port's module: down_layers, up_layers, downsize_*, upsize_*, u_init, ul_init, nin_out. */
@@ -346,10 +365,10 @@ export class PixelCnnPlusPlus implements AutoregressiveModel<PixelCnnPlusPlusCon
  * weights are checked against these before the model is built); a test compares the two.
  */
 export function pixelCnnPlusPlusParameterShapes(config: PixelCnnPlusPlusConfig): Map<string, number[]> {
-  const { channels: C, filters: F, resnets: R, numClasses: K } = config;
+  const { channels: C, filters: F, resnets: R, numClasses: K, weightNorm } = config;
   const shapes = new Map<string, number[]>();
   const conv = (name: string, shape: number[], out = shape[0]) => {
-    shapes.set(`${name}.weight`, shape);
+    for (const [n, s] of layerWeightShapes(name, shape, weightNorm)) shapes.set(n, s);
     shapes.set(`${name}.bias`, [out]);
   };
   const resnet = (name: string, stream: Stream, skip: number) => {

@@ -1,6 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { conv2d, type ConvMask } from '../ops/conv2d.js';
 import { liveTaps, pixelCnnMask, type MaskType } from './masks.js';
+import { LayerWeight } from './layer-weight.js';
 import type { Rng } from '../random/rng.js';
 
 /** Whether tap (ky, kx) of output filter o may read input filter i. */
@@ -19,14 +20,16 @@ export type ConvMaskSpec = { type: MaskType; colours: number } | KeepTap | null;
  * kernel in fan_in (a full Conv2d with a mask multiplied in, as reference implementations do); a
  * predicate-masked one stands for the smaller kernel of its live taps (e.g. the gated model's
  * (k/2+1)×k vertical kernel stored as k×k), so fan_in counts live taps only.
+ * With `weightNorm`, the weight is g · v/‖v‖ (nn/layer-weight: `weight_g`, `weight_v`, v = that
+ * initial weight).
  */
 export class Conv2dLayer {
-  readonly weight: Tensor;
   readonly bias: Tensor;
   readonly mask: ConvMask | null;
+  private readonly w: LayerWeight;
 
   constructor(name: string, inFilters: number, outFilters: number, kernel: number | readonly [number, number],
-              rng: Rng, mask: ConvMaskSpec) {
+              rng: Rng, mask: ConvMaskSpec, weightNorm = false) {
     const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel, K = kh * kw;
     let m: ConvMask | null = null;
     if (typeof mask === 'function') {
@@ -46,8 +49,13 @@ export class Conv2dLayer {
     for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * bound;
     const b = new Float32Array(outFilters);
     for (let i = 0; i < b.length; i++) b[i] = (rng.uniform() * 2 - 1) * bound;
-    this.weight = new Tensor(w, [outFilters, inFilters, kh, kw], { requiresGrad: true, name: `${name}.weight` });
+    this.w = new LayerWeight(name, w, [outFilters, inFilters, kh, kw], weightNorm);
     this.bias = new Tensor(b, [outFilters], { requiresGrad: true, name: `${name}.bias` });
+  }
+
+  /** (O, I, kh, kw): the parameter, or computed from g and v per read (read it once per use). */
+  get weight(): Tensor {
+    return this.w.value();
   }
 
   /**
@@ -59,6 +67,6 @@ export class Conv2dLayer {
   }
 
   params(): Tensor[] {
-    return [this.weight, this.bias];
+    return [...this.w.params, this.bias];
   }
 }

@@ -12,3 +12,4 @@ export { logisticMixtureNll, mixtureLayout, mixtureFilterTable, MIN_LOG_SCALE, t
 export { dropout, withDropout, dropoutRng } from './dropout.js';
 export { placeKernel } from './place-kernel.js';
 export { embedding } from './embedding.js';
+export { weightNorm } from './weight-norm.js';

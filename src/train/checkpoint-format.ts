@@ -276,6 +276,15 @@ export function loadParamsInto(model: AutoregressiveModel, params: Map<string, R
     for (let i = 0; i < d.length; i++) {
       if (!Number.isFinite(d[i])) throw new CheckpointError(`${source}: parameter '${name}' holds a non-finite value (${d[i]} at index ${i})`);
     }
+    // weight_norm's direction v (torch's name): w = g · v/‖v‖ per slice of axis 0 needs ‖v‖ > 0.
+    if (name.endsWith('.weight_v') && t.shape.length > 0 && t.shape[0] > 0) {
+      const n = t.shape[0], len = d.length / n;
+      for (let r = 0; r < n; r++) {
+        if (d.subarray(r * len, (r + 1) * len).every((v) => v === 0)) {
+          throw new CheckpointError(`${source}: parameter '${name}' is zero in slice ${r} of its first axis (weight normalisation divides by its norm)`);
+        }
+      }
+    }
   }
   for (const [name, p] of own) p.data.set(params.get(name)!.data);
 }

@@ -1,7 +1,8 @@
 """PixelCNN++ (Salimans et al. 2017) as src/models/pixelcnn-plus-plus.ts builds it (read its header):
 two streams over three resolutions, u (rows above the pixel) and ul (above and to the left), chains
 of gated residual blocks, an up pass that keeps every output and a down pass that reads them back;
-no weight normalisation. Parameter names and layouts are ours (those of the PyTorch port
+with "weightNorm", torch.nn.utils.weight_norm (default dim = 0, as the port applies it) on every
+conv, nin and transposed conv: `weight_g`, `weight_v` instead of `weight`. Parameter names and layouts are ours (those of the PyTorch port
 pclucas14/pixel-cnn-pp, a 1×1 "nin" stored as a conv (O, I, 1, 1)), so checkpoints load either way.
 
 The shifted convolutions are plain convolutions of a padded input: a kh×kw window whose last row is
@@ -12,15 +13,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import float_field, int_field
+from ..config import choice, float_field, int_field
 
 DEFAULTS = {'arch': 'pixelcnn++', 'channels': 1, 'levels': 256, 'likelihood': 'softmax', 'mixtures': 10, 'height': 28,
-            'width': 28, 'numClasses': 0, 'filters': 32, 'resnets': 1, 'dropout': 0.1}
+            'width': 28, 'numClasses': 0, 'filters': 32, 'resnets': 1, 'dropout': 0.1, 'weightNorm': False}
 
 SPEC = {
     'arch': 'pixelcnn++',
     'title': 'PixelCNN++',
-    'fields': {'filters': int_field(1, 4096), 'resnets': int_field(0, 64), 'dropout': float_field(0, 0.95)},
+    'fields': {'filters': int_field(1, 4096), 'resnets': int_field(0, 64), 'dropout': float_field(0, 0.95),
+               # Optional: checkpoints written before it existed have none and load without it.
+               'weightNorm': {**choice(False, True), 'optional': True}},
     'defaults': DEFAULTS,
 }
 
@@ -139,6 +142,11 @@ class Model(nn.Module):
         self.ul_init = nn.ModuleList([DownShiftedConv2d(C + 1, Fl, (1, 3)),        # row r, shifted down
                                       DownRightShiftedConv2d(C + 1, Fl, (2, 1))])  # column c, shifted right
         self.nin_out = nn.Conv2d(Fl, output_channels(cfg), 1)
+        if cfg['weightNorm']:
+            # After the init above (conv_out's 0.1 included): v = that weight, g = ‖v‖, the same function.
+            for m in list(self.modules()):
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.utils.weight_norm(m)
 
     def forward(self, x, classes=None):
         K = self.config['numClasses']

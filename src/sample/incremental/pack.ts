@@ -25,14 +25,15 @@ export interface PackedLayer {
  * placed in its 3×3 kernel) packs the same way.
  */
 export function packLayer(layer: Pick<Conv2dLayer, 'weight' | 'bias' | 'mask'>, filters?: number[]): PackedLayer {
-  const [Oall, I, KH, KW] = layer.weight.shape;
+  const weight = layer.weight;  // once: a weight-normalised layer computes it per read
+  const [Oall, I, KH, KW] = weight.shape;
   const KK = KH * KW, cy = KH >> 1, cx = KW >> 1;
   const outs = filters ?? Array.from({ length: Oall }, (_, o) => o);
   const O = outs.length;
   const taps = layer.mask ? Array.from(layer.mask.taps) : Array.from({ length: KK }, (_, t) => t);
   const T = taps.length;
   const w = new Float32Array(T * I * O);
-  const src = layer.weight.data, m = layer.mask?.values;
+  const src = weight.data, m = layer.mask?.values;
   for (let j = 0; j < O; j++) {
     const o = outs[j];
     for (let ti = 0; ti < T; ti++) for (let i = 0; i < I; i++) {
@@ -51,5 +52,6 @@ export function packLayer(layer: Pick<Conv2dLayer, 'weight' | 'bias' | 'mask'>, 
 /** The output layer split by colour: head[c] holds the filters outputFilter(j, c, C), j < outputsPerColour. */
 export function packHead(out: Conv2dLayer, config: BaseModelConfig): PackedLayer[] {
   const C = config.channels, n = outputsPerColour(config);
-  return Array.from({ length: C }, (_, c) => packLayer(out, Array.from({ length: n }, (_, j) => outputFilter(j, c, C))));
+  const layer = { weight: out.weight, bias: out.bias, mask: out.mask };  // the weight once for every colour
+  return Array.from({ length: C }, (_, c) => packLayer(layer, Array.from({ length: n }, (_, j) => outputFilter(j, c, C))));
 }
