@@ -415,6 +415,73 @@ test('a PixelCNN++ model: the page samples it (cached sampler) and draws what No
   await page.close();
 });
 
+test('an RGB 32×32 model (as trained on --dataset emoji): the page samples, draws the colours and completes like Node', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const dir = join(root, 'emoji');
+  makeCheckpoint(dir, {}, 7, {
+    arch: 'gated', channels: 3, levels: 4, likelihood: 'softmax', height: 32, width: 32, numClasses: 10,
+    hidden: 8, outHidden: 8, layers: 2, kernel: 3, firstKernel: 3,
+  });
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), training: {
+    step: 0, epoch: 0, indexInEpoch: 0, imagesSeen: 0, elapsedSeconds: 0,
+    dataset: { name: 'emoji', dataDir: null, colour: null, binarise: null, limit: null },
+  } }));
+  const ck = loadCheckpoint(dir);
+  const rgb = createModel(ck.modelConfig);
+  loadParamsInto(rgb, ck.params, dir);
+  const page = await openPage(await serve(dir));
+  assert.equal(await errorText(page), '');
+  assert.match(await page.textContent('#config') ?? '', /32×32×3/);
+  assert.match(await page.textContent('#config') ?? '', /trained onemoji/);
+  await page.selectOption('#class', '3');
+  await page.fill('#seed', '11');
+  await page.fill('#temperature', '1');
+  await page.fill('#batch', '2');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.equal(await errorText(page), '');
+  const got = await lastSamples(page);
+  const want = sampleCached(rgb, { count: 2, seed: 11, temperature: 1, classes: Int32Array.from([3, 3]) });
+  assert.deepEqual(Uint8Array.from(got.labels), want);
+  // The canvas shows each pixel's three levels as its R, G and B (level 3 of 0..3 = 255).
+  const rgba = await page.evaluate(() => {
+    const c = document.getElementById('samples') as HTMLCanvasElement;
+    return { w: c.width, h: c.height, d: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+  });
+  const H = 32, W = 32, HW = H * W;
+  assert.deepEqual([rgba.w, rgba.h], [2 * W + 3, H + 2]);
+  let coloured = 0;
+  for (let b = 0; b < 2; b++) {
+    for (let p = 0; p < HW; p++) {
+      const o = ((1 + Math.floor(p / W)) * rgba.w + 1 + b * (W + 1) + (p % W)) * 4;
+      const v = [0, 1, 2].map((k) => want[(b * 3 + k) * HW + p] * 85);
+      assert.deepEqual(rgba.d.slice(o, o + 3), v, `image ${b} pixel ${p}`);
+      if (v[0] !== v[1] || v[1] !== v[2]) coloured++;
+    }
+  }
+  assert.ok(coloured > HW, `${coloured} coloured pixels`);
+
+  // Completion keeps the top rows of all three channels: positions are counted per colour value.
+  const rows = 10;
+  await page.evaluate((r) => {
+    const el = document.getElementById('rows') as HTMLInputElement;
+    el.value = String(r);
+    el.dispatchEvent(new Event('input'));
+  }, rows);
+  await page.fill('#completions', '2');
+  await page.click('#complete');
+  await waitJobs(page, 2);
+  assert.equal(await errorText(page), '');
+  const done = await lastSamples(page);
+  assert.equal(done.observed, rows * W * 3);
+  const given = new Uint8Array(2 * 3 * HW);
+  const completed = sampleCached(rgb, { count: 2, seed: 11, temperature: 1, classes: Int32Array.from([3, 3]), given: { labels: given, observed: rows * W * 3 } });
+  assert.deepEqual(Uint8Array.from(done.labels), completed);
+  await page.screenshot({ path: join(artifacts, 'browser-rgb.png'), fullPage: true });
+  await page.close();
+});
+
 test('a truncated or mismatched checkpoint shows a readable error on the page', async (t) => {
   if (skipIfNoBrowser(t)) return;
   const truncated = join(root, 'truncated');
