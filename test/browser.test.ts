@@ -37,7 +37,7 @@ declare global {
 }
 
 /** assets/test-images.json (scripts/build-web.mjs). */
-interface TestImageSets { sets: { dataset: string; classNames: string[] | null; images: { label: number; data: string }[] }[] }
+interface TestImageSets { sets: { dataset: string; classNames: string[] | null; channels?: number; images: { label: number; data: string }[] }[] }
 
 const CHROMIUM = '/usr/bin/chromium';
 const requireBrowser = process.env.PIXELCNN_REQUIRE_BROWSER === '1';
@@ -462,6 +462,15 @@ test('an RGB 32×32 model (as trained on --dataset emoji): the page samples, dra
   }
   assert.ok(coloured > HW, `${coloured} coloured pixels`);
 
+  // The emoji categories name the classes; a colour test emoji is completed in colour.
+  const { sets } = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as TestImageSets;
+  const emoji = sets.find((x) => x.dataset === 'emoji')!;
+  assert.equal(await page.textContent('#class option[value="3"]'), '3: Animals & Nature');
+  await page.waitForFunction(() => document.querySelectorAll('#test-image option').length > 1);
+  assert.equal(await page.textContent('#test-image option[value="0"]'), `test emoji: ${emoji.classNames![emoji.images[0].label]}`);
+  assert.equal(await page.textContent('#test-image-source'),
+    'Test images: Twemoji test split (Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0).');
+  await page.selectOption('#test-image', '0');
   // Completion keeps the top rows of all three channels: positions are counted per colour value.
   const rows = 10;
   await page.evaluate((r) => {
@@ -475,9 +484,16 @@ test('an RGB 32×32 model (as trained on --dataset emoji): the page samples, dra
   assert.equal(await errorText(page), '');
   const done = await lastSamples(page);
   assert.equal(done.observed, rows * W * 3);
+  const one = Uint8Array.from(Buffer.from(emoji.images[0].data, 'base64'), (v) => quantiseValue(v / 255, 4));
+  assert.equal(one.length, 3 * HW);
   const given = new Uint8Array(2 * 3 * HW);
+  given.set(one, 0);
+  given.set(one, 3 * HW);
   const completed = sampleCached(rgb, { count: 2, seed: 11, temperature: 1, classes: Int32Array.from([3, 3]), given: { labels: given, observed: rows * W * 3 } });
   assert.deepEqual(Uint8Array.from(done.labels), completed);
+  const kept = (a: Uint8Array) => [0, 1, 2].map((c) => Array.from(a.subarray(c * HW, c * HW + rows * W)));
+  assert.deepEqual(kept(completed), kept(one), 'kept rows changed');
+  assert.notDeepEqual(kept(one)[0], kept(one)[2], 'the test emoji is in colour');
   await page.screenshot({ path: join(artifacts, 'browser-rgb.png'), fullPage: true });
   await page.close();
 });
