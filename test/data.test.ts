@@ -612,7 +612,7 @@ describe('loadDataset', () => {
   });
 
   test('unknown dataset, bad limit and coloured RGB data are named clearly; coloured gray PNGs work', () => {
-    assert.throws(() => loadDataset({ name: 'imagenet' as never }, 'train'), /unknown dataset 'imagenet'; expected one of mnist, fashion-mnist, cifar10, png/);
+    assert.throws(() => loadDataset({ name: 'imagenet' as never }, 'train'), /unknown dataset 'imagenet'; expected one of mnist, fashion-mnist, cifar10, emoji, png/);
     assert.throws(() => loadDataset({ name: 'mnist', limit: 0 }, 'train'), /limit must be a positive integer/);
     const d = freshDir();
     const png = new PNG({ width: 1, height: 1 });

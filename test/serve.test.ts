@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel } from '../src/models/index.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
-import { startServer, type ModelIndexEntry, type RunningServer } from '../src/serve/server.js';
+import { modelIndexEntry, startServer, type ModelIndexEntry, type RunningServer } from '../src/serve/server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(repoRoot, 'bin', 'pixelcnn.js');
@@ -110,6 +110,18 @@ test('serves the page, its assets and the model files with their bytes and types
   assert.equal(head.status, 200);
   assert.equal(Number(head.headers['content-length']), weights.body.length);
   assert.equal(head.body.length, 0);
+});
+
+test('the index names the data set of a checkpoint\'s record ({ name }) and of an older one (\'mnist:train\')', () => {
+  const dir = join(root, 'recorded');
+  mkdirSync(dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  for (const [dataset, want] of [
+    [{ name: 'emoji', dataDir: null, colour: null, binarise: null, limit: null }, 'emoji'], ['mnist:train', 'mnist'], [42, null],
+  ] as const) {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, training: { step: 0, dataset } }));
+    assert.equal(modelIndexEntry({ name: 'recorded', dir }, false).dataset, want);
+  }
 });
 
 test('several models: an index for the picker, each model\'s files and card under its name, bad names refused', async () => {

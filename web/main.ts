@@ -78,6 +78,7 @@ const ui = {
   samples: $<HTMLCanvasElement>('samples'),
   draw: $<HTMLCanvasElement>('draw'),
   testImage: $<HTMLSelectElement>('test-image'),
+  testImageSource: $<HTMLParagraphElement>('test-image-source'),
   erase: $<HTMLInputElement>('erase'),
   clear: $<HTMLButtonElement>('clear'),
   rows: $<HTMLInputElement>('rows'),
@@ -345,15 +346,14 @@ function renderGrid(canvas: HTMLCanvasElement, labels: Uint8Array, count: number
   ctx.putImageData(img, 0, 0);
 }
 
-// The drawing: intensities in [0, 1] at the model's resolution, shown quantised to its levels.
+// The drawing: (C, H, W) intensities in [0, 1] at the model's resolution, shown quantised to its
+// levels. Strokes paint every channel alike; a colour test image sets each channel.
 const DRAW_SCALE = 10;
 let drawing = new Float32Array(1);
 
 function drawingLabels(): Uint8Array {
-  const { channels: C, height: H, width: W, levels: L } = state.info!.config;
-  const out = new Uint8Array(C * H * W);
-  for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[c * H * W + p] = quantiseValue(drawing[p], L);
-  return out;
+  const { levels: L } = state.info!.config;
+  return Uint8Array.from(drawing, (v) => quantiseValue(v, L));
 }
 
 function renderDrawing(): void {
@@ -364,10 +364,11 @@ function renderDrawing(): void {
   const ctx = cv.getContext('2d')!;
   const labels = drawingLabels();
   const kept = Number(ui.rows.value);
+  const C = labels.length / (H * W);
   for (let p = 0; p < H * W; p++) {
-    const v = Math.round(labels[p] * 255 / (L - 1));
+    const [r, g, b] = [0, 1, 2].map((k) => Math.round(labels[(C === 3 ? k : 0) * H * W + p] * 255 / (L - 1)));
     const y = Math.floor(p / W), x = p % W;
-    ctx.fillStyle = y < kept ? `rgb(${v},${v},${v})` : `rgb(${Math.round(40 + v * 0.55)},${Math.round(44 + v * 0.55)},${Math.round(60 + v * 0.55)})`;
+    ctx.fillStyle = y < kept ? `rgb(${r},${g},${b})` : `rgb(${Math.round(40 + r * 0.55)},${Math.round(44 + g * 0.55)},${Math.round(60 + b * 0.55)})`;
     ctx.fillRect(x * DRAW_SCALE, y * DRAW_SCALE, DRAW_SCALE, DRAW_SCALE);
   }
   ctx.fillStyle = '#ff5a5a';
@@ -384,7 +385,7 @@ function paintAt(x: number, y: number, value: number): void {
       if (dist > r) continue;
       const i = py * W + px;
       const strength = Math.min(1, (r - dist) / 0.6 + 0.3);
-      drawing[i] = value > 0 ? Math.max(drawing[i], strength) : Math.min(drawing[i], 1 - strength);
+      for (let j = i; j < drawing.length; j += H * W) drawing[j] = value > 0 ? Math.max(drawing[j], strength) : Math.min(drawing[j], 1 - strength);
     }
   }
 }
@@ -429,6 +430,8 @@ interface TestImageSet {
   classNames: string[] | null;
   width: number;
   height: number;
+  /** 3: each image is R, G and B planes (emoji); absent: one gray plane. */
+  channels?: number;
   images: { label: number; data: string }[];
 }
 let testImages: TestImageSet | null = null;
@@ -450,6 +453,9 @@ async function loadTestImages(): Promise<void> {
   testImages = sets.find((s) => s.dataset === own) ?? sets.find((s) => s.dataset === 'mnist') ?? null;
   if (!testImages) return;
   const set = testImages;
+  // Where the images come from (Twemoji's licence asks for its attribution where they are shown).
+  ui.testImageSource.textContent = `Test images: ${set.source}.`;
+  ui.testImageSource.hidden = false;
   set.images.forEach((im, i) => {
     const o = document.createElement('option');
     o.value = String(i);
@@ -464,12 +470,18 @@ async function loadTestImages(): Promise<void> {
     const i = ui.testImage.value;
     if (i === '' || !state.info) return;
     const src = Uint8Array.from(atob(set.images[Number(i)].data), (ch) => ch.charCodeAt(0));
-    const { height: H, width: W } = state.info.config;
-    // Nearest-neighbour resize to the model's size (MNIST models: 28×28 already).
+    const { channels: C, height: H, width: W } = state.info.config;
+    const plane = set.width * set.height, rgb = set.channels === 3;
+    // Nearest-neighbour resize to the model's size (MNIST models: 28×28 already); a gray plane
+    // goes to every channel, a colour image to a gray model by luma (as --colour gray).
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
       const sy = Math.min(set.height - 1, Math.floor(((y + 0.5) * set.height) / H));
       const sx = Math.min(set.width - 1, Math.floor(((x + 0.5) * set.width) / W));
-      drawing[y * W + x] = src[sy * set.width + sx] / 255;
+      const at = (k: number) => src[(rgb ? k : 0) * plane + sy * set.width + sx];
+      for (let c = 0; c < C; c++) {
+        const v = C === 3 || !rgb ? at(c) : Math.round(0.299 * at(0) + 0.587 * at(1) + 0.114 * at(2));
+        drawing[(c * H + y) * W + x] = v / 255;
+      }
     }
     renderDrawing();
   });
@@ -518,7 +530,7 @@ function showInfo(info: ModelInfo): void {
   ui.rows.max = String(c.height);
   ui.rows.value = String(Math.floor(c.height / 2));
   ui.rowsValue.value = ui.rows.value;
-  drawing = new Float32Array(c.height * c.width);
+  drawing = new Float32Array(c.channels * c.height * c.width);
 }
 
 // ---------------------------------------------------------------------------------------------

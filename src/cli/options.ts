@@ -9,15 +9,20 @@ import type { DatasetRecord } from '../train/checkpoint-format.js';
 export function addDataOptions(cmd: Command): Command {
   cmd
     .addOption(choice('--dataset <name>', 'data set', DATASET_NAMES, 'mnist'))
-    .option('--data-dir <path>', 'directory of the data files (cifar10: the binary batches; png: the images; fashion-mnist: default /usr/share/datasets/fashion-mnist)')
-    .addOption(choice('--colour <mode>', 'default: the data set\'s own channels (MNIST gray, CIFAR-10 RGB; a PNG folder is gray when every PNG is stored as gray, else RGB, ' +
+    .option('--data-dir <path>', 'directory of the data files (cifar10: the binary batches; png: the images; fashion-mnist: default /usr/share/datasets/fashion-mnist; ' +
+      'emoji: default the emoji-datasource-twitter package, else a folder of its layout: emoji.json, img/twitter/64/*.png)')
+    .addOption(choice('--colour <mode>', 'default: the data set\'s own channels (MNIST gray, CIFAR-10 and emoji RGB; a PNG folder is gray when every PNG is stored as gray, else RGB, ' +
       'alpha composited over black); gray: RGB converted by luma 0.299R+0.587G+0.114B; rgb: gray tiled to three channels; ' +
       'coloured: gray data with a random foreground/background colour per image', ['gray', 'rgb', 'coloured'] as const))
     .addOption(choice('--binarise <mode>', 'for --levels 2: stochastic (as in the literature; comparable NLL) or threshold at 0.5 (not comparable)', ['stochastic', 'threshold'] as const, 'stochastic'))
     .option('--limit <n>', 'use only the first n images of each split', intArg(1))
     .addHelpText('after', '\nA PNG folder (--dataset png) with train/ and test/ subfolders uses them as the splits; without them, ' +
       'a fixed, seeded 10% of its images (at least one) is held out as the test split and the rest is the train split, ' +
-      'the same in every run whatever --seed and --limit.');
+      'the same in every run whatever --seed and --limit.' +
+      '\n\n--dataset emoji: Twemoji (Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0) from the npm package ' +
+      'emoji-datasource-twitter (npm install --save-dev emoji-datasource-twitter), 32×32 RGB: each 64×64 image is averaged over 2×2 blocks ' +
+      '(premultiplied alpha) and composited over white, as emoji are seen on a page. Labels (--conditional): the 10 emoji.json categories. ' +
+      'The test split is a fixed ~10% of the emoji, each with all its skin tones, whatever --seed and --limit; byte-identical images are kept once.');
   return addMaxImagePixelsOption(cmd);
 }
 

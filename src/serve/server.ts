@@ -193,7 +193,10 @@ export function modelIndexEntry(m: ServedModel, card: boolean): ModelIndexEntry 
     const c = JSON.parse(readFileSync(join(m.dir, 'config.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
     e.arch = typeof c.model?.arch === 'string' ? c.model.arch : null;
     e.levels = num(c.model?.levels);
-    e.dataset = typeof c.training?.dataset === 'string' ? c.training.dataset.split(':')[0] : null;
+    // A data-set record ({ name, … }), or an older checkpoint's 'mnist:train'.
+    const d = c.training?.dataset as unknown;
+    const set = typeof d === 'string' ? d : typeof d === 'object' && d !== null && 'name' in d && typeof d.name === 'string' ? d.name : null;
+    e.dataset = set === null ? null : set.split(':')[0];
     e.test_nats_per_image = num(c.metrics?.test_nats_per_image);
     e.test_bits_per_dim = num(c.metrics?.test_bits_per_dim);
   } catch { /* left null */ }
