@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +84,19 @@ test('pixelcnn eval --marginal: the figures in --json, the text line, and a one-
   const text = cli('eval', '--model', cond, '--limit', '4', '--marginal', '--no-progress');
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /without labels \d+\.\d+ bits\/dim, \d+\.\d+ nats\/image; as a classifier \d+\.\d+% correct/);
+
+  // A folder of PNGs without class subfolders has no labels for the conditional model.
+  const pngs = join(dir, 'pngs');
+  mkdirSync(pngs);
+  for (let i = 0; i < 3; i++) {
+    const png = new PNG({ width: 28, height: 28, colorType: 0, inputColorType: 0 });
+    png.data = Buffer.alloc(28 * 28, i * 100);
+    writeFileSync(join(pngs, `${i}.png`), PNG.sync.write(png, { colorType: 0, inputColorType: 0 }));
+  }
+  const unlabelled = cli('eval', '--model', cond, '--dataset', 'png', '--data-dir', pngs, '--binarise', 'threshold');
+  assert.notEqual(unlabelled.status, 0);
+  assert.equal(unlabelled.stderr.trim().split('\n').length, 1, unlabelled.stderr);
+  assert.match(unlabelled.stderr, /has no class labels; the model in .*cond is class-conditional \(10 classes\)/);
 
   const bad = cli('eval', '--model', plain, '--limit', '4', '--marginal');
   assert.notEqual(bad.status, 0);
