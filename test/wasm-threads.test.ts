@@ -80,6 +80,8 @@ test('wasm threads: 2 and 3 threads give the 1-thread results bit for bit (conv2
   for (const n of [2, 3]) {
     const addon = await instance(n);
     assert.equal(addon.getThreads(), n);
+    // A worker reports ready just before it enters its loop (where it is counted).
+    while (addon.runningThreads() < n) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(addon.runningThreads(), n, 'every worker runs');
     assertSame(kernelCases(wasmKernels(addon)), one, `${n} threads`);
   }
