@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from './native.js';
-import { runWasmThread, type WasmSpawner } from './wasm-thread.js';
+import type { WasmSpawner } from './wasm-thread.js';
 
 /**
  * What the wasm backend takes from Node: the module's file (the package ships wasm/pixelcnn.wasm,
@@ -21,11 +21,10 @@ export function readWasmFile(): Uint8Array<ArrayBuffer> {
   return new Uint8Array(readFileSync(file));
 }
 
-/** Starts a worker_thread running runWasmThread; unref'd, so it never keeps Node alive. */
+/** Starts a worker_thread running runWasmThread (wasm-thread-node.ts); unref'd, so it never keeps Node alive. */
 const spawnNodeThread: WasmSpawner = (start) => {
-  const worker = new Worker(
-    `const { parentPort, workerData } = require('node:worker_threads');\n(${runWasmThread.toString()})(workerData, () => parentPort.postMessage('ready'));`,
-    { eval: true, workerData: start });
+  // No inherited Node flags: the thread only runs wasm, and some (--input-type) refuse a file.
+  const worker = new Worker(new URL('./wasm-thread-node.js', import.meta.url), { workerData: start, execArgv: [] });
   worker.unref();
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());

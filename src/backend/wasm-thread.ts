@@ -15,8 +15,8 @@ export interface WasmThreadStart {
 }
 
 /**
- * The worker's body: never returns. `ready` is called once the instance exists. Self-contained
- * (no imports, no outer names): Node's worker runs this function's source text.
+ * The worker's body: never returns. `ready` is called once the instance exists. Node's
+ * worker_thread (wasm-thread-node.ts) and the page's Web Worker (web/wasm-thread.ts) run it.
  */
 export function runWasmThread(start: WasmThreadStart, ready: () => void): void {
   const { exports } = new WebAssembly.Instance(start.module, { env: { memory: start.memory } });
