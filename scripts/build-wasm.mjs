@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * Builds wasm/pixelcnn.wasm, the WebAssembly backend (src/backend/wasm.ts): the kernel sources of
- * binding.gyp's kernel_sources plus native/src/wasm.cc (the exports and a one-thread pool),
- * compiled by clang for wasm32 with 128-bit SIMD against wasi-libc (for malloc and libm; the
- * module imports nothing).
+ * binding.gyp's kernel_sources plus native/src/wasm.cc (the exports and a thread pool over shared
+ * memory), compiled by clang for wasm32 with 128-bit SIMD and atomics against wasi-libc (for malloc
+ * and libm). The module imports one thing, its memory (env.memory, shared): the loader gives the
+ * calling thread's instance and each worker thread's instance the same one.
  *
  * The module is portable, so it is committed and shipped in the npm package: a user needs no
  * wasm-capable compiler. CI (.ci/run) rebuilds it with `--check`, which fails when the committed
@@ -55,11 +56,20 @@ const sources = [...kernelSources(), 'native/src/wasm.cc'];
 const flags = [
   '--target=wasm32-wasi', `--sysroot=${sysroot}`, '-isystem', join(sysroot, 'include', 'wasm32-wasi'),
   `-L${join(sysroot, 'lib', 'wasm32-wasi')}`,
-  '-msimd128', '-O3', '-std=c++17', '-fno-exceptions', '-fno-rtti', '-ffp-contract=fast', '-fno-math-errno',
+  '-msimd128', '-matomics', '-mbulk-memory', '-O3', '-std=c++17', '-fno-exceptions', '-fno-rtti', '-ffp-contract=fast', '-fno-math-errno',
   '-Wall', '-Wno-unused-function', '-DNDEBUG', '-g0',
-  // A library module: no main, no start function; only the EXPORTed functions (wasm.cc) and the
-  // memory are exported. The memory grows on demand up to wasm32's 4 GiB.
-  '-nostartfiles', '-Wl,--no-entry', '-Wl,--strip-all', '-Wl,--gc-sections',
+  // Function-local statics are initialised by the calling thread (outside tasks), and there is
+  // no C++ library for the guards -matomics would ask for.
+  '-fno-threadsafe-statics',
+  // A library module: no main; only the EXPORTed functions (wasm.cc) and __stack_pointer (which
+  // the loader sets in each worker thread's instance to that thread's stack) are exported. The
+  // memory is imported and shared (every thread's instance runs on it); it grows on demand up to
+  // wasm32's 4 GiB. Its data segments are passive: the start function wasm-ld writes for shared
+  // memory copies them in once, in the first instance (guarded by an atomic flag).
+  // --no-check-features: wasi-libc's objects were built without atomics, which is safe because
+  // only the calling thread calls libc (wasm.cc).
+  '-nostartfiles', '-Wl,--no-entry', '-Wl,--strip-all', '-Wl,--gc-sections', '-Wl,--export=__stack_pointer',
+  '-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--no-check-features',
   '-Wl,--initial-memory=16777216', '-Wl,--max-memory=4294967296', '-Wl,-z,stack-size=1048576',
 ];
 
@@ -72,7 +82,10 @@ try {
   const bytes = readFileSync(built);
   const mod = new WebAssembly.Module(bytes);
   const imports = WebAssembly.Module.imports(mod);
-  if (imports.length) fail(`the module imports ${imports.map((i) => `${i.module}.${i.name}`).join(', ')}: it must import nothing`);
+  const names = imports.map((i) => `${i.module}.${i.name}`);
+  if (names.length !== 1 || names[0] !== 'env.memory' || imports[0].kind !== 'memory') {
+    fail(`the module imports ${names.join(', ') || 'nothing'}: it must import env.memory only (src/backend/wasm.ts gives nothing else)`);
+  }
   if (check) {
     if (!existsSync(out)) fail(`${out} does not exist: run node scripts/build-wasm.mjs and commit it`);
     if (!bytes.equals(readFileSync(out))) {

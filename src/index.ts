@@ -44,7 +44,7 @@ export { train, defaultTrainOptions, type TrainOptions, type TrainState, type Tr
 export { loadModel, saveModel, type LoadedModel } from './train/model-io.js';
 export { saveCheckpoint, loadCheckpoint, CheckpointError } from './train/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './train/safetensors.js';
-export { evaluate, logProb, bitsPerDim, type EvalResult, type LogProb } from './eval/likelihood.js';
+export { evaluate, evaluateMarginal, logProb, bitsPerDim, type EvalResult, type MarginalResult, type LogProb } from './eval/likelihood.js';
 
 // Sampling
 export { sampleNaive, type SampleOptions } from './sample/naive.js';

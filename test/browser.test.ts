@@ -147,9 +147,14 @@ test('the page samples in its worker, shows the images, and they equal the Node 
   assert.match(await page.textContent('#config') ?? '', /28×28×1/);
   assert.match(await page.textContent('#metrics') ?? '', /0\.1234 bits\/dim/);
 
-  // The worker runs the wasm backend (the C++ kernels), and the page says so.
-  assert.deepEqual(await page.evaluate(() => window.__pixelcnn!.backend), { name: 'wasm', detail: 'wasm-simd128, 1 thread' });
-  assert.match(await page.textContent('#backend') ?? '', /^the wasm backend \(the C\+\+ kernels compiled to WebAssembly: wasm-simd128, 1 thread\)$/);
+  // The worker runs the wasm backend (the C++ kernels), one thread per core (the page is
+  // cross-origin isolated: shared memory), and the page says so.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const threads = `${cores} thread${cores === 1 ? '' : 's'}`;
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  assert.deepEqual(await page.evaluate(() => window.__pixelcnn!.backend), { name: 'wasm', detail: `wasm-simd128, ${threads}` });
+  assert.equal(await page.textContent('#backend'), `the wasm backend (the C++ kernels compiled to WebAssembly: wasm-simd128, ${threads})`);
+  if (cores > 1) t.diagnostic(`browser: the page's worker runs wasm on ${threads}`);
   assert.match(await page.textContent('#status') ?? '', /wasm backend\.$/);
 
   assert.equal(await page.isDisabled('#save-png'), true, 'nothing to save before the first sample');

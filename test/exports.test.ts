@@ -10,7 +10,7 @@ test('public exports snapshot (an accidental API change fails here)', () => {
     'ARCHS', 'Adam', 'CheckpointError', 'ConfigError', 'Conv2dLayer', 'DATASET_NAMES', 'DataError', 'GatedPixelCnn', 'PixelCnn', 'PixelCnnPlusPlus', 'Rng', 'Tensor', 'WeightAverage',
     'backendName', 'backward', 'batchLevels', 'binariseStochastic', 'binariseThreshold', 'bitsPerDim', 'centreConnectivity',
     'createModel', 'decodeSafetensors', 'defaultAdamOptions', 'defaultGatedPixelCnnConfig', 'defaultPixelCnnConfig', 'defaultPixelCnnPlusPlusConfig',
-    'defaultTrainOptions', 'encodeGrid', 'encodeSafetensors', 'evaluate', 'fixedLevels', 'jsKernels', 'kernels',
+    'defaultTrainOptions', 'encodeGrid', 'encodeSafetensors', 'evaluate', 'evaluateMarginal', 'fixedLevels', 'jsKernels', 'kernels',
     'levelsToPixels', 'levelsToUnit', 'loadCheckpoint', 'loadDataset', 'loadModel', 'logProb', 'noGrad', 'ops',
     'parseModelConfig', 'pixelCnnMask', 'quantise', 'quantisePixels', 'sampleCached', 'sampleNaive', 'saveCheckpoint', 'saveModel',
     'spatialMask', 'train', 'useBackend', 'withArena',

@@ -9,8 +9,15 @@
 // array in and only those back out. Arguments are not checked here (ops check shapes, as for
 // the js backend); a kernel cannot reach outside this module's memory.
 //
-// One thread: parallelFor runs the tasks in order on the caller. Kernels give the same results
-// for any thread count, so this matches the addon's generic build up to instruction choice.
+// Threads: every thread runs an instance of this module over one shared memory (imported as
+// env.memory; src/backend/wasm.ts makes the instances and the worker threads). The calling
+// thread's instance runs the kernels; each extra thread's instance sits in pixelcnn_thread, on a
+// stack of its own, and joins parallelFor's jobs. Instances of one module share its function
+// table, so a job's TaskFn and ctx (a pointer into the shared memory) mean the same to all of
+// them. Only the calling thread calls libc (malloc: dlmalloc here is not thread-safe): the
+// kernels allocate their scratch before parallelFor (threadpool.h), never inside a task.
+// Kernels give the same results for any thread count (threadpool.cc), so 1 to n threads give the
+// addon's generic build's results up to instruction choice.
 #include <stdlib.h>
 
 #include "kernels.h"
@@ -36,19 +43,124 @@ struct Buffer {
   }
 };
 
-Buffer threadBuffers[kThreadSlots], sharedBuffers[kSharedSlots];
+constexpr int kMaxThreads = 1024;  // as the addon's setThreads
+Buffer threadBuffers[kThreadSlots][kMaxThreads], sharedBuffers[kSharedSlots];
+
+// The one job in flight, in shared memory; every field is read and written with sequentially
+// consistent atomics, which the protocol below relies on.
+struct Job {
+  int gen;       // bumped to publish a job: the word idle threads wait on
+  int closed;    // 1 once the caller has no task left to hand out
+  int active;    // threads inside the job: the caller waits for 0
+  int sleepers;  // threads waiting on gen (the caller notifies only if some are)
+  int failed;    // a task trapped on another thread
+  int threads;   // numThreads(): threads with tid >= threads stay out
+  int started;   // threads in pixelcnn_thread (for the loader's diagnostics)
+  TaskFn fn;
+  void* ctx;
+  long n;
+  long next;  // the next task index to claim
+};
+alignas(64) Job job = {0, 1, 0, 0, 0, 1, 0, nullptr, nullptr, 0, 0};
+
+template <class T> T load(T& v) { return __atomic_load_n(&v, __ATOMIC_SEQ_CST); }
+template <class T> void store(T& v, T x) { __atomic_store_n(&v, x, __ATOMIC_SEQ_CST); }
+template <class T> T fetchAdd(T& v, T x) { return __atomic_fetch_add(&v, x, __ATOMIC_SEQ_CST); }
+
+// Spins before sleeping: kernels come in quick succession and a wake-up costs more than a job.
+constexpr int kSpin = 20000;
+
+void work(int tid) {
+  const TaskFn fn = load(job.fn);
+  void* const ctx = load(job.ctx);
+  const long n = load(job.n);
+  for (;;) {
+    const long i = fetchAdd(job.next, 1L);
+    if (i >= n) break;
+    fn(ctx, i, tid);
+  }
+}
+
+void leave() {
+  if (fetchAdd(job.active, -1) == 1) __builtin_wasm_memory_atomic_notify(&job.active, 1);
+}
+
+// Until no thread is inside a job.
+void waitIdle() {
+  for (int spin = 0; spin < kSpin; ++spin)
+    if (load(job.active) == 0) return;
+  for (;;) {
+    const int a = load(job.active);
+    if (a == 0) return;
+    __builtin_wasm_memory_atomic_wait32(&job.active, a, -1);
+  }
+}
+
+// An extra thread's life: wait for a job (spinning, then sleeping on gen), join it, repeat.
+void threadLoop(int tid) {
+  fetchAdd(job.started, 1);
+  int seen = load(job.gen);
+  for (;;) {
+    int g = seen;
+    for (int spin = 0; spin < kSpin && g == seen; ++spin) g = load(job.gen);
+    if (g == seen) {
+      fetchAdd(job.sleepers, 1);
+      __builtin_wasm_memory_atomic_wait32(&job.gen, seen, -1);
+      fetchAdd(job.sleepers, -1);
+      continue;
+    }
+    seen = g;
+    fetchAdd(job.active, 1);
+    if (!load(job.closed) && load(job.gen) == seen && tid < load(job.threads)) work(tid);
+    leave();
+  }
+}
+
+// After a trap in one of this thread's tasks (it was inside a job): the job fails, the thread
+// leaves it, and the loader re-enters threadLoop.
+void threadFailed() {
+  store(job.failed, 1);
+  fetchAdd(job.started, -1);
+  leave();
+}
 
 }  // namespace
 
+// A thread joins a job by entering (active + 1), then checking that the job is still open and
+// is the one it woke for; the caller closes the job and then waits for active = 0. With
+// sequentially consistent atomics either the caller sees the thread inside or the thread sees
+// the job closed, so no thread runs a task after parallelFor returns, and the caller itself
+// claims every task no other thread took: it never waits for a thread that has not started.
 void parallelFor(long n, TaskFn fn, void* ctx) {
-  for (long i = 0; i < n; ++i) fn(ctx, i, 0);
+  if (n <= 0) return;
+  if (load(job.threads) == 1 || n == 1) {
+    for (long i = 0; i < n; ++i) fn(ctx, i, 0);
+    return;
+  }
+  // After a trap on this thread a job may have stayed open: close it and let it drain first.
+  store(job.closed, 1);
+  waitIdle();
+  store(job.fn, fn);
+  store(job.ctx, ctx);
+  store(job.n, n);
+  store(job.next, 0L);
+  store(job.failed, 0);
+  store(job.closed, 0);
+  fetchAdd(job.gen, 1);
+  if (load(job.sleepers)) __builtin_wasm_memory_atomic_notify(&job.gen, ~0u);
+  work(0);
+  store(job.closed, 1);
+  waitIdle();
+  if (load(job.failed)) __builtin_trap();  // a task trapped on another thread: this kernel failed
 }
-int numThreads() { return 1; }
-void setNumThreads(int) {}
-void lockKernels() {}
+int numThreads() { return load(job.threads); }
+void setNumThreads(int n) { store(job.threads, n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n); }
+void lockKernels() {}  // one calling thread per module instance set
 void unlockKernels() {}
-void ensureThreadScratch(int slot, size_t floats) { threadBuffers[slot].ensure(floats); }
-float* threadScratch(int slot, int) { return threadBuffers[slot].ptr; }
+void ensureThreadScratch(int slot, size_t floats) {
+  for (int t = 0, n = numThreads(); t < n; ++t) threadBuffers[slot][t].ensure(floats);
+}
+float* threadScratch(int slot, int tid) { return threadBuffers[slot][tid].ptr; }
 float* sharedScratch(int slot, size_t floats) {
   sharedBuffers[slot].ensure(floats);
   return sharedBuffers[slot].ptr;
@@ -79,6 +191,14 @@ EXPORT(pixelcnn_alloc) void* pixelcnnAlloc(size_t bytes) {
   return posix_memalign(&p, 64, bytes) == 0 ? p : nullptr;
 }
 EXPORT(pixelcnn_free) void pixelcnnFree(void* p) { free(p); }
+
+// Threads (src/backend/wasm.ts): the count the kernels split work for (the loader starts the
+// worker threads), an extra thread's loop (never returns; its instance's __stack_pointer is set
+// to a stack of its own first), its recovery after a trap, and how many threads are in the loop.
+EXPORT(pixelcnn_set_threads) void pixelcnnSetThreads(int n) { setNumThreads(n); }
+EXPORT(pixelcnn_thread) void pixelcnnThread(int tid) { threadLoop(tid); }
+EXPORT(pixelcnn_thread_failed) void pixelcnnThreadFailed() { threadFailed(); }
+EXPORT(pixelcnn_started_threads) int pixelcnnStartedThreads() { return load(job.started); }
 
 KERNEL(gemm)(int ta, int tb, int m, int n, int k, const float* a, int, const float* b, int, float* c,
            int, int beta) {

@@ -1,11 +1,21 @@
 import type { Kernels } from './kernels.js';
 import { addonKernels, type Adapted, type KernelAddon } from './addon.js';
-import { readWasmFile, wasmFile } from './wasm-file.js';
+import { nodeWasmThreads, readWasmFile, wasmFile } from './wasm-file.js';
+import type { WasmSpawner, WasmThread } from './wasm-thread.js';
 
 /**
  * The 'wasm' backend: the C++ kernels (native/src) compiled for wasm32 with 128-bit SIMD by
- * scripts/build-wasm.mjs into wasm/pixelcnn.wasm, one thread. Node reads the shipped file on
- * first use; the page compiles it from a fetch (initWasm) before choosing its backend.
+ * scripts/build-wasm.mjs into wasm/pixelcnn.wasm. Node reads the shipped file on first use; the
+ * page's workers compile it from a fetch (initWasm) before choosing their backend.
+ *
+ * Threads: the module imports its memory, declared shared. Where SharedArrayBuffer exists (Node;
+ * in a browser, a cross-origin isolated page) the calling thread's instance and one instance per
+ * extra thread (a worker running runWasmThread, wasm-thread.ts) share it, and the kernels' parallel
+ * loops run on all of them (native/src/wasm.cc), with results identical for every thread count.
+ * Extra threads need Atomics.wait on the calling thread (a browser's main thread has none) and a
+ * way to start workers (Node's worker_threads, the page's Web Workers); they start at the first
+ * kernel call. Without shared memory the module's memory import is rewritten to unshared and it
+ * runs one thread, as it does where threads cannot start.
  *
  * The module exports each kernel as k_<name> with its addon binding's arguments (KernelAddon),
  * every typed array as (pointer, length) into the module's memory (native/src/wasm.cc). A call
@@ -22,7 +32,26 @@ export type WasmAddon = Pick<KernelAddon, Adapted | 'setThreads' | 'getThreads' 
   Record<string, unknown> & {
     /** The module's memory in bytes (grown by the staging buffer and the kernels' scratch, never shrunk). */
     memoryBytes(): number;
+    /** Whether the memory is shared (threads are possible). */
+    sharedMemory(): boolean;
+    /**
+     * Starts the extra threads now (rather than at the next kernel call) and resolves once each
+     * has its instance; a thread that fails to start is left out of the count (getThreads).
+     */
+    threadsReady(): Promise<void>;
+    /** 1 + the extra threads that are waiting for or running tasks now (diagnostics, tests). */
+    runningThreads(): number;
   };
+
+/** How instantiateWasm and initWasm run the module. */
+export interface WasmOptions {
+  /** Shared memory (default: where SharedArrayBuffer exists); without it, one thread. */
+  shared?: boolean;
+  /** Threads, 1 to 1024 (default 1); more than 1 only with shared memory, spawn and Atomics.wait. */
+  threads?: number;
+  /** Starts an extra thread (default: none). */
+  spawn?: WasmSpawner | null;
+}
 
 type Binding = (...args: unknown[]) => void;
 
@@ -37,22 +66,127 @@ function isTyped(a: unknown): a is Typed {
 
 const REBUILD = 'node scripts/build-wasm.mjs';
 
-/** The module's kernels as bindings (an instance of its own, with its own memory). */
-export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
-  const { exports } = new WebAssembly.Instance(module, {});
+const MAX_THREADS = 1024; // as the addon's
+const THREAD_STACK = 1 << 20; // bytes, each extra thread's stack (the calling thread's, -z stack-size)
+const READY_TIMEOUT_MS = 10_000; // threadsReady gives up on a worker that has not started by then
+
+/** The memory the module imports (its limits in 64 KiB pages), and where its flags byte is. */
+interface MemoryImport { initial: number; maximum: number; flagsAt: number }
+
+/** Reads the module's one import, env.memory (scripts/build-wasm.mjs checks that it is the only one). */
+function memoryImport(bytes: Uint8Array): MemoryImport {
+  let at = 8; // past the magic number and version
+  const bad = (why: string): never => { throw new Error(`not a pixelcnn wasm module (${why}): run ${REBUILD}`); };
+  const leb = (): number => {
+    let v = 0, shift = 0, b;
+    do {
+      if (at >= bytes.length) bad('truncated');
+      b = bytes[at++];
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return v;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++], size = leb(), end = at + size;
+    if (id !== 2) { at = end; continue; }
+    if (leb() < 1) break;
+    for (let name = 0; name < 2; name++) { const length = leb(); at += length; } // module and field names
+    if (bytes[at++] !== 2) break; // not a memory
+    const flagsAt = at, flags = bytes[at++];
+    if (!(flags & 1)) bad('its memory has no maximum');
+    const initial = leb(), maximum = leb();
+    return { initial, maximum, flagsAt };
+  }
+  return bad('it imports no memory');
+}
+
+/** Atomics.wait works on this thread (not on a browser's main thread, nor without SharedArrayBuffer). */
+function canWait(): boolean {
+  if (typeof SharedArrayBuffer !== 'function') return false;
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The module's bytes and memory for `shared`: as they are, or with the memory import made
+ * unshared (one byte: the limits' shared flag; atomic instructions are valid on an unshared
+ * memory, and one thread never waits).
+ */
+function prepare(source: Uint8Array, shared: boolean): { bytes: Uint8Array<ArrayBuffer>; memory: WebAssembly.Memory } {
+  const bytes = new Uint8Array(source); // a copy: the caller's bytes stay as they are
+  const { initial, maximum, flagsAt } = memoryImport(bytes);
+  if (!shared) bytes[flagsAt] &= ~2;
+  return { bytes, memory: new WebAssembly.Memory({ initial, maximum, shared }) };
+}
+
+function bytesOf(source: BufferSource): Uint8Array {
+  return source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+}
+
+/**
+ * The module (its bytes) as kernel bindings: an instance of its own on a memory of its own, and
+ * its extra threads' instances (options).
+ */
+export function instantiateWasm(source: BufferSource, options: WasmOptions = {}): WasmAddon {
+  const shared = options.shared ?? typeof SharedArrayBuffer === 'function';
+  const { bytes, memory } = prepare(bytesOf(source), shared);
+  return instantiateModule(new WebAssembly.Module(bytes), memory, options);
+}
+
+function instantiateModule(module: WebAssembly.Module, memory: WebAssembly.Memory, options: WasmOptions): WasmAddon {
+  const { exports } = new WebAssembly.Instance(module, { env: { memory } });
   const func = (name: string): ((...a: number[]) => number) => {
     const f = exports[name];
     if (typeof f !== 'function') throw new Error(`the wasm module has no export '${name}' (an old build: run ${REBUILD})`);
     return f as (...a: number[]) => number;
   };
-  const memory = exports.memory;
-  if (!(memory instanceof WebAssembly.Memory)) throw new Error(`the wasm module exports no memory (run ${REBUILD})`);
   const alloc = func('pixelcnn_alloc'), free = func('pixelcnn_free');
   const cString = (address: number): string => {
     const bytes = new Uint8Array(memory.buffer), ptr = address >>> 0;
     let end = ptr;
     while (bytes[end] !== 0) end++;
-    return new TextDecoder().decode(bytes.subarray(ptr, end));
+    return new TextDecoder().decode(bytes.slice(ptr, end)); // a copy: TextDecoder refuses shared memory
+  };
+
+  // Threads: the count the kernels split work for (wasm.cc), and the workers started so far
+  // (tids 1, 2, …; one whose tid is not below the count sits out).
+  const setCount = func('pixelcnn_set_threads'), started = func('pixelcnn_started_threads');
+  const spawn = memory.buffer instanceof ArrayBuffer || !canWait() ? null : options.spawn ?? null;
+  const workers: WasmThread[] = [];
+  let threads = 1;
+  const setThreads = (n: number) => {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new RangeError(`wasm threads must be an integer from 1 to ${MAX_THREADS}, got ${n}`);
+    threads = spawn ? n : 1;
+    setCount(threads);
+  };
+  // The calling thread allocates each worker's stack (only it calls malloc).
+  const startThreads = () => {
+    while (spawn && workers.length < threads - 1) {
+      const stack = alloc(THREAD_STACK) >>> 0;
+      if (!stack) throw new Error(`pixelcnn wasm: out of memory (a thread's stack of ${THREAD_STACK} bytes)`);
+      try {
+        workers.push(spawn({ module, memory, stackTop: stack + THREAD_STACK, tid: workers.length + 1 }));
+      } catch {
+        free(stack);
+        setThreads(workers.length + 1); // no more workers here: the threads that did start
+      }
+    }
+  };
+  const threadsReady = async () => {
+    startThreads();
+    const results = await Promise.all(workers.map((w) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS); });
+      return Promise.race([w.ready.then(() => true, () => false), late]).finally(() => clearTimeout(timer));
+    }));
+    // Threads that did not start are not counted (their tids' scratch just goes unused).
+    const up = results.filter(Boolean).length;
+    if (up + 1 < threads) setThreads(up + 1);
   };
 
   let stage = 0, stageBytes = 0;
@@ -68,6 +202,7 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
   const placed: number[] = [], flat: number[] = [];
 
   const binding = (name: string, fn: (...a: number[]) => number, outputs: number[]): Binding => (...args) => {
+    if (workers.length < threads - 1) startThreads();
     let need = 0;
     for (const a of args) if (isTyped(a)) need += padded(a);
     reserve(need);
@@ -114,7 +249,7 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
     return f;
   };
   const isa = cString(func('pixelcnn_isa')());
-  return {
+  const addon: WasmAddon = {
     ...Object.fromEntries(kernels),
     conv2dForward: kernel('conv2dForward'),
     conv2dBackwardData: kernel('conv2dBackwardData'),
@@ -123,33 +258,41 @@ export function instantiateWasm(module: WebAssembly.Module): WasmAddon {
     conv2dStride2BackwardData: kernel('conv2dStride2BackwardData'),
     conv2dStride2BackwardFilter: kernel('conv2dStride2BackwardFilter'),
     sampleCachedPixelCnn: kernels.get('sampleCachedPixelCnn'),
-    setThreads: () => {}, // one thread
-    getThreads: () => 1,
+    setThreads,
+    getThreads: () => threads,
     isa: () => isa,
     memoryBytes: () => memory.buffer.byteLength,
+    sharedMemory: () => !(memory.buffer instanceof ArrayBuffer),
+    threadsReady,
+    runningThreads: () => 1 + Math.min(started(), threads - 1),
   };
+  if (options.threads !== undefined) setThreads(options.threads);
+  return addon;
 }
 
 let cached: WasmAddon | null | undefined;
 let loadError = '';
 
 /**
- * The page's way in: compiles the module from its fetch (or bytes) and makes it the one
- * loadWasmAddon returns. Rejects with the reason when it cannot (the page then uses js).
+ * The page's way in: compiles the module from its fetch (or bytes), starts its threads (options;
+ * waiting until they run) and makes it the one loadWasmAddon returns. Rejects with the reason when
+ * it cannot (the page then uses js).
  */
-export async function initWasm(source: Response | PromiseLike<Response> | BufferSource): Promise<WasmAddon> {
-  const module = source instanceof ArrayBuffer || ArrayBuffer.isView(source)
-    ? await WebAssembly.compile(source)
-    : await WebAssembly.compileStreaming(source);
-  const addon = instantiateWasm(module);
+export async function initWasm(source: Response | PromiseLike<Response> | BufferSource, options: WasmOptions = {}): Promise<WasmAddon> {
+  const raw = source instanceof ArrayBuffer || ArrayBuffer.isView(source) ? bytesOf(source) : new Uint8Array(await (await source).arrayBuffer());
+  const shared = options.shared ?? typeof SharedArrayBuffer === 'function';
+  const { bytes, memory } = prepare(raw, shared);
+  const addon = instantiateModule(await WebAssembly.compile(bytes), memory, options);
   wasmKernels(addon); // throws for a module older than the kernel list
+  await addon.threadsReady();
   cached = addon;
   return addon;
 }
 
 /**
  * The module's bindings, or null if it cannot load (the reason is in wasmLoadError()): in Node
- * the shipped wasm/pixelcnn.wasm, compiled on first use; in the page, what initWasm loaded.
+ * the shipped wasm/pixelcnn.wasm, compiled on first use, with PIXELCNN_THREADS threads (default:
+ * all cores); in the page, what initWasm loaded.
  */
 export function loadWasmAddon(): WasmAddon | null {
   if (cached !== undefined) return cached;
@@ -157,8 +300,9 @@ export function loadWasmAddon(): WasmAddon | null {
     const bytes = readWasmFile();
     let addon: WasmAddon;
     try {
-      addon = instantiateWasm(new WebAssembly.Module(bytes));
+      addon = instantiateWasm(bytes, nodeWasmThreads());
     } catch (e) {
+      if (e instanceof RangeError) throw e; // PIXELCNN_THREADS out of range
       throw new Error(`${wasmFile()} is not a usable module (${e instanceof Error ? e.message : String(e)}): reinstall the package, or rebuild it with ${REBUILD}`);
     }
     // A module older than the kernel list (the sources gained a kernel, the module was not

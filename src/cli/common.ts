@@ -3,18 +3,15 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../train/atomic-write.js';
 import { UsageError } from './args.js';
 import { activeAddon, useBackend, kernels, type BackendName } from '../backend/index.js';
-import { loadNativeAddon } from '../backend/native.js';
 import type { AutoregressiveModel } from '../models/index.js';
 import { encodeGrid, levelsToPixels } from '../sample/png-grid.js';
 
 /** Applies --backend / --threads before any kernel runs. */
 export function setupBackend(flags: { backend?: BackendName; threads?: number }): string {
-  if (flags.threads !== undefined) {
-    const addon = loadNativeAddon();
-    if (addon) addon.setThreads(flags.threads);
-  }
   const k = flags.backend ? useBackend(flags.backend) : kernels();
   const addon = activeAddon();
+  // The wasm backend starts its threads at its first kernel call, so none is started in vain.
+  if (addon && flags.threads !== undefined) addon.setThreads(flags.threads);
   return addon ? `${k.name} (${addon.isa()}, ${addon.getThreads()} thread${addon.getThreads() === 1 ? '' : 's'})` : 'js';
 }
 

@@ -152,7 +152,7 @@ export function modelConfigFromFlags(f: ModelFlags, data: { channels: number; he
 
 export function addBackendOption(cmd: Command): Command {
   return cmd.addOption(new Option('--backend <name>', 'compute backend (default: native if built, else wasm, else js; env PIXELCNN_BACKEND)').choices(['js', 'native', 'wasm']))
-    .option('--threads <n>', 'native backend threads (default: all cores; env PIXELCNN_THREADS)', intArg(1, 1024));
+    .option('--threads <n>', 'threads of the native and wasm backends (default: all cores; env PIXELCNN_THREADS)', intArg(1, 1024));
 }
 
 export { floatArg, intArg };

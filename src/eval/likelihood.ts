@@ -82,6 +82,53 @@ export function evaluate(model: AutoregressiveModel, labels: Uint8Array, count: 
   return { images: count, dimsPerImage: dims, bitsPerDim: bitsPerDim(total, count, dims), natsPerImage: total / count };
 }
 
+export interface MarginalResult extends EvalResult {
+  /** Share of images whose own class is the most likely one, argmax_y p(x | y). */
+  accuracy: number;
+}
+
+/**
+ * A class-conditional model's likelihood of the images without their labels, exactly:
+ *   −ln p(x) = −ln Σ_y p(y) p(x | y),  p(y) = 1/K uniform,
+ * from K forward passes per image (one per class), and the accuracy of the generative classifier
+ * argmax_y p(x | y) against `classes`. The bits/dim come from the one formula (bitsPerDim).
+ */
+export function evaluateMarginal(model: AutoregressiveModel, labels: Uint8Array, count: number, height: number, width: number,
+                                 classes: Uint8Array,
+                                 opts: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {}): MarginalResult {
+  const K = model.config.numClasses, C = model.config.channels, dims = C * height * width;
+  if (K < 1) throw new Error('evaluateMarginal: the model is not class-conditional');
+  if (labels.length < count * dims) throw new Error(`evaluateMarginal: ${labels.length} labels hold fewer than ${count} images of ${dims} values`);
+  if (classes.length < count) throw new Error(`evaluateMarginal: ${classes.length} class labels for ${count} images`);
+  const batchSize = opts.batchSize ?? 64;
+  const nll = new Float64Array(batchSize * K);  // −ln p(x_i | y) at [i·K + y]
+  let total = 0, correct = 0;
+  noGrad(() => {
+    for (let start = 0; start < count; start += batchSize) {
+      const b = Math.min(batchSize, count - start);
+      const targets = labels.subarray(start * dims, (start + b) * dims);
+      for (let y = 0; y < K; y++) {
+        withArena(() => {
+          const { nllPerImage } = imageNll(model, targets, b, height, width, new Int32Array(b).fill(y));
+          for (let i = 0; i < b; i++) nll[i * K + y] = nllPerImage[i];
+        });
+      }
+      for (let i = 0; i < b; i++) {
+        // log-sum-exp around the most likely class; ties go to the lowest class index.
+        let best = 0;
+        for (let y = 1; y < K; y++) if (nll[i * K + y] < nll[i * K + best]) best = y;
+        const m = nll[i * K + best];
+        let s = 0;
+        for (let y = 0; y < K; y++) s += Math.exp(m - nll[i * K + y]);
+        total += m - Math.log(s) + Math.log(K);
+        if (best === classes[start + i]) correct++;
+      }
+      opts.onBatch?.(start + b, count);
+    }
+  });
+  return { images: count, dimsPerImage: dims, bitsPerDim: bitsPerDim(total, count, dims), natsPerImage: total / count, accuracy: correct / count };
+}
+
 /** Per-image log-likelihood: −ln p(image) in nats and the same in bits per dimension. */
 export interface LogProb {
   natsPerImage: Float64Array;

@@ -1,7 +1,6 @@
 import type { Kernels } from '../kernels.js';
 import * as gemm from './gemm.js';
 import * as conv2d from './conv2d.js';
-import * as conv2dStride2 from './conv2d-stride2.js';
 import * as softmaxCrossEntropy from './softmax-cross-entropy.js';
 import * as elementwise from './elementwise.js';
 import * as logisticMixture from './logistic-mixture.js';
@@ -16,7 +15,6 @@ export const jsKernels: Kernels = {
   name: 'js',
   ...gemm,
   ...conv2d,
-  ...conv2dStride2,
   ...softmaxCrossEntropy,
   ...elementwise,
   ...logisticMixture,
