@@ -259,6 +259,29 @@ test('sampling draws levels with the likelihood\'s probabilities (1×1 gray imag
   }
 });
 
+test('sampling draws RGB values with the likelihood\'s joint probabilities, coupling included (1×1 image, L = 5)', () => {
+  // A 1×1 RGB image: the output is the biases alone, and G and B depend on R (and G) only through
+  // the mixture's coupling coefficients, which the sampler must apply as the likelihood does.
+  const L = 5;
+  const m = createModel({ arch: 'pixelcnn', channels: 3, levels: L, likelihood: 'logistic-mixture', mixtures: 2, hidden: 6, outHidden: 3, blocks: 0, height: 1, width: 1 });
+  const out2 = m.parameters().get('out2.weight')!, bias = m.parameters().get('out2.bias')!;
+  out2.data.fill(0);
+  for (let i = 0; i < bias.size; i++) bias.data[i] = Math.sin(i * 1.7 + 0.3) * 1.2;
+  const F = outputChannels(m.config), p = new Float64Array(L * L * L);
+  for (let v = 0; v < p.length; v++) {
+    const rgb = Uint8Array.of(Math.floor(v / (L * L)), Math.floor(v / L) % L, v % L);
+    p[v] = Math.exp(-logisticMixtureNll(new Tensor(Float32Array.from(bias.data), [1, F, 1, 1]), rgb, L, 3, 2).nllPerImage[0]);
+  }
+  for (const [name, draw, n] of [['cached', sampleCached, 60000], ['naive', sampleNaive, 6000]] as const) {
+    const s = draw(m, { count: n, seed: 3 }), counts = new Float64Array(p.length);
+    for (let i = 0; i < n; i++) counts[(s[3 * i] * L + s[3 * i + 1]) * L + s[3 * i + 2]]++;
+    for (let v = 0; v < p.length; v++) {
+      const sd = Math.sqrt(p[v] * (1 - p[v]) / n);
+      assert.ok(Math.abs(counts[v] / n - p[v]) < 5 * sd + 1e-9, `${name}: (R, G, B) = ${Math.floor(v / (L * L))}, ${Math.floor(v / L) % L}, ${v % L}: ${counts[v] / n} vs ${p[v]}`);
+    }
+  }
+});
+
 test('config: mixtures is optional in config.json (default 10), K only with the mixture likelihood, L ≥ 3', () => {
   const root = mkdtempSync(join(tmpdir(), 'pixelcnn-mixture-'));
   try {
