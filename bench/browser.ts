@@ -2,7 +2,11 @@
  * Sampling speed in the browser page of `pixelcnn serve`: headless Chromium, 16 images, timed in
  * the page's worker (the js backend), next to the same sampler in Node (js backend).
  *
- *   npm run build && node dist/bench/browser.js [--model DIR] [--count N] [--runs R]
+ *   npm run build && node dist/bench/browser.js [--model DIR] [--count N] [--runs R] [--train S]
+ *
+ * --train S: also the Train panel's speed: its default model and batch, trained for S seconds in
+ * the page's training worker; prints the images/s the panel shows (compare `pixelcnn bench` with
+ * the same model, e.g. --arch pixelcnn --levels 2 --hidden 24 --out-hidden 24 --blocks 2 --batch 32).
  *
  * Default model: the shipped models/mnist-tiny. Needs /usr/bin/chromium.
  */
@@ -23,9 +27,10 @@ const { values } = parseArgs({
     model: { type: 'string', default: join(repoRoot, 'models', 'mnist-tiny') },
     count: { type: 'string', default: '16' },
     runs: { type: 'string', default: '3' },
+    train: { type: 'string', default: '0' },
   },
 });
-const modelDir = values.model!, count = Number(values.count), runs = Number(values.runs);
+const modelDir = values.model!, count = Number(values.count), runs = Number(values.runs), trainSeconds = Number(values.train);
 const webDir = join(repoRoot, 'dist', 'web');
 if (!existsSync(join(webDir, 'index.html'))) throw new Error(`${webDir} is not built: run npm run build`);
 if (!existsSync(modelDir)) throw new Error(`model directory ${modelDir} does not exist (--model DIR)`);
@@ -70,6 +75,17 @@ try {
   console.log(`model ${modelDir} (${desc})`);
   console.log(`${count} samples in the browser worker: median ${median(pageMs).toFixed(0)} ms of ${runs} runs [${pageMs.map((x) => x.toFixed(0)).join(', ')}]`);
   console.log(`${count} samples in Node (js backend, same sampler): median ${median(nodeMs).toFixed(0)} ms [${nodeMs.map((x) => x.toFixed(0)).join(', ')}]`);
+  if (trainSeconds > 0) {
+    const model = await page.inputValue('#train-model'), batch = await page.inputValue('#train-batch');
+    await page.click('#train-start');
+    await page.waitForTimeout(trainSeconds * 1000);
+    const view = await page.evaluate(() => {
+      const t = (window as unknown as { __pixelcnnTrain: { steps: number; imagesPerSecond: number | null } }).__pixelcnnTrain;
+      return { steps: t.steps, ips: t.imagesPerSecond, status: document.getElementById('train-status')!.textContent };
+    });
+    await page.click('#train-stop');
+    console.log(`Train panel (model ${model}, batch ${batch}), ${trainSeconds} s: ${view.steps} steps, ${view.ips?.toFixed(1) ?? '?'} images/s (${view.status})`);
+  }
 } finally {
   await browser.close();
   await server.close();
