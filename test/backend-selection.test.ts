@@ -6,23 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { skipWithoutWasm } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tryNativeKernels, tryWasmKernels } from '../src/backend/index.js';
-import { instantiateWasm, wasmKernels, wasmLoadError } from '../src/backend/wasm.js';
+import { instantiateWasm, wasmKernels } from '../src/backend/wasm.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wasm = tryWasmKernels();
 
-function skipWithoutWasm(t: { skip(msg?: string): void }): boolean {
-  if (wasm) return false;
-  if (process.env.PIXELCNN_REQUIRE_WASM === '1') assert.fail(`PIXELCNN_REQUIRE_WASM=1 but the wasm module cannot load: ${wasmLoadError()}`);
-  t.skip(`wasm module unavailable: ${wasmLoadError()}`);
-  return true;
-}
 
 /** backendName() in a child process of the package at `pkg`, with env on top of this one's. */
 function chosen(pkg: string, env: Record<string, string | undefined>) {
@@ -34,7 +29,7 @@ function chosen(pkg: string, env: Record<string, string | undefined>) {
 }
 
 test('PIXELCNN_BACKEND=wasm forces the wasm backend', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!wasm)) return;
   const r = chosen(root, { PIXELCNN_BACKEND: 'wasm' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.name, 'wasm');
@@ -47,7 +42,7 @@ test('a bad PIXELCNN_BACKEND names the three choices', () => {
 });
 
 test('without the addon Node picks wasm (one warning), without both js (one warning naming both)', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!wasm)) return;
   const pkg = mkdtempSync(join(tmpdir(), 'pixelcnn-select-'));
   try {
     // The compiled package without build/ (no addon); node_modules shared.
@@ -78,7 +73,7 @@ test('without the addon Node picks wasm (one warning), without both js (one warn
 });
 
 test('pixelcnn bench --backend wasm --threads 2 runs on wasm with 2 threads and says so', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!wasm)) return;
   const r = spawnSync(process.execPath, [join(root, 'bin', 'pixelcnn.js'), 'bench', '--backend', 'wasm', '--threads', '2', '--hidden', '8',
     '--out-hidden', '8', '--blocks', '1', '--levels', '4', '--size', '6', '--batch', '2', '--steps', '1'],
   { encoding: 'utf8', timeout: 60_000 });
@@ -94,7 +89,7 @@ test('native, when it loads, is chosen before wasm', (t) => {
 });
 
 test('wasm calls in steady state allocate nothing in the module: its memory stops growing', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!wasm)) return;
   const instance = instantiateWasm(readFileSync(join(root, 'wasm', 'pixelcnn.wasm')));
   const k = wasmKernels(instance);
   const d = { batch: 2, inChannels: 8, outChannels: 16, height: 12, width: 12, kernelH: 3, kernelW: 3 };
@@ -117,7 +112,7 @@ test('wasm calls in steady state allocate nothing in the module: its memory stop
 // The wasm build is the generic build's arithmetic: the same source, 4 floats per vector, no FMA
 // in either (SSE2; wasm SIMD128 has none), so the same operations in the same order.
 test('wasm kernels equal the native generic build bit for bit', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!wasm)) return;
   if (!tryNativeKernels()) { t.skip('native addon unavailable'); return; }
   const script = `
     const { tryNativeKernels, tryWasmKernels } = await import(${JSON.stringify(join(root, 'dist', 'src', 'backend', 'index.js'))});

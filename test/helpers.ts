@@ -112,3 +112,14 @@ export function opTest(name: string, shapes: number[][], f: (...xs: Tensor[]) =>
     }
   });
 }
+
+/**
+ * Skips a test when the wasm module is unavailable (`available` false), or fails it when
+ * PIXELCNN_REQUIRE_WASM=1 asks for wasm. True when skipped.
+ */
+export function skipWithoutWasm(t: { skip(msg?: string): void }, available: boolean): boolean {
+  if (available) return false;
+  if (process.env.PIXELCNN_REQUIRE_WASM === '1') assert.fail(`PIXELCNN_REQUIRE_WASM=1 but the wasm module cannot load: ${wasmLoadError()}`);
+  t.skip(`wasm module unavailable: ${wasmLoadError()}`);
+  return true;
+}

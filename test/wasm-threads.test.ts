@@ -7,9 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { skipWithoutWasm } from './helpers.js';
 import { readFileSync } from 'node:fs';
 import { useBackend, type Conv2dDims, type Kernels } from '../src/backend/index.js';
-import { instantiateWasm, loadWasmAddon, wasmKernels, wasmLoadError, type WasmAddon } from '../src/backend/wasm.js';
+import { instantiateWasm, loadWasmAddon, wasmKernels, type WasmAddon } from '../src/backend/wasm.js';
 import { nodeWasmThreads, wasmFile } from '../src/backend/wasm-file.js';
 import { backward } from '../src/tensor/autograd.js';
 import { imageNll } from '../src/eval/likelihood.js';
@@ -21,12 +22,6 @@ import { sampleCached } from '../src/sample/cached.js';
 
 const shared = loadWasmAddon();
 
-function skipWithoutWasm(t: { skip(msg?: string): void }): boolean {
-  if (shared) return false;
-  if (process.env.PIXELCNN_REQUIRE_WASM === '1') assert.fail(`PIXELCNN_REQUIRE_WASM=1 but the wasm module is unavailable: ${wasmLoadError()}`);
-  t.skip(`wasm module unavailable: ${wasmLoadError()}`);
-  return true;
-}
 
 /** A module instance of its own with `threads` threads, started and running. */
 async function instance(threads: number, shared?: boolean): Promise<WasmAddon> {
@@ -75,7 +70,7 @@ function assertSame(got: Float32Array[], want: Float32Array[], what: string): vo
 }
 
 test('wasm threads: 2 and 3 threads give the 1-thread results bit for bit (conv2d, stride 2, gemm)', async (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   const one = kernelCases(wasmKernels(await instance(1)));
   for (const n of [2, 3]) {
     const addon = await instance(n);
@@ -88,7 +83,7 @@ test('wasm threads: 2 and 3 threads give the 1-thread results bit for bit (conv2
 });
 
 test('wasm threads: more threads than a kernel has tasks', async (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   const k1 = wasmKernels(await instance(1)), k8 = wasmKernels(await instance(8));
   const d: Conv2dDims = { batch: 1, inChannels: 1, outChannels: 2, height: 3, width: 3, kernelH: 3, kernelW: 3 };
   const taps = Int32Array.from([0, 1, 2, 3, 4]);
@@ -103,7 +98,7 @@ test('wasm threads: more threads than a kernel has tasks', async (t) => {
 });
 
 test('wasm threads: the memory grows during a threaded run and the results stay those of 1 thread', async (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   const a1 = await instance(1), a2 = await instance(2);
   const k1 = wasmKernels(a1), k2 = wasmKernels(a2);
   const conv = (k: Kernels, B: number, H: number) => {
@@ -121,7 +116,7 @@ test('wasm threads: the memory grows during a threaded run and the results stay 
 });
 
 test('wasm threads: without shared memory the module runs one thread, with the same results', async (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   const one = kernelCases(wasmKernels(await instance(1)));
   const addon = await instance(3, false);
   assert.equal(addon.sharedMemory(), false);
@@ -134,7 +129,7 @@ test('wasm threads: without shared memory the module runs one thread, with the s
 });
 
 test('wasm threads: setThreads takes 1 to 1024', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   assert.throws(() => shared!.setThreads(0), /wasm threads must be an integer from 1 to 1024, got 0/);
   assert.throws(() => shared!.setThreads(1025), RangeError);
   assert.throws(() => shared!.setThreads(1.5), RangeError);
@@ -162,7 +157,7 @@ function perThreadCount<T>(f: () => T): T[] {
 }
 
 test('wasm threads: a gated PixelCNN and a PixelCNN++ train the same (forward and backward) at 1, 2 and 3 threads', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   const gated = new GatedPixelCnn({ ...defaultGatedPixelCnnConfig, channels: 1, levels: 4, height: 10, width: 9, hidden: 12, outHidden: 12, layers: 3 }, 1);
   const plus = new PixelCnnPlusPlus({ ...defaultPixelCnnPlusPlusConfig, channels: 3, levels: 16, likelihood: 'logistic-mixture', mixtures: 2, filters: 8, resnets: 1, dropout: 0, height: 8, width: 8 }, 2);
   for (const [what, model] of [['gated', gated], ['pixelcnn++', plus]] as const) {
@@ -173,7 +168,7 @@ test('wasm threads: a gated PixelCNN and a PixelCNN++ train the same (forward an
 });
 
 test('wasm threads: the cached sampler draws the same images for a seed at 1, 2 and 3 threads', (t) => {
-  if (skipWithoutWasm(t)) return;
+  if (skipWithoutWasm(t, !!shared)) return;
   const model = new PixelCnn({ ...defaultPixelCnnConfig, channels: 1, levels: 4, height: 9, width: 9, hidden: 16, outHidden: 16, blocks: 2 }, 3);
   const [one, two, three] = perThreadCount(() => sampleCached(model, { count: 9, temperature: 1, seed: 5 }));
   assert.deepEqual(two, one);
