@@ -18,8 +18,16 @@ namespace {
 
 // Micro-tile: AVX2's 16 registers hold 6 x 2 vector accumulators + 2 b + 1 a. AVX-512 has 32, and
 // 8 rows there make MR divide the power-of-two channel counts (6 rows padded M = 64 to 66 and
-// M = 32 to 36, 3–12% of wasted FMAs); 8 x 3 was no faster on Zen 4.
-constexpr int MR = VL == 16 ? 8 : 6;  // rows of the micro-tile
+// M = 32 to 36, 3–12% of wasted FMAs); 8 x 3 was no faster on Zen 4. wasm: 4 rows. V8 has 16
+// vector registers on x64, and 6 x 2 accumulators + 2 b + 1 a left it none to spare; 4 rows also
+// divide the cached samplers' batch of 16 images (6 padded it to 18) and the power-of-two channel
+// counts. Its GEMMs at the gated sampler's shapes (16 x 256 x 256 .. 448 x 256 x 768) took
+// 0.83–0.94 of 6 rows' time. Each output is summed in the same order whatever MR: same results.
+#if defined(__wasm_simd128__)
+constexpr int MR = 4;  // rows of the micro-tile
+#else
+constexpr int MR = VL == 16 ? 8 : 6;
+#endif
 constexpr int NV = 2;                 // vectors per micro-tile row
 constexpr int NR = NV * VL;           // columns of the micro-tile (16 for AVX2, 32 for AVX-512)
 constexpr int KC = 256;      // depth of a packed block (B micro-panel kc·NR·4 = 16 / 32 KiB in L1)
