@@ -18,3 +18,12 @@ export function elu(v: number): number {
 export function eluGrad(v: number): number {
   return v > 0 ? 1 : Math.exp(v);
 }
+
+/** log Σ_k e^x[start + k·stride] over k < n, shifted by the max so that no exp overflows. */
+export function logSumExp(x: Float32Array | Float64Array, start: number, stride: number, n: number): number {
+  let max = -Infinity;
+  for (let k = 0, i = start; k < n; k++, i += stride) if (x[i] > max) max = x[i];
+  let sum = 0;
+  for (let k = 0, i = start; k < n; k++, i += stride) sum += Math.exp(x[i] - max);
+  return Math.log(sum) + max;
+}
