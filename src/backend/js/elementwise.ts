@@ -48,21 +48,11 @@ function gatedBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batc
   }
 }
 
-export function gateForward(y: Float32Array, x: Float32Array, batch: number, n: number): void {
-  gatedForward(y, x, null, batch, n, true);
-}
-
-export function gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void {
-  gatedBackward(dx, dy, x, batch, n, true);
-}
-
-export function gluForward(y: Float32Array, x: Float32Array, residual: Float32Array | null, batch: number, n: number): void {
-  gatedForward(y, x, residual, batch, n, false);
-}
-
-export function gluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void {
-  gatedBackward(dx, dy, x, batch, n, false);
-}
+// The kernels (src/backend/kernels.ts): act = tanh for the gate, the identity for the GLU.
+export function gateForward(y: Float32Array, x: Float32Array, batch: number, n: number): void { gatedForward(y, x, null, batch, n, true); }
+export function gateBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void { gatedBackward(dx, dy, x, batch, n, true); }
+export function gluForward(y: Float32Array, x: Float32Array, residual: Float32Array | null, batch: number, n: number): void { gatedForward(y, x, residual, batch, n, false); }
+export function gluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, batch: number, n: number): void { gatedBackward(dx, dy, x, batch, n, false); }
 
 export function eluForward(y: Float32Array, x: Float32Array): void {
   for (let i = 0; i < x.length; i++) y[i] = elu(x[i]);
