@@ -1,5 +1,5 @@
 import type { Conv2dDims } from '../kernels.js';
-import { reluForward } from './elementwise.js';
+import { accumulate, reluForward } from './elementwise.js';
 
 /**
  * Reference convolutions over live taps only, stride s = 1 ('same') or 2 (PixelCNN++'s
@@ -113,7 +113,7 @@ export function conv2dForward(out: Float32Array, x: Float32Array, w: Float32Arra
                               bias: Float32Array | null, d: Conv2dDims, taps: Int32Array,
                               residual: Float32Array | null = null, reluInput = false): void {
   forward(out, reluInput ? reluCopy(x) : x, w, bias, d, taps, 1, 0);
-  if (residual) for (let q = 0; q < out.length; q++) out[q] += residual[q];
+  if (residual) accumulate(out, residual);
 }
 
 export function conv2dBackwardData(dx: Float32Array, dout: Float32Array, w: Float32Array,

@@ -2,6 +2,7 @@
  * Discretised logistic mixture likelihood (see logisticMixtureNll in src/ops/logistic-mixture.ts
  * for the layout and the formula), in float64.
  */
+import { logSumExp } from './scalar.js';
 
 /** log σ(z) into r[0] and σ(−z) = ∂ log σ(z)/∂z into r[1], from one exp. */
 function logSigmoid(z: number, r: Float64Array): void {
@@ -60,11 +61,6 @@ export function logisticMixtureNll(nllPerImage: Float64Array, dparams: Float32Ar
       const base = b * filters * S + s;
       const at = (f: number, k: number) => base + (f + k * C) * S;
       for (let c = 0; c < C; c++) { v[c] = targets[(b * C + c) * S + s]; x[c] = (2 * v[c]) / (L - 1) - 1; }
-      let maxLogit = -Infinity;
-      for (let k = 0; k < K; k++) maxLogit = Math.max(maxLogit, params[at(table[0], k)]);
-      let sumLogit = 0;
-      for (let k = 0; k < K; k++) sumLogit += Math.exp(params[at(table[0], k)] - maxLogit);
-      let maxLp = -Infinity;
       for (let k = 0; k < K; k++) {
         let l = params[at(table[0], k)];
         for (let c = 0; c < C; c++) {
@@ -80,16 +76,15 @@ export function logisticMixtureNll(nllPerImage: Float64Array, dparams: Float32Ar
           gS[k * C + c] = sRaw < minLogScale ? 0 : g[1];
         }
         lp[k] = l;
-        maxLp = Math.max(maxLp, l);
       }
-      let sumLp = 0;
-      for (let k = 0; k < K; k++) sumLp += Math.exp(lp[k] - maxLp);
-      total += Math.log(sumLogit) + maxLogit - (Math.log(sumLp) + maxLp);
+      // The mixture's log-normaliser and log-likelihood; component k's logit is at(table[0], k).
+      const lseLogit = logSumExp(params, at(table[0], 0), C * S, K), lseLp = logSumExp(lp, 0, 1, K);
+      total += lseLogit - lseLp;
       if (!dparams) continue;
       for (let k = 0; k < K; k++) {
         // ∂nll/∂logit_k = softmax(logits)_k − w_k; ∂nll/∂(log P of a colour in component k) = −w_k.
-        const w = Math.exp(lp[k] - maxLp) / sumLp;
-        dparams[at(table[0], k)] = (Math.exp(params[at(table[0], k)] - maxLogit) / sumLogit - w) * gradScale;
+        const w = Math.exp(lp[k] - lseLp);
+        dparams[at(table[0], k)] = (Math.exp(params[at(table[0], k)] - lseLogit) - w) * gradScale;
         for (let c = 0; c < C; c++) {
           const dMu = -w * gMu[k * C + c] * gradScale;
           dparams[at(table[meanAt[c]], k)] = dMu;

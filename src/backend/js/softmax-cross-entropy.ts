@@ -1,3 +1,5 @@
+import { logSumExp } from './scalar.js';
+
 /**
  * Softmax cross-entropy over the levels axis of logits (B, L, C, S); targets (B, C, S).
  * Per image: nll[b] = Σ_{c,s} logsumexp_k(logit[b,k,c,s]) − logit[b,target,c,s] (nats).
@@ -12,15 +14,10 @@ export function softmaxCrossEntropy(nllPerImage: Float64Array, dlogits: Float32A
     let total = 0;
     for (let cs = 0; cs < CS; cs++) {
       const base = b * L * CS + cs; // logit of level k at base + k·CS
-      let max = -Infinity;
-      for (let k = 0; k < L; k++) { const v = logits[base + k * CS]; if (v > max) max = v; }
-      let sum = 0;
-      for (let k = 0; k < L; k++) sum += Math.exp(logits[base + k * CS] - max);
-      const t = targets[b * CS + cs];
-      total += Math.log(sum) + max - logits[base + t * CS];
+      const lse = logSumExp(logits, base, CS, L), t = targets[b * CS + cs];
+      total += lse - logits[base + t * CS];
       if (dlogits) {
-        const inv = gradScale / sum;
-        for (let k = 0; k < L; k++) dlogits[base + k * CS] = Math.exp(logits[base + k * CS] - max) * inv;
+        for (let k = 0; k < L; k++) dlogits[base + k * CS] = Math.exp(logits[base + k * CS] - lse) * gradScale;
         dlogits[base + t * CS] -= gradScale;
       }
     }
