@@ -88,8 +88,9 @@ def read_state_dict(path):
     except OSError as e:
         raise CheckpointError(f'{path}: cannot read ({e.strerror})') from None
     except pickle.UnpicklingError as e:
-        first = str(e).strip().split('\n')[0]
-        raise CheckpointError(f'{path}: not a state dict of tensors that torch.load can read safely ({first})') from None
+        # torch's safe unpickler puts the reason last, after advice to unpickle unsafely.
+        why = str(e).strip().split('\n')[0].split('WeightsUnpickler error: ')[-1]
+        raise CheckpointError(f'{path}: not a plain state dict of tensors ({why}); the port saves model.state_dict()') from None
     except Exception as e:  # torch.load raises many kinds on files that are not PyTorch's
         first = str(e).strip().split('\n')[0]
         raise CheckpointError(f'{path}: not a PyTorch file torch.load can read ({type(e).__name__}: {first})') from None
@@ -97,7 +98,7 @@ def read_state_dict(path):
         raise CheckpointError(f'{path}: holds a {type(obj).__name__}, not a state dict (the port saves model.state_dict())')
     for k, v in obj.items():
         if not isinstance(k, str) or not isinstance(v, torch.Tensor):
-            raise CheckpointError(f'{path}: entry {k!r} is a {type(v).__name__}, not a tensor: not a state dict '
+            raise CheckpointError(f'{path}: entry {k!r} is not a tensor ({type(v).__name__}): not a state dict '
                                   '(the port saves model.state_dict())')
         if not v.is_floating_point():
             raise CheckpointError(f"{path}: tensor '{k}' holds {v.dtype} values, not floating point")
