@@ -368,6 +368,115 @@ test('torch: golden logits (written by PyTorch) match our models, with or withou
 });
 
 // ---------------------------------------------------------------------------------------------
+// Importing the PyTorch port pclucas14/pixel-cnn-pp (python/pixelcnn_torch/pclucas14.py) against
+// what the port's own code computes (test/pclucas14, written by python/make_pclucas14_fixture.py)
+
+const PCLUCAS14 = join(REPO, 'test', 'pclucas14');
+
+interface PortCase {
+  name: string; pth: string; dataParallel: boolean; channels: 1 | 3; height: number; width: number;
+  nr_filters: number; nr_resnet: number; nr_logistic_mix: number; shape: number[]; labels: number[];
+  nll: number[]; bits_per_dim: number;
+}
+
+function portFixture(): PortCase[] {
+  const f = JSON.parse(readFileSync(join(PCLUCAS14, 'expected.json'), 'utf8')) as { format: string; version: number; cases: PortCase[] };
+  assert.equal(f.format, 'pixelcnn-pclucas14-fixture');
+  assert.equal(f.version, 1, 'test/pclucas14 was written in a layout this test does not know; see python/make_pclucas14_fixture.py');
+  return f.cases;
+}
+
+const importPort = (python: string, pth: string, out: string, ...flags: string[]) =>
+  run(python, ['-m', 'pixelcnn_torch', 'import-pclucas14', '--pth', pth, '--out', out, ...flags]);
+
+test('torch: a pclucas14/pixel-cnn-pp state dict imports with the port\'s own per-image NLL, in PyTorch and in ours (1e-5)', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const cases = portFixture();
+  // RGB and gray (10K and 3K output filters), a plain state dict and nn.DataParallel's.
+  assert.deepEqual(cases.map((c) => [c.channels, c.dataParallel]), [[3, false], [1, true]]);
+  for (const c of cases) {
+    const dir = fresh(`pclucas14-${c.name}`);
+    ok(importPort(python, join(PCLUCAS14, c.pth), dir, '--height', String(c.height), '--width', String(c.width)), `import ${c.pth}`);
+    const { model } = loadModel(dir);
+    assert.deepEqual(model.config, {
+      arch: 'pixelcnn++', channels: c.channels, levels: 256, likelihood: 'logistic-mixture', mixtures: c.nr_logistic_mix,
+      height: c.height, width: c.width, numClasses: 0, filters: c.nr_filters, resnets: c.nr_resnet, dropout: 0.5, weightNorm: true,
+    });
+    const labels = Uint8Array.from(c.labels), B = c.shape[0];
+    // The PyTorch twin.
+    const x = new Tensor(Float32Array.from(labels, (v) => v / 255), c.shape);
+    const theirs = torchOutputs(python, dir, x, null, labels).get('nll')!.data;
+    const relTorch = relativeError(theirs, c.nll);
+    assert.ok(relTorch < 1e-5, `${c.name}: PyTorch twin ${[...theirs]}, the port ${c.nll}`);
+    // Ours: the per-image NLL and what `pixelcnn eval` reports for these images.
+    const ours = ourNll(model, labels, B, null);
+    const relOurs = relativeError(ours, c.nll);
+    assert.ok(relOurs < 1e-5, `${c.name}: ours ${[...ours]}, the port ${c.nll}`);
+    const { bitsPerDim } = evaluate(model, labels, B, c.height, c.width);
+    assert.ok(Math.abs(bitsPerDim - c.bits_per_dim) < 1e-5 * c.bits_per_dim, `${c.name}: ${bitsPerDim} bits/dim, the port ${c.bits_per_dim}`);
+    t.diagnostic(`${c.name}: relative NLL difference to the port: PyTorch twin ${relTorch.toExponential(2)}, ours ${relOurs.toExponential(2)}`);
+  }
+});
+
+test('torch: import-pclucas14 refuses what does not map, in one line naming the file and the tensor, and keeps an existing checkpoint', (t) => {
+  const python = needTorch(t);
+  if (!python) return;
+  const dir = fresh('pclucas14-bad'), rgb = join(PCLUCAS14, 'rgb.pth');
+  mkdirSync(dir);
+  // Variants of the RGB fixture's state dict.
+  ok(run(python, ['-c', `
+import sys, torch
+sd, out = torch.load(sys.argv[1], map_location='cpu'), sys.argv[2]
+def save(name, d): torch.save(d, f'{out}/{name}.pth')
+save('conditional', {**sd, 'up_layers.0.u_stream.0.cond.weight': torch.zeros(10, 12)})
+save('head', {**sd, 'nin_out.lin_a.weight_v': torch.ones(31, 6)})
+save('missing', {k: v for k, v in sd.items() if k != 'down_layers.1.ul_stream.0.conv_out.conv.weight_g'})
+save('deconv', {**sd, 'upsize_u_stream.0.deconv.weight_v': torch.ones(6, 6, 3, 3)})
+save('nested', {'state_dict': sd})
+save('mixed', {**{'module.' + k: v for k, v in sd.items() if k != 'u_init.conv.bias'}, 'u_init.conv.bias': sd['u_init.conv.bias']})
+`, rgb, dir]), 'making the variants');
+  writeFileSync(join(dir, 'text.pth'), 'not a pickle\n');
+  const out = join(dir, 'ck');
+  const cases: [string, string][] = [
+    ['conditional', "tensor 'up_layers.0.u_stream.0.cond.weight' [10, 12] has no place in pclucas14/pixel-cnn-pp's unconditional PixelCNN: " +
+      'a class-conditional or otherwise changed model cannot be imported'],
+    ['head', "tensor 'nin_out.lin_a.weight_v' is [31, 6], expected [10·nr_logistic_mix, 6] (a mixture of discretised logistics over 3 colours, nr_filters 6)"],
+    ['missing', "no tensor 'down_layers.1.ul_stream.0.conv_out.conv.weight_g' [12, 1, 1, 1] (nr_filters 6, nr_resnet 1, 3 colours): " +
+      "not pclucas14/pixel-cnn-pp's PixelCNN, or a different architecture"],
+    ['deconv', "tensor 'upsize_u_stream.0.deconv.weight_v' is [6, 6, 3, 3], expected [6, 6, 2, 3] for nr_filters 6, nr_resnet 1, " +
+      'nr_logistic_mix 3: a different architecture'],
+    ['nested', "entry 'state_dict' is not a tensor (OrderedDict): not a state dict (the port saves model.state_dict())"],
+    ['mixed', "tensor 'u_init.conv.bias' lacks the 'module.' prefix of the others (nn.DataParallel's)"],
+  ];
+  for (const [name, message] of cases) {
+    const pth = join(dir, `${name}.pth`);
+    const r = importPort(python, pth, out);
+    assert.equal(r.status, 1, `${name}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, `pixelcnn_torch: error: ${pth}: ${message}\n`, name);
+  }
+  const text = importPort(python, join(dir, 'text.pth'), out);
+  assert.equal(text.status, 1);
+  assert.ok(text.stderr.startsWith(`pixelcnn_torch: error: ${join(dir, 'text.pth')}: not a `) && text.stderr.split('\n').length === 2, text.stderr);
+  const gone = importPort(python, join(dir, 'absent.pth'), out);
+  assert.equal(gone.stderr, `pixelcnn_torch: error: ${join(dir, 'absent.pth')}: no such file\n`);
+  // A size the config does not take names the flag.
+  const big = importPort(python, rgb, out, '--height', '0');
+  assert.equal(big.stderr, `pixelcnn_torch: error: ${rgb}: the model does not fit our PixelCNN++ config: --height must be an integer in [1, 4096], got 0\n`);
+  assert.ok(!existsSync(out), 'nothing is written on an error');
+
+  // An existing checkpoint is replaced only with --force.
+  ok(importPort(python, rgb, out), 'import');
+  assert.deepEqual([loadCheckpoint(out).modelConfig.height, loadCheckpoint(out).modelConfig.width], [32, 32]);  // the port's CIFAR size
+  const before = readFileSync(join(out, 'config.json'), 'utf8');
+  const again = importPort(python, join(PCLUCAS14, 'gray.pth'), out);
+  assert.equal(again.stderr, `pixelcnn_torch: error: ${out} already holds a checkpoint; replace it with --force\n`);
+  assert.equal(readFileSync(join(out, 'config.json'), 'utf8'), before);
+  ok(importPort(python, join(PCLUCAS14, 'gray.pth'), out, '--force'), 'import --force');
+  assert.deepEqual([loadCheckpoint(out).modelConfig.channels, loadCheckpoint(out).modelConfig.height], [1, 28]);
+});
+
+// ---------------------------------------------------------------------------------------------
 // Training with DDP
 
 /** A free TCP port on 127.0.0.1 for the gloo rendezvous. */

@@ -9,6 +9,12 @@
       exact NLL of a split with the fixed test binarisation: the numbers of `pixelcnn eval`
   init --out DIR --config '{"arch": ..., ...}' [--seed N]
       a freshly initialised model (torch.manual_seed(N)) written as a checkpoint
+  import-pclucas14 --pth FILE --out DIR [--height H] [--width W] [--force]
+      a state dict saved by the PyTorch PixelCNN++ port pclucas14/pixel-cnn-pp (its main.py's
+      torch.save(model.state_dict()), or nn.DataParallel's) as our PixelCNN++ checkpoint; nr_filters,
+      nr_resnet, nr_logistic_mix and the colours come from the tensor shapes, H×W (default 32×32 RGB,
+      28×28 gray: the port's) is the image size recorded. A .pth is a pickle: load only files you
+      trust (with PyTorch ≥ 1.13 nothing but tensors is unpickled).
 
 Errors print one line, `pixelcnn_torch: error: ...`, and exit 1."""
 import argparse
@@ -17,11 +23,12 @@ import sys
 
 import torch
 
-from .checkpoint import CheckpointError, load_model, save_checkpoint, write_file_atomic
+from .checkpoint import CheckpointError, checkpoint_exists, load_model, save_checkpoint, write_file_atomic
 from .config import ConfigError, parse_model_config
 from .data import DATASETS, DataError, fixed_levels, load_split
 from .likelihood import evaluate, nll_per_image
 from .models import create_model
+from .pclucas14 import PORT, convert, infer_config, read_state_dict
 from .safetensors import SafetensorsError, encode, read
 
 
@@ -47,6 +54,14 @@ def main(argv=None):
     it.add_argument('--out', required=True)
     it.add_argument('--config', required=True, help='the model config as JSON text')
     it.add_argument('--seed', type=int, default=0)
+    im = sub.add_parser('import-pclucas14', help=f'a state dict (.pth) of the PyTorch port {PORT} as our checkpoint',
+                        description=f'Writes a state dict saved by {PORT} (a .pth) as our PixelCNN++ checkpoint. '
+                                    'A .pth is a pickle: only load files you trust (with PyTorch >= 1.13 nothing but tensors is unpickled).')
+    im.add_argument('--pth', required=True, help="the port's torch.save(model.state_dict()) file")
+    im.add_argument('--out', required=True, help='the checkpoint directory to write')
+    im.add_argument('--height', type=int, help='image height recorded in the config (default: 32 RGB, 28 gray)')
+    im.add_argument('--width', type=int, help='image width recorded in the config (default: 32 RGB, 28 gray)')
+    im.add_argument('--force', action='store_true', help='replace the checkpoint already in --out')
     a = p.parse_args(argv)
     try:
         if a.command == 'logits':
@@ -84,6 +99,18 @@ def main(argv=None):
                 out.update(nats_per_image=r['nats_per_image'], binarise=a.binarise)
             print(json.dumps(out) if a.json else f"{out['dataset']}: {r['images']} images, {r['bits_per_dim']:.4f} bits/dim"
                   + (f", {r['nats_per_image']:.2f} nats/image" if c['levels'] == 2 else ''))
+        elif a.command == 'import-pclucas14':
+            # Before the (possibly long) read: an existing model is never replaced unasked.
+            if checkpoint_exists(a.out) and not a.force:
+                raise CheckpointError(f'{a.out} already holds a checkpoint; replace it with --force')
+            sd = read_state_dict(a.pth)
+            cfg = infer_config(a.pth, sd, a.height, a.width)
+            model = convert(a.pth, sd, cfg)
+            save_checkpoint(a.out, cfg, dict(model.named_parameters()))
+            n = sum(t.numel() for t in sd.values())
+            print(f"{a.pth}: {PORT} PixelCNN++, {cfg['channels']} colour{'s' if cfg['channels'] > 1 else ''}, nr_filters {cfg['filters']}, "
+                  f"nr_resnet {cfg['resnets']}, nr_logistic_mix {cfg['mixtures']}{', weight norm' if cfg['weightNorm'] else ''}, "
+                  f"{n} parameters; checkpoint {a.out} ({cfg['height']}x{cfg['width']}, {cfg['levels']} levels)")
         else:
             try:
                 raw = json.loads(a.config)
