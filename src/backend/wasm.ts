@@ -21,7 +21,8 @@ import type { WasmSpawner, WasmThread } from './wasm-thread.js';
  * every typed array as (pointer, length) into the module's memory (native/src/wasm.cc). A call
  * copies its arrays into one staging buffer in that memory (grown when a call needs more, so
  * steady-state calls allocate nothing there), runs the kernel and copies back the arrays the
- * kernel writes (the module's pixelcnn_outputs list).
+ * kernel writes (the module's pixelcnn_outputs list). A kernel that reads only a prefix of its
+ * arrays (USED) has only that prefix copied, so callers may hand it their whole scratch.
  */
 
 /**
@@ -59,6 +60,18 @@ const ALIGN = 64; // bytes, the staging buffer's alignment of every array (as th
 
 /** A typed array of any element type, as the kernels take. */
 type Typed = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
+
+/**
+ * Kernels that use only a prefix of their arrays: the elements used of each argument, by
+ * position (the rest of the array is neither read nor written, so it is not copied).
+ * gemm (transA, transB, m, n, k, a, b, c, beta): a holds m·k values, b k·n, c m·n in every layout.
+ */
+const USED: Record<string, (args: unknown[]) => (number | undefined)[]> = {
+  gemm: ([, , m, n, k]) => {
+    const [M, N, K] = [Number(m), Number(n), Number(k)];
+    return [, , , , , M * K, K * N, M * N];
+  },
+};
 
 function isTyped(a: unknown): a is Typed {
   return ArrayBuffer.isView(a) && !(a instanceof DataView);
@@ -198,42 +211,55 @@ function instantiateModule(module: WebAssembly.Module, memory: WebAssembly.Memor
     stageBytes = stage ? want : 0;
     if (!stage) throw new Error(`pixelcnn wasm: out of memory (a staging buffer of ${want} bytes)`);
   };
-  const padded = (a: Typed) => Math.ceil(a.byteLength / ALIGN) * ALIGN;
-  const placed: number[] = [], flat: number[] = [];
+  const placed: number[] = [], flat: number[] = [], bytes: number[] = [];
 
-  const binding = (name: string, fn: (...a: number[]) => number, outputs: number[]): Binding => (...args) => {
-    if (workers.length < threads - 1) startThreads();
-    let need = 0;
-    for (const a of args) if (isTyped(a)) need += padded(a);
-    reserve(need);
-    let heap = new Uint8Array(memory.buffer);
-    flat.length = 0;
-    placed.length = 0;
-    let at = stage;
-    for (const a of args) {
-      placed.push(at);
-      if (isTyped(a)) {
-        heap.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-        flat.push(at, a.length);
-        at += padded(a);
-      } else if (a === null || a === undefined) {
-        flat.push(0, 0); // a null array
-      } else {
-        flat.push(Number(a)); // a number, or a boolean as 0 / 1
+  const binding = (name: string, fn: (...a: number[]) => number, outputs: number[]): Binding => {
+    const usedOf = USED[name];
+    return (...args) => {
+      if (workers.length < threads - 1) startThreads();
+      const used = usedOf?.(args);
+      let need = 0;
+      bytes.length = 0;
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        if (!isTyped(a)) { bytes.push(0); continue; }
+        const u = used?.[i];
+        // The used prefix where it fits in the array; otherwise (a caller's error) the whole array, as before.
+        const length = u !== undefined && Number.isInteger(u) && u >= 0 && u <= a.length ? u : a.length;
+        bytes.push(length * a.BYTES_PER_ELEMENT);
+        need += Math.ceil(bytes[i] / ALIGN) * ALIGN;
       }
-    }
-    try {
-      fn(...flat);
-    } catch (e) {
-      // A trap (out of memory, or a sampler layout that does not add up): one error naming the kernel.
-      if (e instanceof WebAssembly.RuntimeError) throw new Error(`pixelcnn wasm: ${name}: ${e.message}`);
-      throw e;
-    }
-    heap = new Uint8Array(memory.buffer); // the kernel may have grown the memory
-    for (const i of outputs) {
-      const a = args[i];
-      if (isTyped(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(heap.subarray(placed[i], placed[i] + a.byteLength));
-    }
+      reserve(need);
+      let heap = new Uint8Array(memory.buffer);
+      flat.length = 0;
+      placed.length = 0;
+      let at = stage;
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        placed.push(at);
+        if (isTyped(a)) {
+          heap.set(new Uint8Array(a.buffer, a.byteOffset, bytes[i]), at);
+          flat.push(at, bytes[i] / a.BYTES_PER_ELEMENT);
+          at += Math.ceil(bytes[i] / ALIGN) * ALIGN;
+        } else if (a === null || a === undefined) {
+          flat.push(0, 0); // a null array
+        } else {
+          flat.push(Number(a)); // a number, or a boolean as 0 / 1
+        }
+      }
+      try {
+        fn(...flat);
+      } catch (e) {
+        // A trap (out of memory, or a sampler layout that does not add up): one error naming the kernel.
+        if (e instanceof WebAssembly.RuntimeError) throw new Error(`pixelcnn wasm: ${name}: ${e.message}`);
+        throw e;
+      }
+      heap = new Uint8Array(memory.buffer); // the kernel may have grown the memory
+      for (const i of outputs) {
+        const a = args[i];
+        if (isTyped(a)) new Uint8Array(a.buffer, a.byteOffset, bytes[i]).set(heap.subarray(placed[i], placed[i] + bytes[i]));
+      }
+    };
   };
 
   // "name:i,j;" per kernel (native/src/wasm.cc): the argument positions the kernel writes.

@@ -128,17 +128,6 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
   private readonly skipSum: Float32Array;
   private readonly o1: Float32Array;
   private readonly logits: Float32Array;
-  /**
-   * Exact-length views of the scratch for the GEMMs: the wasm backend copies every array of a
-   * kernel call in and its output back out whole, so a call given the whole scratch (sized for
-   * the widest layer and a row of pixels) moved megabytes per pixel for kilobytes of use.
-   * Per layer: the gathered taps of a row (vGather, B·W rows) and of a pixel (hGather, B rows);
-   * preB, uB: pre and u for B rows.
-   */
-  private readonly vGather: Float32Array[];
-  private readonly hGather: Float32Array[];
-  private readonly preB: Float32Array;
-  private readonly uB: Float32Array;
 
   constructor(private readonly model: GatedPixelCnn, readonly batch: number, readonly height: number, readonly width: number) {
     this.packed = packGatedPixelCnn(model);
@@ -159,10 +148,6 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
     this.skipSum = new Float32Array(batch * h);
     this.o1 = new Float32Array(batch * p.d);
     this.logits = new Float32Array(batch * p.perColour);
-    this.vGather = p.vconv.map((l) => this.gather.subarray(0, batch * W * l.dy.length * l.I));
-    this.hGather = p.hconv.map((l) => this.gather.subarray(0, batch * l.dy.length * l.I));
-    this.preB = this.pre.subarray(0, batch * 2 * h);
-    this.uB = this.u.subarray(0, batch * h);
   }
 
   /**
@@ -250,7 +235,7 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
           }
         }
       }
-      affine(vc, BW, K, this.vGather[l], vp, false);
+      affine(vc, BW, K, g, vp, false);
       if (ring) {
         const e = p.cond ? p.cond[l] : null;
         for (let b = 0; b < B; b++) {
@@ -281,16 +266,16 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
           for (let i = 0; i < C; i++) g[at + i] = x[(b * C + i) * HW + r * W + xx];
         }
       }
-      affine(hc, B, K, this.hGather[l], this.preB, false);
+      affine(hc, B, K, g, pre, false);
       const vh = this.vh[l], e = p.cond ? p.cond[l] : null;
       for (let b = 0; b < B; b++) {
         const vo = (b * W + c) * h2, po = b * h2;
         for (let j = 0; j < h2; j++) pre[po + j] += vh[vo + j];
         gateRow(pre, b, h, e, e ? cls![b] * h2 : 0, u, b * h);
       }
-      affine(p.skip[l], B, h, this.uB, s, l > 0);
+      affine(p.skip[l], B, h, u, s, l > 0);
       if (l < last) {
-        affine(p.res[l], B, h, this.uB, t, false);
+        affine(p.res[l], B, h, u, t, false);
         const hr = this.hRow[l];
         for (let b = 0; b < B; b++) {
           const d = (b * W + c) * h, to = b * h;
