@@ -1,14 +1,7 @@
 /**
  * Sampling speed in the browser page of `pixelcnn serve`: headless Chromium, 16 images, timed in
- * the page's worker (the js backend), next to the same sampler in Node (js backend).
- *
- *   npm run build && node dist/bench/browser.js [--model DIR] [--count N] [--runs R] [--train S]
- *
- * --train S: also the Train panel's speed: its default model and batch, trained for S seconds in
- * the page's training worker; prints the images/s the panel shows (compare `pixelcnn bench` with
- * the same model, e.g. --arch pixelcnn --levels 2 --hidden 24 --out-hidden 24 --blocks 2 --batch 32).
- *
- * Default model: the shipped models/mnist-tiny. Needs /usr/bin/chromium.
+ * the page's sampling worker (the page's backend: wasm where it loads), next to the same sampler
+ * in Node on the js backend.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,19 +14,55 @@ import { createModel } from '../src/models/index.js';
 import { sampleCached } from '../src/sample/cached.js';
 import { useBackend } from '../src/backend/index.js';
 
+const USAGE = `Usage: npm run build && node dist/bench/browser.js [options]
+
+Sampling speed of the page of \`pixelcnn serve\` in headless Chromium (/usr/bin/chromium),
+timed in the page's sampling worker, beside the same cached sampler in Node on the js backend.
+
+Options:
+  --model <dir>     checkpoint directory (default: the shipped models/mnist-tiny)
+  --count <n>       images per sampling run (default: 16)
+  --runs <r>        sampling runs in the page; the median is printed (default: 3)
+  --node-runs <r>   runs of the js sampler in Node (default: --runs; 0 = skip it)
+  --train <s>       also the Train panel's speed: its default model and batch trained for s
+                    seconds in the page; prints the images/s the panel shows (compare
+                    \`pixelcnn bench\` on the same model) (default: 0 = skip)
+  -h, --help        this help`;
+
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string', default: join(repoRoot, 'models', 'mnist-tiny') },
-    count: { type: 'string', default: '16' },
-    runs: { type: 'string', default: '3' },
-    train: { type: 'string', default: '0' },
-  },
-});
-const modelDir = values.model!, count = Number(values.count), runs = Number(values.runs), trainSeconds = Number(values.train);
+const fail = (message: string): never => {
+  console.error(`bench/browser: ${message}`);
+  process.exit(2);
+};
+let values: Record<string, string | boolean | undefined> = {};
+try {
+  ({ values } = parseArgs({
+    options: {
+      model: { type: 'string', default: join(repoRoot, 'models', 'mnist-tiny') },
+      count: { type: 'string', default: '16' },
+      runs: { type: 'string', default: '3' },
+      'node-runs': { type: 'string' },
+      train: { type: 'string', default: '0' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (e) {
+  fail(`${(e as Error).message} (--help lists the options)`);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const whole = (flag: string, min: number): number => {
+  const text = String(values[flag]), n = Number(text);
+  if (!Number.isInteger(n) || n < min) fail(`--${flag} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
+  return n;
+};
+const modelDir = String(values.model), count = whole('count', 1), runs = whole('runs', 1), trainSeconds = whole('train', 0);
+const nodeRuns = values['node-runs'] === undefined ? runs : whole('node-runs', 0);
 const webDir = join(repoRoot, 'dist', 'web');
-if (!existsSync(join(webDir, 'index.html'))) throw new Error(`${webDir} is not built: run npm run build`);
-if (!existsSync(modelDir)) throw new Error(`model directory ${modelDir} does not exist (--model DIR)`);
+if (!existsSync(join(webDir, 'index.html'))) fail(`${webDir} is not built: run npm run build`);
+if (!existsSync(modelDir)) fail(`--model: ${modelDir} does not exist`);
 
 const ck = loadCheckpoint(modelDir);
 const model = createModel(ck.modelConfig);
@@ -66,7 +95,7 @@ try {
     pageMs.push(await page.evaluate(() => (window as unknown as { __lastSamples: { ms: number } }).__lastSamples.ms));
   }
   const nodeMs: number[] = [];
-  for (let r = 0; r < runs; r++) {
+  for (let r = 0; r < nodeRuns; r++) {
     const t0 = performance.now();
     sampleCached(model, { count, seed: r, classes: c.numClasses > 0 ? Int32Array.from({ length: count }, (_, i) => i % c.numClasses) : null });
     nodeMs.push(performance.now() - t0);
@@ -74,7 +103,7 @@ try {
   const desc = `${c.height}×${c.width}×${c.channels}, ${c.levels} levels, ${[...model.parameters().values()].reduce((a, p) => a + p.size, 0)} parameters`;
   console.log(`model ${modelDir} (${desc})`);
   console.log(`${count} samples in the browser worker: median ${median(pageMs).toFixed(0)} ms of ${runs} runs [${pageMs.map((x) => x.toFixed(0)).join(', ')}]`);
-  console.log(`${count} samples in Node (js backend, same sampler): median ${median(nodeMs).toFixed(0)} ms [${nodeMs.map((x) => x.toFixed(0)).join(', ')}]`);
+  if (nodeRuns > 0) console.log(`${count} samples in Node (js backend, same sampler): median ${median(nodeMs).toFixed(0)} ms [${nodeMs.map((x) => x.toFixed(0)).join(', ')}]`);
   if (trainSeconds > 0) {
     const model = await page.inputValue('#train-model'), batch = await page.inputValue('#train-batch');
     await page.click('#train-start');

@@ -20,7 +20,7 @@ import { modelFromCheckpoint } from '../src/train/model-io.js';
 import { modelInput } from '../src/eval/likelihood.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { backendName, tryWasmKernels, useBackend } from '../src/backend/index.js';
-import { wasmLoadError } from '../src/backend/wasm.js';
+import { skipWithoutWasm } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pixelcnn-page-train-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,10 +48,7 @@ test('the page\'s digits: packed bits round trip, the test images are the ones p
 });
 
 test('the browser-safe training step on the wasm backend lowers the loss on the shipped digits; its checkpoint bytes load with loadCheckpoint', (t) => {
-  if (!tryWasmKernels()) {
-    if (process.env.PIXELCNN_REQUIRE_WASM === '1') assert.fail(`PIXELCNN_REQUIRE_WASM=1 but the wasm module cannot load: ${wasmLoadError()}`);
-    return t.skip(`wasm module unavailable: ${wasmLoadError()}`);
-  }
+  if (skipWithoutWasm(t, !!tryWasmKernels())) return;
   const previous = backendName();
   useBackend('wasm');
   try {

@@ -22,7 +22,6 @@ import { sampleCached } from '../src/sample/cached.js';
 
 const shared = loadWasmAddon();
 
-
 /** A module instance of its own with `threads` threads, started and running. */
 async function instance(threads: number, shared?: boolean): Promise<WasmAddon> {
   const addon = instantiateWasm(readFileSync(wasmFile()), { spawn: nodeWasmThreads().spawn, threads, shared });
