@@ -1,9 +1,7 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
-import { result } from '../tensor/autograd.js';
-import { allocate } from '../tensor/arena.js';
 import { kernels } from '../backend/index.js';
 import { assertRank, assertTensor, fail } from './check.js';
-import type { NllResult } from './softmax-cross-entropy.js';
+import { assertLevelTargets, kernelNll, type NllResult } from './nll.js';
 
 /**
  * Where the parameters of a mixture of K discretised logistics (PixelCNN++, Salimans et al. 2017)
@@ -90,26 +88,8 @@ export function logisticMixtureNll(params: Tensor, targets: Uint8Array, levels: 
   if (!Number.isInteger(mixtures) || mixtures < 1 || mixtures > 64) fail(op, `mixtures must be an integer in [1, 64], got ${mixtures}`);
   const layout = mixtureLayout(channels, mixtures), filters = layout.perColour * channels;
   if (F !== filters) fail(op, `params ${shapeStr(params.shape)} need ${filters} channels for ${mixtures} mixtures of ${channels} colours`);
-  if (!(targets instanceof Uint8Array)) fail(op, 'targets must be a Uint8Array of level labels');
-  if (targets.length !== B * channels * H * W) {
-    fail(op, `targets hold ${targets.length} values, params ${shapeStr(params.shape)} need ${B * channels * H * W}`);
-  }
-  for (let i = 0; i < targets.length; i++) {
-    if (targets[i] >= levels) fail(op, `target ${targets[i]} at index ${i} is not below levels=${levels}`);
-  }
+  assertLevelTargets(op, 'params', params, targets, levels, channels);
   const S = H * W, dims = channels * S;
-  const nll = new Float64Array(B);
-  const track = params.requiresGrad;
-  const dparams = track ? allocate(params.size, false) : null;
-  kernels().logisticMixtureNll(nll, dparams, params.data, targets, mixtureFilterTable(layout),
-    B, filters, channels, S, mixtures, levels, MIN_LOG_SCALE, 1 / (B * dims));
-  let total = 0;
-  for (let b = 0; b < B; b++) total += nll[b];
-  const loss = result(Float32Array.of(total / (B * dims)), [1], [params], (out) => {
-    const g = out.grad![0];
-    if (g === 1 && params.adoptGrad(dparams!)) return;
-    const d = params.gradBuffer();
-    for (let i = 0; i < d.length; i++) d[i] += g * dparams![i];
-  });
-  return { loss, nllPerImage: nll };
+  return kernelNll(params, dims, (nll, grad) => kernels().logisticMixtureNll(nll, grad, params.data, targets,
+    mixtureFilterTable(layout), B, filters, channels, S, mixtures, levels, MIN_LOG_SCALE, 1 / (B * dims)));
 }

@@ -1,7 +1,7 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
 import { assertRank, assertTensor, fail } from './check.js';
-import type { NllResult } from './softmax-cross-entropy.js';
+import type { NllResult } from './nll.js';
 
 /**
  * Bernoulli likelihood of binary images: one logit per colour, p(1) = σ(logit).
