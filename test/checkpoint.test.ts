@@ -8,7 +8,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Tensor } from '../src/tensor/tensor.js';
-import { Adam, type AdamState } from '../src/nn/adam.js';
+import { Adam } from '../src/nn/adam.js';
 import { Rng } from '../src/random/rng.js';
 import { PixelCnn, defaultPixelCnnConfig, type PixelCnnConfig } from '../src/models/pixelcnn.js';
 import { createModel, defaultGatedPixelCnnConfig, defaultPixelCnnPlusPlusConfig, parameterShapes, parseModelConfig, type ModelConfig } from '../src/models/index.js';

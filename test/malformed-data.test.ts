@@ -88,7 +88,6 @@ function pngDir(name: string, bad: ((file: string) => void) | null): { dir: stri
 }
 
 const write = (data: Buffer) => (file: string) => writeFileSync(file, data);
-const good28 = makePng({ width: 28, height: 28 });
 const cut = (b: Buffer, n: number) => b.subarray(0, n);
 const idatStart = SIGNATURE.length + 25; // the IDAT chunk follows the 25-byte IHDR chunk
 const withIdat = (w: number, h: number, idat: Buffer, depth = 8, type = 0, interlace = 0) =>

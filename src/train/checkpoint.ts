@@ -193,7 +193,6 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
 /** Reads and validates a checkpoint directory (parameters are not checked against a model here). */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const from = findCheckpointDir(dir);
-  const configPath = join(from, CONFIG_FILE);
   const config = readConfig(from);
   const generation = typeof config.generation === 'string' ? config.generation : null;
 

@@ -138,7 +138,7 @@ export class TrainRun {
     validate(o, opts.unbounded ?? false);
     this.options = o;
     this.onWarning = opts.onWarning;
-    const { channels: C, levels: L, height: H, width: W } = model.config;
+    const { channels: C, height: H, width: W } = model.config;
     if (trainSet.channels !== C || trainSet.height !== H || trainSet.width !== W) {
       throw new Error(`train: data ${trainSet.name} has ${trainSet.channels}×${trainSet.height}×${trainSet.width} images, the model expects ${C}×${H}×${W}`);
     }

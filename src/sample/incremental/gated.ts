@@ -127,7 +127,6 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
   private readonly t: Float32Array;
   private readonly skipSum: Float32Array;
   private readonly o1: Float32Array;
-  private readonly logits: Float32Array;
 
   constructor(private readonly model: GatedPixelCnn, readonly batch: number, readonly height: number, readonly width: number) {
     this.packed = packGatedPixelCnn(model);
@@ -147,7 +146,6 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
     this.t = new Float32Array(batch * h);
     this.skipSum = new Float32Array(batch * h);
     this.o1 = new Float32Array(batch * p.d);
-    this.logits = new Float32Array(batch * p.perColour);
   }
 
   /**
@@ -217,7 +215,7 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
   private verticalRow(q: number): void {
     const p = this.packed, B = this.batch, C = p.C, H = this.height, W = this.width, HW = H * W, h = p.h, h2 = 2 * h;
     const R = this.ringRows, slot = q % R, x = this.input, BW = B * W;
-    const g = this.gather, vp = this.pre, u = this.u, cls = this.classes;
+    const g = this.gather, vp = this.pre, cls = this.classes;
     for (let l = 0; l < p.layers; l++) {
       const vc = p.vconv[l], T = vc.dy.length, I = vc.I, K = T * I;
       const prev = l > 0 ? this.vRing[l - 1] : null, ring = l < p.layers - 1 ? this.vRing[l] : null;
