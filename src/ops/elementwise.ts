@@ -3,6 +3,7 @@ import { result } from '../tensor/autograd.js';
 import { allocate } from '../tensor/arena.js';
 import { kernels } from '../backend/index.js';
 import { assertRank, assertSameShape, assertTensor } from './check.js';
+import { sigmoid as sigmoidOf } from '../math/scalar.js';
 
 /**
  * Elementwise ops. The hot ones of training (ReLU, add) run as kernels; the others (gated
@@ -39,7 +40,7 @@ export function tanh(x: Tensor): Tensor {
 
 export function sigmoid(x: Tensor): Tensor {
   return unary('sigmoid', x,
-    (y, a) => { for (let i = 0; i < a.length; i++) y[i] = 1 / (1 + Math.exp(-a[i])); },
+    (y, a) => { for (let i = 0; i < a.length; i++) y[i] = sigmoidOf(a[i]); },
     (dx, dy, _a, y) => { for (let i = 0; i < y.length; i++) dx[i] += dy[i] * y[i] * (1 - y[i]); });
 }
 

@@ -2,6 +2,7 @@ import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
 import { assertRank, assertTensor, fail } from './check.js';
 import type { NllResult } from './nll.js';
+import { sigmoid } from '../math/scalar.js';
 
 /**
  * Bernoulli likelihood of binary images: one logit per colour, p(1) = σ(logit).
@@ -29,7 +30,7 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Uint8Array): NllRes
   const n = logits.size;
   const loss = result(Float32Array.of(total / n), [1], [logits], (out) => {
     const g = out.grad![0] / n, d = logits.gradBuffer();
-    for (let i = 0; i < n; i++) d[i] += g * (1 / (1 + Math.exp(-z[i])) - targets[i]);
+    for (let i = 0; i < n; i++) d[i] += g * (sigmoid(z[i]) - targets[i]);
   });
   return { loss, nllPerImage: nll };
 }

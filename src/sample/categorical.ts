@@ -1,4 +1,5 @@
 import type { Rng } from '../random/rng.js';
+import { sigmoid } from '../math/scalar.js';
 
 /**
  * Draws a level from logits[offset + k·stride], k < L, at a temperature (logits / T).
@@ -10,7 +11,7 @@ export function sampleLevel(logits: Float32Array, offset: number, stride: number
   if (levels === 1) {
     const z = logits[offset];
     if (temperature === 0) return z > 0 ? 1 : 0;
-    return rng.uniform() < 1 / (1 + Math.exp(-z / temperature)) ? 1 : 0;
+    return rng.uniform() < sigmoid(z / temperature) ? 1 : 0;
   }
   let max = -Infinity, arg = 0;
   for (let k = 0; k < levels; k++) {

@@ -1,4 +1,4 @@
-import { elu, eluGrad, sigmoid } from './scalar.js';
+import { elu, eluGrad, sigmoid } from '../../math/scalar.js';
 
 /**
  * Elementwise kernels of the training hot path. Branch-free forms: activations are about half

@@ -2,7 +2,7 @@
  * Discretised logistic mixture likelihood (see logisticMixtureNll in src/ops/logistic-mixture.ts
  * for the layout and the formula), in float64.
  */
-import { logSumExp } from './scalar.js';
+import { logSumExp } from '../../math/scalar.js';
 
 /** log σ(z) into r[0] and σ(−z) = ∂ log σ(z)/∂z into r[1], from one exp. */
 function logSigmoid(z: number, r: Float64Array): void {

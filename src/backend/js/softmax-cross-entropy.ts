@@ -1,4 +1,4 @@
-import { logSumExp } from './scalar.js';
+import { logSumExp } from '../../math/scalar.js';
 
 /**
  * Softmax cross-entropy over the levels axis of logits (B, L, C, S); targets (B, C, S).

@@ -43,6 +43,7 @@ import { outputsPerColour } from '../../models/model.js';
 import { kernels } from '../../backend/index.js';
 import type { IncrementalNetwork } from './network.js';
 import { packHead, packLayer, type PackedLayer } from './pack.js';
+import { sigmoid } from '../../math/scalar.js';
 
 export interface PackedGatedPixelCnn {
   C: number;
@@ -100,7 +101,7 @@ function gateRow(pre: Float32Array, r: number, h: number, e: Float32Array | null
   for (let j = 0; j < h; j++) {
     let f = pre[p + j], g = pre[p + h + j];
     if (e) { f += e[eOff + j]; g += e[eOff + h + j]; }
-    u[uOff + j] = Math.tanh(f) * (1 / (1 + Math.exp(-g)));
+    u[uOff + j] = Math.tanh(f) * sigmoid(g);
   }
 }
 

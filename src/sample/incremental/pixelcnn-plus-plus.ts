@@ -39,6 +39,7 @@ import { outputsPerColour } from '../../models/model.js';
 import { kernels } from '../../backend/index.js';
 import type { IncrementalNetwork } from './network.js';
 import { packHead, packLayer, type PackedLayer } from './pack.js';
+import { elu } from '../../math/scalar.js';
 
 /** How a term's window maps an output position to its source: same resolution, stride 2, or transposed stride 2. */
 type Mode = 'same' | 'down2' | 'up2';
@@ -159,8 +160,8 @@ function store(node: Node, b: number, p: number, j: number, v: number): void {
   if (node.needRaw) node.raw[q * ch + j] = v;
   if (node.needCe) {
     const at = q * 2 * ch + j;
-    node.ce[at] = v > 0 ? v : Math.expm1(v);
-    node.ce[at + ch] = v < 0 ? -v : Math.expm1(-v);
+    node.ce[at] = elu(v);
+    node.ce[at + ch] = elu(-v);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The scalar math the js kernels share, written once (not kernels: index.ts does not collect this
- * module). Small functions, so that V8 inlines them into the kernels' loops.
+ * Scalar math written once for the js kernels, the ops and the samplers. Small functions, so that
+ * V8 inlines them into the callers' loops (the same expressions as written inline: bit for bit).
  */
 
 /** σ(v) = 1 / (1 + e^−v). */
