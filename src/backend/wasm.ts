@@ -62,14 +62,14 @@ const ALIGN = 64; // bytes, the staging buffer's alignment of every array (as th
 type Typed = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
 
 /**
- * Kernels that use only a prefix of their arrays: the elements used of each argument, by
- * position (the rest of the array is neither read nor written, so it is not copied).
+ * Kernels that use only a prefix of their arrays: the elements used of argument i (undefined:
+ * the whole array). The rest of the array is neither read nor written, so it is not copied.
  * gemm (transA, transB, m, n, k, a, b, c, beta): a holds m·k values, b k·n, c m·n in every layout.
  */
-const USED: Record<string, (args: unknown[]) => (number | undefined)[]> = {
-  gemm: ([, , m, n, k]) => {
-    const [M, N, K] = [Number(m), Number(n), Number(k)];
-    return [, , , , , M * K, K * N, M * N];
+const USED: Record<string, (args: unknown[], i: number) => number | undefined> = {
+  gemm: (args, i) => {
+    const m = Number(args[2]), n = Number(args[3]), k = Number(args[4]);
+    return i === 5 ? m * k : i === 6 ? k * n : i === 7 ? m * n : undefined;
   },
 };
 
@@ -217,13 +217,12 @@ function instantiateModule(module: WebAssembly.Module, memory: WebAssembly.Memor
     const usedOf = USED[name];
     return (...args) => {
       if (workers.length < threads - 1) startThreads();
-      const used = usedOf?.(args);
       let need = 0;
       bytes.length = 0;
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
         if (!isTyped(a)) { bytes.push(0); continue; }
-        const u = used?.[i];
+        const u = usedOf?.(args, i);
         // The used prefix where it fits in the array; otherwise (a caller's error) the whole array, as before.
         const length = u !== undefined && Number.isInteger(u) && u >= 0 && u <= a.length ? u : a.length;
         bytes.push(length * a.BYTES_PER_ELEMENT);

@@ -9,8 +9,7 @@ import * as dropout from './dropout.js';
 /**
  * The pure TypeScript backend: the reference for tests and what a browser runs. Every function a
  * module of this folder exports is a kernel, by its name in the Kernels interface (a kernel added
- * to one of these modules needs no line here; a new module needs its import and spread). The
- * exception is scalar.ts, the scalar math those kernels share, which is not collected.
+ * to one of these modules needs no line here; a new module needs its import and spread).
  */
 export const jsKernels: Kernels = {
   name: 'js',
