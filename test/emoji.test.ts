@@ -111,6 +111,32 @@ describe('emoji data set (emoji-datasource-twitter)', () => {
     assert.deepEqual(px(3), [255, 255, 255], 'fully transparent is white');
   });
 
+  test('--size 16 averages 4×4 blocks and 64 keeps the source, both over white; other sizes are refused', () => {
+    const rgba = new Uint8Array(64 * 64 * 4);
+    const put = (x: number, y: number, v: number[]) => rgba.set(v, (y * 64 + x) * 4);
+    // Block (0,0) of 4×4: four opaque red, two opaque black, two transparent red, eight transparent.
+    for (const [x, y] of [[0, 0], [1, 0], [0, 1], [1, 1]]) put(x, y, [255, 0, 0, 255]);
+    put(2, 0, [0, 0, 0, 255]); put(3, 0, [255, 0, 0, 0]); put(2, 1, [0, 0, 0, 255]); put(3, 1, [255, 0, 0, 0]);
+    // Block (1,0): one pixel of half-transparent blue.
+    put(4, 0, [0, 0, 255, 128]);
+    const small = new Uint8Array(3 * 16 * 16);
+    downsampleOverWhite(rgba, small, 0, 16);
+    const at = (img: Uint8Array, side: number, x: number) => [0, 1, 2].map((c) => img[c * side * side + x]);
+    // (4·255 red + 10·255 white) / 16 for red; 10·255 / 16 for green and blue.
+    assert.deepEqual(at(small, 16, 0), [223, 159, 159]);
+    assert.deepEqual(at(small, 16, 1), [247, 247, 255]);
+    assert.deepEqual(at(small, 16, 2), [255, 255, 255]);
+    const full = new Uint8Array(3 * 64 * 64);
+    downsampleOverWhite(rgba, full, 0, 64);
+    assert.deepEqual([0, 2, 3, 4].map((x) => at(full, 64, x)), [[255, 0, 0], [0, 0, 0], [255, 255, 255], [127, 127, 255]]);
+    assert.throws(() => downsampleOverWhite(rgba, full, 0, 20), /emoji size 20 is not one of 16, 32, 64/);
+
+    const set = loadDataset({ name: 'emoji', limit: 3, size: 16 }, 'test');
+    assert.deepEqual([set.count, set.channels, set.height, set.width, set.pixels.length], [3, 3, 16, 16, 3 * 3 * 256]);
+    assert.deepEqual(Array.from(set.labels!), Array.from(loadDataset({ name: 'emoji', limit: 3 }, 'test').labels!));
+    assert.throws(() => loadDataset({ name: 'emoji', limit: 1, size: 8 }, 'test'), /emoji images can be 16, 32, 64 pixels wide, not 8/);
+  });
+
   test("--colour gray converts by luma; 'coloured' needs gray data", () => {
     const rgb = loadDataset({ name: 'emoji', limit: 4 }, 'test');
     const gray = loadDataset({ name: 'emoji', limit: 4, colour: 'gray' }, 'test');
@@ -205,5 +231,26 @@ describe('emoji data set (emoji-datasource-twitter)', () => {
     assert.equal(e.code, 0, e.err);
     const r = JSON.parse(e.out) as { images: number; dims_per_image: number };
     assert.deepEqual([r.images, r.dims_per_image], [16, 3072]);
+  });
+
+  test('CLI --size: a 16×16 model is trained, recorded and evaluated on 16×16 emoji; the flag is refused elsewhere', () => {
+    const out = join(root, 'model16');
+    const t = cli('train', '--dataset', 'emoji', '--size', '16', '--flip', '--limit', '32', '--steps', '2', '--arch', 'gated', '--levels', '4',
+      '--hidden', '8', '--layers', '2', '--batch', '8', '--samples', '0', '--no-progress', '--out', out);
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.err, /3×16×16, 4 levels/);
+    const ck = loadCheckpoint(out);
+    assert.equal(ck.training?.dataset?.size, 16);
+    assert.equal(ck.training?.options?.flip, true);
+    // eval takes the size from the checkpoint.
+    const e = cli('eval', '--model', out, '--limit', '8', '--json');
+    assert.equal(e.code, 0, e.err);
+    assert.equal((JSON.parse(e.out) as { dims_per_image: number }).dims_per_image, 768);
+    const other = cli('train', '--dataset', 'mnist', '--size', '16', '--steps', '1', '--no-progress', '--out', join(root, 'no'));
+    assert.equal(other.code, 1);
+    assert.equal(other.err, 'pixelcnn: error: --size applies to --dataset emoji only; mnist images have their own size\n');
+    const odd = cli('train', '--dataset', 'emoji', '--size', '24', '--steps', '1', '--no-progress', '--out', join(root, 'no'));
+    assert.equal(odd.code, 1);
+    assert.equal(odd.err, 'pixelcnn: error: --size must be one of 16, 32, 64 for emoji, got 24\n');
   });
 });

@@ -74,10 +74,16 @@ for (const name of shipped) {
     assert.ok(opts, 'config.json has no training options');
     const fromFlags: Record<string, unknown> = {
       batchSize: f.batch, lr: f.lr, lrSchedule: f.lrSchedule, lrDecay: f.lrDecay, warmupSteps: f.warmup, clipNorm: f.clip,
-      weightDecay: f.weightDecay, ema: f.ema, seed: f.seed, binarise: f.binarise, minutes: f.minutes, steps: f.steps, epochs: f.epochs,
+      weightDecay: f.weightDecay, ema: f.ema, seed: f.seed, binarise: f.binarise, flip: f.flip, minutes: f.minutes, steps: f.steps, epochs: f.epochs,
     };
     for (const [k, v] of Object.entries(fromFlags)) {
       if (k in opts) assert.deepEqual(v, opts[k], `training option ${k}: the card's command says ${String(v)}, config.json ${String(opts[k])}`);
+    }
+    // The data set: name and, for emoji, the size (absent: the default).
+    const data = ck.training?.dataset;
+    if (data) {
+      assert.equal(f.dataset, data.name, 'the card\'s command trains on another data set');
+      assert.equal(f.size ?? null, data.size ?? null, 'the card\'s command has another --size');
     }
 
     const parameters = [...model.parameters().values()].reduce((s, p) => s + p.size, 0);

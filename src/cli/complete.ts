@@ -6,6 +6,7 @@ import { Progress } from './progress.js';
 import { checkOutputFile, loadModel, setupBackend } from './common.js';
 import { pickSampler } from './sample.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/datasets.js';
+import { EMOJI_SIZES } from '../data/emoji.js';
 import { grayToRgb, rgbToGray } from '../data/colour.js';
 import type { ImageSet } from '../data/image-set.js';
 import { readPngHeader, readPngImages } from '../data/png.js';
@@ -97,7 +98,10 @@ function runComplete(f: CompleteFlags): void {
     }
     set = readPngImages(f.input, { channels: C === 1 ? 1 : 3, maxPixels: f.maxImagePixels, name: 'input' });
   } else {
-    const all = loadDataset({ name: f.dataset!, path: f.dataDir, maxImagePixels: f.maxImagePixels }, 'test');
+    // Emoji come in the model's size (when it is one the data set has).
+    const side = f.dataset === 'emoji' && EMOJI_SIZES.includes(W) && W === H ? W : undefined;
+    const all = loadDataset({ name: f.dataset!, path: f.dataDir, maxImagePixels: f.maxImagePixels, size: side }, 'test');
+    if (all.width !== W || all.height !== H) throw new UsageError(`--dataset ${f.dataset}: its images are ${all.width}×${all.height}, the model expects ${W}×${H}`);
     if (f.index + f.count > all.count) throw new UsageError(`--index ${f.index} --count ${f.count}: ${all.name} has ${all.count} images`);
     const size = all.channels * all.height * all.width;
     set = {

@@ -45,7 +45,7 @@ function runEval(flags: EvalFlags, given: (name: string) => boolean): void {
   const backend = setupBackend(flags);
   const { model, training } = loadModel(flags.model, { live: flags.liveWeights });
   // Its own data by default (a --limit of training is not the test protocol: not taken).
-  const f = withRecordedData(flags, given, training?.dataset, ['dataset', 'colour', 'binarise']);
+  const f = withRecordedData(flags, given, training?.dataset, ['dataset', 'colour', 'binarise', 'size']);
   const c = model.config;
   // The same colouring seed as training is not needed: colouring is a function of (seed, split).
   const set = loadDataset(datasetSpec(f, 0), f.split);

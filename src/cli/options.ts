@@ -3,6 +3,7 @@ import { choice, floatArg, intArg, UsageError } from './args.js';
 import { DATASET_NAMES, type DatasetSpec } from '../data/datasets.js';
 import { ARCHS, BASE_FIELDS, ConfigError, defaultPixelCnnConfig, parseModelConfig, type Arch, type FieldSpec, type ModelConfig } from '../models/config.js';
 import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/png.js';
+import { EMOJI_SIZE, EMOJI_SIZES } from '../data/emoji.js';
 import type { DatasetRecord } from '../train/checkpoint-format.js';
 
 /** Flags shared by the commands that read a data set. */
@@ -16,11 +17,12 @@ export function addDataOptions(cmd: Command): Command {
       'coloured: gray data with a random foreground/background colour per image', ['gray', 'rgb', 'coloured'] as const))
     .addOption(choice('--binarise <mode>', 'for --levels 2: stochastic (as in the literature; comparable NLL) or threshold at 0.5 (not comparable)', ['stochastic', 'threshold'] as const, 'stochastic'))
     .option('--limit <n>', 'use only the first n images of each split', intArg(1))
+    .option('--size <n>', `emoji only: the images' side in pixels, ${EMOJI_SIZES.join(', ')} (default ${EMOJI_SIZE}; the 64×64 source averaged over blocks)`, intArg(1))
     .addHelpText('after', '\nA PNG folder (--dataset png) with train/ and test/ subfolders uses them as the splits; without them, ' +
       'a fixed, seeded 10% of its images (at least one) is held out as the test split and the rest is the train split, ' +
       'the same in every run whatever --seed and --limit.' +
       '\n\n--dataset emoji: Twemoji (Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0) from the npm package ' +
-      'emoji-datasource-twitter (npm install --save-dev emoji-datasource-twitter), 32×32 RGB: each 64×64 image is averaged over 2×2 blocks ' +
+      'emoji-datasource-twitter (npm install --save-dev emoji-datasource-twitter), 32×32 RGB: each 64×64 image is averaged over 2×2 blocks (4×4 with --size 16) ' +
       '(premultiplied alpha) and composited over white, as emoji are seen on a page. Labels (--conditional): the 10 emoji.json categories. ' +
       'The test split is a fixed ~10% of the emoji, each with all its skin tones, whatever --seed and --limit; byte-identical images are kept once.');
   return addMaxImagePixelsOption(cmd);
@@ -38,12 +40,14 @@ export interface DataFlags {
   colour?: 'gray' | 'rgb' | 'coloured';
   binarise: 'stochastic' | 'threshold';
   limit?: number;
+  size?: number;
   maxImagePixels: number;
 }
 
 /** Data flags and the field of a checkpoint's data-set record (config.json training.dataset) each corresponds to. */
 export const DATA_FLAGS = [
   ['dataset', '--dataset', 'name'], ['colour', '--colour', 'colour'], ['binarise', '--binarise', 'binarise'], ['limit', '--limit', 'limit'],
+  ['size', '--size', 'size'],
 ] as const satisfies readonly (readonly [keyof DataFlags, string, keyof DatasetRecord])[];
 
 /**
@@ -59,7 +63,7 @@ export function withRecordedData<F extends DataFlags>(f: F, given: (name: string
   if (!recorded) return out; // written before the data set was recorded: the flags say it
   for (const [name, flag, key] of DATA_FLAGS) {
     const value = recorded[key];
-    if (!keys.includes(name) || value === null) continue;
+    if (!keys.includes(name) || value === null || value === undefined) continue;
     if (given(name)) check?.(flag, f[name], value);
     else Object.assign(out, { [name]: value });
   }
@@ -69,7 +73,9 @@ export function withRecordedData<F extends DataFlags>(f: F, given: (name: string
 }
 
 export function datasetSpec(f: DataFlags, seed: number): DatasetSpec {
-  return { name: f.dataset, path: f.dataDir, colour: f.colour, seed, limit: f.limit, maxImagePixels: f.maxImagePixels };
+  if (f.size !== undefined && f.dataset !== 'emoji') throw new UsageError(`--size applies to --dataset emoji only; ${f.dataset} images have their own size`);
+  if (f.size !== undefined && !EMOJI_SIZES.includes(f.size)) throw new UsageError(`--size must be one of ${EMOJI_SIZES.join(', ')} for emoji, got ${f.size}`);
+  return { name: f.dataset, path: f.dataDir, colour: f.colour, seed, limit: f.limit, size: f.size, maxImagePixels: f.maxImagePixels };
 }
 
 /**

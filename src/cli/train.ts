@@ -30,6 +30,7 @@ interface TrainFlags extends DataFlags, ModelFlags {
   weightDecay: number;
   ema: number;
   seed: number;
+  flip: boolean;
   evalEvery: number;
   evalLimit: number;
   checkpointEvery: number;
@@ -61,6 +62,7 @@ export function trainCommand(): Command {
     .option('--ema <decay>', 'evaluate, sample and save an exponential moving average of the weights with this decay, e.g. 0.999 (0 = off)',
       floatArg(0, 1, { exclusiveMax: true }), 0)
     .option('--seed <n>', 'seed for initialisation, data order and binarisation', intArg(0, 2 ** 32 - 1), 0)
+    .option('--flip', 'augment: mirror each training image left to right with probability 1/2 (for data whose mirror image is as likely, e.g. emoji, not digits)', false)
     .option('--eval-every <steps>', 'evaluate on the test set every n steps (0 = at the end only)', intArg(0), 0)
     .option('--eval-limit <n>', 'test images used for evaluation (0 = all)', intArg(0), 0)
     .option('--checkpoint-every <seconds>', 'seconds between checkpoints', floatArg(1), 120)
@@ -122,7 +124,7 @@ async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Pr
   if (trainSet.note) console.error(trainSet.note);
   const dataset: DatasetRecord = {
     name: f.dataset, dataDir: f.dataDir === undefined ? null : resolve(f.dataDir), colour: f.colour ?? null,
-    binarise: f.binarise ?? null, limit: f.limit ?? null,
+    binarise: f.binarise ?? null, limit: f.limit ?? null, ...(f.size !== undefined ? { size: f.size } : {}),
   };
 
   let model, resumeFrom: Parameters<typeof train>[6];
@@ -166,7 +168,7 @@ async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Pr
   const result = await train(model, trainSet, testSet, {
     batchSize: f.batch, steps: f.steps, epochs: f.epochs, minutes: f.minutes, lr: f.lr, lrSchedule: f.lrSchedule,
     lrDecay: f.lrDecay, warmupSteps: f.warmup, clipNorm: f.clip, weightDecay: f.weightDecay, ema: f.ema, seed: f.seed,
-    binarise: f.binarise, evalEvery: f.evalEvery, evalLimit: f.evalLimit, checkpointEverySeconds: f.checkpointEvery, dataset,
+    binarise: f.binarise, flip: f.flip, evalEvery: f.evalEvery, evalLimit: f.evalLimit, checkpointEverySeconds: f.checkpointEvery, dataset,
   }, f.out, {
     onStep: (s) => {
       if (restartTrainBar) { progress = new Progress('train', 1000, f.progress); restartTrainBar = false; }

@@ -36,6 +36,8 @@ export interface DatasetSpec {
   seed?: number;
   /** Keep only the first N images (for quick runs and tests). */
   limit?: number;
+  /** emoji: the images' side, one of EMOJI_SIZES (default EMOJI_SIZE, 32). Other sets have their own size. */
+  size?: number;
   /** png: refuse images with more pixels than this (default DEFAULT_MAX_IMAGE_PIXELS). */
   maxImagePixels?: number;
 }
@@ -59,7 +61,7 @@ function loadSource(spec: DatasetSpec, split: Split): ImageSet {
       return loadCifar10(requirePath(spec), split);
     case 'emoji':
       // The limit is applied here, so that a quick run decodes only the images it uses.
-      return loadEmoji(split, { dir: spec.path, limit: spec.limit });
+      return loadEmoji(split, { dir: spec.path, limit: spec.limit, size: spec.size });
     case 'png': {
       const dir = requirePath(spec);
       const sub = join(dir, split);

@@ -3,9 +3,9 @@
  * (a devDependency; nothing is downloaded), labelled by their emoji.json category. Package code
  * MIT; the graphics are "Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0".
  *
- * Images become 32×32 RGB: each 2×2 block is averaged in premultiplied alpha (so the colour of
- * transparent pixels does not bleed in) and the result composited over white, which is how emoji
- * are seen on a page.
+ * Images become 32×32 RGB (or 16×16, or the source's 64×64): each 2×2 (4×4) block is averaged in
+ * premultiplied alpha (so the colour of transparent pixels does not bleed in) and the result
+ * composited over white, which is how emoji are seen on a page.
  *
  * The held-out test split is fixed: an emoji group is held out when a hash of its name says so
  * (about 1 in 10), so it does not depend on --seed or --limit, and an emoji keeps its split when
@@ -35,7 +35,10 @@ export const EMOJI_CATEGORIES = [
 /** Where the images lie inside the package (and inside a --data-dir of the same layout). */
 export const EMOJI_IMAGE_DIR = join('img', 'twitter', '64');
 const SOURCE_SIZE = 64;
+/** The default side of the data set's images. */
 export const EMOJI_SIZE = SOURCE_SIZE / 2;
+/** The sides the data set can have: the source's, divided by 1, 2 or 4. */
+export const EMOJI_SIZES: readonly number[] = [16, 32, 64];
 
 /** emoji.json is 1.3 MB; a file far larger is not it. */
 const MAX_JSON_BYTES = 64 << 20;
@@ -184,38 +187,45 @@ export function emojiSplits(dir: string = emojiDataDir()): EmojiSplits {
 }
 
 /**
- * Writes a 64×64 RGBA image as 32×32 RGB planes at `offset`: the 2×2 box average of the
- * premultiplied colour, composited over white. (The PNG folder loader composites over black,
- * which suits white-on-black digits; emoji are drawn for a light page.)
+ * Writes a 64×64 RGBA image as size×size RGB planes at `offset` (size one of EMOJI_SIZES): the box
+ * average of the premultiplied colour over each (64/size)² block, composited over white. (The PNG
+ * folder loader composites over black, which suits white-on-black digits; emoji are drawn for a
+ * light page.)
  */
-export function downsampleOverWhite(rgba: Uint8Array, out: Uint8Array, offset: number): void {
-  const s = SOURCE_SIZE, d = EMOJI_SIZE, plane = d * d;
-  for (let y = 0; y < d; y++) {
-    for (let x = 0; x < d; x++) {
-      const sum = [0, 0, 0];
+export function downsampleOverWhite(rgba: Uint8Array, out: Uint8Array, offset: number, size: number = EMOJI_SIZE): void {
+  if (!EMOJI_SIZES.includes(size)) throw new RangeError(`emoji size ${size} is not one of ${EMOJI_SIZES.join(', ')}`);
+  const s = SOURCE_SIZE, f = s / size, n = f * f, plane = size * size;
+  const sum = [0, 0, 0];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      sum[0] = sum[1] = sum[2] = 0;
       let alpha = 0;
-      for (const p of [(2 * y * s + 2 * x) * 4, (2 * y * s + 2 * x + 1) * 4, ((2 * y + 1) * s + 2 * x) * 4, ((2 * y + 1) * s + 2 * x + 1) * 4]) {
-        const a = rgba[p + 3];
-        alpha += a;
-        for (let c = 0; c < 3; c++) sum[c] += rgba[p + c] * a;
+      for (let dy = 0; dy < f; dy++) {
+        for (let dx = 0; dx < f; dx++) {
+          const p = ((f * y + dy) * s + f * x + dx) * 4, a = rgba[p + 3];
+          alpha += a;
+          for (let c = 0; c < 3; c++) sum[c] += rgba[p + c] * a;
+        }
       }
-      // Premultiplied mean colour plus white times the mean transparency, all over 4·255.
-      for (let c = 0; c < 3; c++) out[offset + c * plane + y * d + x] = Math.round((sum[c] / 255 + 4 * 255 - alpha) / 4);
+      // Premultiplied mean colour plus white times the mean transparency, all over n·255.
+      for (let c = 0; c < 3; c++) out[offset + c * plane + y * size + x] = Math.round((sum[c] / 255 + n * 255 - alpha) / n);
     }
   }
 }
 
 /**
- * One split of the emoji data set as 3×32×32 images labelled by category (EMOJI_CATEGORIES).
- * `limit` decodes only the first images of the split (its order is fixed).
+ * One split of the emoji data set as 3×size×size images (default 32) labelled by category
+ * (EMOJI_CATEGORIES). `limit` decodes only the first images of the split (its order is fixed).
  */
-export function loadEmoji(split: Split, opts: { dir?: string; limit?: number } = {}): ImageSet {
+export function loadEmoji(split: Split, opts: { dir?: string; limit?: number; size?: number } = {}): ImageSet {
+  const side = opts.size ?? EMOJI_SIZE;
+  if (!EMOJI_SIZES.includes(side)) throw new Error(`emoji images can be ${EMOJI_SIZES.join(', ')} pixels wide, not ${side}`);
   const dir = opts.dir ?? emojiDataDir();
   const splits = emojiSplits(dir);
   const all = splits[split];
   if (all.length === 0) throw new DataError(dir, `has no emoji in the ${split} split`);
   const images = opts.limit === undefined ? all : all.slice(0, opts.limit);
-  const size = 3 * EMOJI_SIZE * EMOJI_SIZE;
+  const size = 3 * side * side;
   const pixels = new Uint8Array(images.length * size);
   images.forEach((im, n) => {
     const file = join(dir, EMOJI_IMAGE_DIR, im.file);
@@ -226,10 +236,10 @@ export function loadEmoji(split: Split, opts: { dir?: string; limit?: number } =
     }
     const { header, rgba } = decodePng(file);
     if (header.width !== SOURCE_SIZE || header.height !== SOURCE_SIZE) throw new DataError(file, 'changed while reading');
-    downsampleOverWhite(rgba, pixels, n * size);
+    downsampleOverWhite(rgba, pixels, n * size, side);
   });
   return {
-    name: `emoji:${split}`, count: images.length, channels: 3, height: EMOJI_SIZE, width: EMOJI_SIZE, pixels,
+    name: `emoji:${split}`, count: images.length, channels: 3, height: side, width: side, pixels,
     labels: Uint8Array.from(images, (im) => im.label), numClasses: EMOJI_CATEGORIES.length, classNames: [...EMOJI_CATEGORIES],
     note: `emoji (Twemoji graphics © Twitter, Inc and other contributors, CC-BY 4.0): ${splits.train.length} training images, ` +
       `${splits.test.length} held out for testing (whole emoji with their skin tones); ${splits.duplicates} byte-identical copies left out`,

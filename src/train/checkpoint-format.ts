@@ -154,6 +154,8 @@ export interface DatasetRecord {
   colour: string | null;
   binarise: string | null;
   limit: number | null;
+  /** emoji --size; absent in checkpoints written before it existed (then the default, 32). */
+  size?: number | null;
 }
 
 /** config.json's "training": the position, the trainer's options, and the data set. */
@@ -205,7 +207,12 @@ export function parseTrainingState(value: unknown, where: string): TrainingState
     if (limit !== null && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_COUNT)) {
       throw bad(`"training.dataset.limit" must be a positive integer or null, got ${JSON.stringify(limit)}`);
     }
+    const size = d.size ?? null;
+    if (size !== null && (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 65536)) {
+      throw bad(`"training.dataset.size" must be a positive integer or null, got ${JSON.stringify(size)}`);
+    }
     state.dataset = { name, dataDir: text('dataDir'), colour: text('colour'), binarise: text('binarise'), limit };
+    if (d.size !== undefined) state.dataset.size = size;
   } else if (d !== undefined && typeof d !== 'string') {
     throw bad(`"training.dataset" must be an object, got ${JSON.stringify(d)}`);
   }

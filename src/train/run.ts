@@ -19,6 +19,7 @@ import { evaluate, imageNll, natsToBits, type EvalResult } from '../eval/likelih
 import { learningRate, type LrSchedule } from './schedule.js';
 import type { CheckpointContents, DatasetRecord, TrainPosition } from './checkpoint-format.js';
 import { withDropout } from '../ops/dropout.js';
+import { mirrorImage } from '../data/flip.js';
 
 /** The fixed seed of the test set's binarisation: one draw for every run, so NLLs compare. */
 export const TEST_BINARISATION_SEED = 2017;
@@ -43,6 +44,8 @@ export interface TrainOptions {
   seed: number;
   /** For levels = 2: how intensities become bits. */
   binarise: BinariseMode;
+  /** Mirror each training image left to right with probability 1/2 (a pure function of seed and step). */
+  flip: boolean;
   /** Evaluate on the test set every this many steps (0 = only at the end). */
   evalEvery: number;
   /** Test images used by periodic and final evaluation (0 = all). */
@@ -55,7 +58,7 @@ export interface TrainOptions {
 
 export const defaultTrainOptions: TrainOptions = {
   batchSize: 32, lr: 1e-3, lrSchedule: 'constant', lrDecay: 1, warmupSteps: 0, clipNorm: 1, weightDecay: 0, ema: 0,
-  seed: 0, binarise: 'stochastic', evalEvery: 0, evalLimit: 0, checkpointEverySeconds: 300,
+  seed: 0, binarise: 'stochastic', flip: false, evalEvery: 0, evalLimit: 0, checkpointEverySeconds: 300,
 };
 
 /** Where the run is: everything needed to resume exactly (config.json's "training" holds it). */
@@ -211,6 +214,10 @@ export class TrainRun {
     }
     // A fresh binarisation per use of an image; a pure function of (seed, step) for exact resume.
     batchLevels(set, this.indices, this.levelOptions(), new Rng((o.seed * 2654435761 + state.step * 40503 + 17) >>> 0), this.targets);
+    if (o.flip) {
+      const flips = new Rng((o.seed * 2166136261 + state.step * 16777619 + 29) >>> 0), C = this.model.config.channels;
+      for (let b = 0; b < B; b++) if (flips.uniform() < 0.5) mirrorImage(this.targets, b * C * H * W, C, H, W);
+    }
     const epochProgress = state.imagesSeen / N;
     const progress = Number.isFinite(totalSteps) ? state.step / totalSteps : Number.isFinite(budget) ? this.elapsed() / budget : null;
     const lr = learningRate({ lr: o.lr, schedule: o.lrSchedule, decayPerEpoch: o.lrDecay, warmupSteps: o.warmupSteps }, state.step, epochProgress, progress);
