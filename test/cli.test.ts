@@ -37,7 +37,21 @@ test('train → eval --json → sample: a tiny binarised MNIST model end to end'
   const s = cli('sample', '--model', model, '--n', '4', '--seed', '1', '--naive', '--no-progress', '--out', png);
   assert.equal(s.code, 0, s.err);
   const img = PNG.sync.read(readFileSync(png));
-  assert.ok(img.width > 56 && img.height > 56);
+  // 2×2 images of 28×28 at the default scale 2, with 2-pixel gaps around them.
+  assert.deepEqual([img.width, img.height], [2 * (2 * 28 + 2) + 2, 2 * (2 * 28 + 2) + 2]);
+  const big = join(dir, 's3.png');
+  const s3 = cli('sample', '--model', model, '--n', '4', '--seed', '1', '--cols', '4', '--scale', '3', '--no-progress', '--out', big);
+  assert.equal(s3.code, 0, s3.err);
+  const img3 = PNG.sync.read(readFileSync(big));
+  assert.deepEqual([img3.width, img3.height], [4 * (3 * 28 + 2) + 2, 3 * 28 + 4]);
+  // Nearest neighbour: each image pixel is a 3×3 block of one colour.
+  const at = (x: number, y: number) => img3.data[(y * img3.width + x) * 4];
+  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+    for (let d = 1; d < 9; d++) assert.equal(at(2 + 3 * x + (d % 3), 2 + 3 * y + Math.floor(d / 3)), at(2 + 3 * x, 2 + 3 * y));
+  }
+  const bad = cli('sample', '--model', model, '--scale', '0', '--out', join(dir, 's0.png'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--scale/);
 });
 
 test('eval takes the data flags left out from the data the checkpoint was trained on', () => {

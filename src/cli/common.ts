@@ -38,9 +38,9 @@ export function checkOutputFile(flag: string, path: string): void {
 
 /** Writes level labels (n, C, H, W) as a PNG grid, atomically. */
 export function writeSampleGrid(path: string, labels: Uint8Array, n: number, model: AutoregressiveModel,
-                                height: number, width: number, cols?: number): void {
+                                height: number, width: number, grid: { cols?: number; scale?: number } = {}): void {
   const pixels = levelsToPixels(labels, model.config.levels);
-  writeFileAtomic(path, encodeGrid(pixels, n, model.config.channels, height, width, { cols }));
+  writeFileAtomic(path, encodeGrid(pixels, n, model.config.channels, height, width, grid));
 }
 
 export function fmt(x: number, digits = 4): string {

@@ -15,6 +15,7 @@ interface SampleFlags {
   temperature: number;
   out: string;
   cols?: number;
+  scale: number;
   class?: string;
   naive: boolean;
   progress: boolean;
@@ -53,6 +54,7 @@ export function sampleCommand(): Command {
     .option('--seed <n>', 'random seed', intArg(0, 2 ** 32 - 1), 0)
     .option('--temperature <t>', 'softmax temperature (0 = most likely level)', floatArg(0, 100), 1)
     .option('--cols <n>', 'images per row of the grid', intArg(1, 4096))
+    .option('--scale <k>', 'grid pixels per image pixel (nearest neighbour: small images stay sharp)', intArg(1, 16), 2)
     .option('--class <k|all>', "class-conditional models: the class to generate, or 'all' (one row of --n images per class)")
     .option('--naive', 'use the straightforward sampler (one full forward pass per pixel and colour) instead of the cached one', false)
     .requiredOption('--out <file.png>', 'output PNG')
@@ -78,6 +80,6 @@ function runSample(f: SampleFlags): void {
     onProgress: (d, t) => progress.update(d, `${d}/${t} positions`),
   });
   progress.stop();
-  writeSampleGrid(f.out, labels, count, model, c.height, c.width, cols);
+  writeSampleGrid(f.out, labels, count, model, c.height, c.width, { cols, scale: f.scale });
   console.log(`${count} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s (${sampler.name} sampler): ${f.out}`);
 }
