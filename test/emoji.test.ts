@@ -242,6 +242,11 @@ describe('emoji data set (emoji-datasource-twitter)', () => {
     const ck = loadCheckpoint(out);
     assert.equal(ck.training?.dataset?.size, 16);
     assert.equal(ck.training?.options?.flip, true);
+    // --resume continues the flips and the size without being told.
+    const r = cli('train', '--steps', '3', '--resume', '--samples', '0', '--no-progress', '--out', out);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /3×16×16, 4 levels/);
+    assert.equal(loadCheckpoint(out).training?.options?.flip, true);
     // eval takes the size from the checkpoint.
     const e = cli('eval', '--model', out, '--limit', '8', '--json');
     assert.equal(e.code, 0, e.err);

@@ -66,7 +66,7 @@ export function trainCommand(): Command {
     .option('--eval-every <steps>', 'evaluate on the test set every n steps (0 = at the end only)', intArg(0), 0)
     .option('--eval-limit <n>', 'test images used for evaluation (0 = all)', intArg(0), 0)
     .option('--checkpoint-every <seconds>', 'seconds between checkpoints', floatArg(1), 120)
-    .option('--resume', 'continue from the checkpoint in --out (model, optimiser, data set and position); model and data flags left out take the checkpoint\'s values', false)
+    .option('--resume', 'continue from the checkpoint in --out (model, optimiser, data set and position); model and data flags (and --flip) left out take the checkpoint\'s values', false)
     .option('--force', 'replace the checkpoint already in --out with a new model', false)
     .option('--samples <n>', 'images in the sample grid written at the end (0 = none)', intArg(0, 1024), 16)
     .option('--no-progress', 'no progress bar')
@@ -99,9 +99,12 @@ function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: Loaded
   if (given('conditional') && f.conditional !== conditional) {
     throw new UsageError(`--conditional contradicts ${where} (an unconditional model); ${hint}`);
   }
-  return withRecordedData(f, given, ck.training?.dataset, undefined, (flag, value, recorded) => {
+  const out = withRecordedData(f, given, ck.training?.dataset, undefined, (flag, value, recorded) => {
     if (value !== recorded) throw new UsageError(`${flag} ${String(value)} contradicts ${where} (trained with ${flag} ${String(recorded)}); ${hint}`);
   });
+  // --flip changes the data the run sees, so like the data flags it continues unless said otherwise.
+  if (!given('flip') && ck.training?.options?.flip === true) out.flip = true;
+  return out;
 }
 
 async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Promise<void> {
