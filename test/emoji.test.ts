@@ -32,6 +32,20 @@ const splitOf = new Map<string, 'train' | 'test'>([
 ]);
 const skinTone = /-1f3f[b-f]/g;
 
+/**
+ * A 64×64 RGBA source: opaque red at x 0-1, y 0-1; opaque black at (2,0), (2,1); transparent red at
+ * (3,0), (3,1); half-transparent blue at (4,0); the rest transparent. In 2×2 blocks: red, half black
+ * half transparent, one blue pixel; in the 4×4 block (0,0): four red, two black, ten transparent.
+ */
+function sourceImage(): Uint8Array {
+  const rgba = new Uint8Array(64 * 64 * 4);
+  const put = (x: number, y: number, v: number[]) => rgba.set(v, (y * 64 + x) * 4);
+  for (const [x, y] of [[0, 0], [1, 0], [0, 1], [1, 1]]) put(x, y, [255, 0, 0, 255]);
+  put(2, 0, [0, 0, 0, 255]); put(3, 0, [255, 0, 0, 0]); put(2, 1, [0, 0, 0, 255]); put(3, 1, [255, 0, 0, 0]);
+  put(4, 0, [0, 0, 255, 128]);
+  return rgba;
+}
+
 describe('emoji data set (emoji-datasource-twitter)', () => {
   test('splits: every listed image once (byte-identical copies dropped), about 10% held out, no group in both', () => {
     const listed = new Set(entries.flatMap((e) => [e, ...Object.values(e.skin_variations ?? {})]).filter((v) => v.has_img_twitter).map((v) => v.image));
@@ -94,13 +108,7 @@ describe('emoji data set (emoji-datasource-twitter)', () => {
   });
 
   test('downsampling averages premultiplied alpha, then composites over white', () => {
-    const rgba = new Uint8Array(64 * 64 * 4);
-    const put = (x: number, y: number, v: number[]) => rgba.set(v, (y * 64 + x) * 4);
-    // Block (0,0): opaque red. Block (1,0): two opaque black pixels and two transparent red ones.
-    for (const [x, y] of [[0, 0], [1, 0], [0, 1], [1, 1]]) put(x, y, [255, 0, 0, 255]);
-    put(2, 0, [0, 0, 0, 255]); put(3, 0, [255, 0, 0, 0]); put(2, 1, [0, 0, 0, 255]); put(3, 1, [255, 0, 0, 0]);
-    // Block (2,0): one pixel of half-transparent blue.
-    put(4, 0, [0, 0, 255, 128]);
+    const rgba = sourceImage();
     const out = new Uint8Array(3 * EMOJI_SIZE * EMOJI_SIZE + 5);
     downsampleOverWhite(rgba, out, 5);
     const px = (x: number) => [0, 1, 2].map((c) => out[5 + c * EMOJI_SIZE * EMOJI_SIZE + x]);
@@ -112,13 +120,7 @@ describe('emoji data set (emoji-datasource-twitter)', () => {
   });
 
   test('--size 16 averages 4×4 blocks and 64 keeps the source, both over white; other sizes are refused', () => {
-    const rgba = new Uint8Array(64 * 64 * 4);
-    const put = (x: number, y: number, v: number[]) => rgba.set(v, (y * 64 + x) * 4);
-    // Block (0,0) of 4×4: four opaque red, two opaque black, two transparent red, eight transparent.
-    for (const [x, y] of [[0, 0], [1, 0], [0, 1], [1, 1]]) put(x, y, [255, 0, 0, 255]);
-    put(2, 0, [0, 0, 0, 255]); put(3, 0, [255, 0, 0, 0]); put(2, 1, [0, 0, 0, 255]); put(3, 1, [255, 0, 0, 0]);
-    // Block (1,0): one pixel of half-transparent blue.
-    put(4, 0, [0, 0, 255, 128]);
+    const rgba = sourceImage();
     const small = new Uint8Array(3 * 16 * 16);
     downsampleOverWhite(rgba, small, 0, 16);
     const at = (img: Uint8Array, side: number, x: number) => [0, 1, 2].map((c) => img[c * side * side + x]);
