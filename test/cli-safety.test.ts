@@ -210,3 +210,48 @@ test('train --resume: a data position beyond the data set is an error naming the
   const line = oneLineError(cli('train', '--resume', '--steps', '5', '--no-progress', '--out', dir), 'index');
   assert.equal(line, `pixelcnn: error: ${join(dir, 'config.json')}: "training.indexInEpoch" is 5000, beyond the 32 images of mnist:train`);
 });
+
+test('train --resume: training flags left out continue the checkpoint\'s (the budget too), given ones replace them', () => {
+  const dir = fresh('options');
+  const started = cli('train', ...data, ...small, '--batch', '4', '--lr', '0.003', '--lr-schedule', 'cosine', '--warmup', '1',
+    '--ema', '0.9', '--seed', '5', '--clip', '2', '--eval-limit', '4', '--steps', '2', '--out', dir);
+  assert.equal(started.code, 0, started.err);
+  // An interrupted run: its budget was 3 steps, it stopped at 2.
+  editConfig(dir, (c) => { c.training.options.steps = 3; });
+  const resumed = cli('train', '--resume', '--no-progress', '--samples', '0', '--out', dir);
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.err, /resuming .* at step 2; continuing its --batch 4 --lr 0\.003 --lr-schedule cosine --warmup 1 --clip 2 --ema 0\.9 --seed 5 --eval-limit 4 --steps 3\n/);
+  const after = loadCheckpoint(dir).training!;
+  assert.equal(after.step, 3, 'the recorded budget of 3 steps');
+  assert.equal(after.imagesSeen, 12, 'batch 4 throughout');
+  assert.deepEqual(
+    [after.options!.batchSize, after.options!.lr, after.options!.lrSchedule, after.options!.warmupSteps, after.options!.ema, after.options!.seed, after.options!.clipNorm, after.options!.steps],
+    [4, 0.003, 'cosine', 1, 0.9, 5, 2, 3]);
+
+  // A flag given replaces the recorded value; a budget given replaces the whole recorded budget.
+  const extended = cli('train', '--resume', '--lr', '0.001', '--epochs', '1', '--no-progress', '--samples', '0', '--out', dir);
+  assert.equal(extended.code, 0, extended.err);
+  assert.doesNotMatch(extended.err, /--lr |--steps/);
+  const last = loadCheckpoint(dir).training!.options!;
+  assert.deepEqual([last.lr, last.epochs, last.steps, last.batchSize], [0.001, 1, undefined, 4]);
+  assert.equal(loadCheckpoint(dir).training!.imagesSeen, 32, 'one epoch of the 32 images');
+});
+
+test('train --resume: a recorded training option that its flag would refuse is an error naming the field', () => {
+  const cases: [(o: Record<string, unknown>) => void, string][] = [
+    [(o) => { o.lr = 'fast'; }, `"training.options.lr" is "fast": expected a number > 0 and ≤ 10, got 'fast'`],
+    [(o) => { o.lrSchedule = 'linear'; }, `"training.options.lrSchedule" is "linear": Allowed choices are constant, cosine, exp.`],
+    [(o) => { o.batchSize = 0.5; }, `"training.options.batchSize" is 0.5: expected an integer in [1, 65536], got '0.5'`],
+    [(o) => { o.flip = 'yes'; }, `"training.options.flip" is "yes", not true or false`],
+    [(o) => { o.seed = [1]; }, `"training.options.seed" is [1], not a value of --seed`],
+  ];
+  for (const [breakIt, message] of cases) {
+    const dir = fresh('option');
+    cpSync(goodCheckpoint(), dir, { recursive: true });
+    editConfig(dir, (c) => breakIt(c.training.options));
+    const before = snapshot(dir);
+    const line = oneLineError(cli('train', '--resume', '--steps', '5', '--no-progress', '--out', dir), message);
+    assert.equal(line, `pixelcnn: error: ${join(dir, 'config.json')}: ${message}`);
+    assert.equal(snapshot(dir), before);
+  }
+});

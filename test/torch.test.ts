@@ -603,7 +603,10 @@ test('torch: training resumes across the boundary with data position and Adam mo
   cpSync(start, here, { recursive: true });
   cpSync(start, there, { recursive: true });
   ok(run(process.execPath, [CLI, 'train', ...flags, '--steps', '6', '--samples', '0', '--no-progress', '--resume', '--out', here]), 'pixelcnn train --resume');
-  await trainDdp(python, 1, [...flags, '--steps', '6', '--resume', '--out', there]);
+  // The script is told only the new budget: the training flags come from the checkpoint, as in pixelcnn train.
+  const resumed = run(python, [TRAIN_DDP, '--steps', '6', '--resume', '--out', there]);
+  ok(resumed, 'train_ddp.py --resume');
+  assert.match(resumed.stderr, /resuming .* at step 3; continuing its --batch 16 --lr 0\.003 --lr-schedule cosine --warmup 2 --seed 9 --eval-limit 8\n/);
   const a = loadCheckpoint(here), b = loadCheckpoint(there);
   for (const k of ['step', 'epoch', 'indexInEpoch', 'imagesSeen'] as const) assert.equal(b.training![k], a.training![k], k);
   // The script records the data set as pixelcnn train does (and takes it from the checkpoint on --resume).
@@ -618,8 +621,18 @@ test('torch: training resumes across the boundary with data position and Adam mo
     assert.ok(rel < 1e-4, `${name}: torch resume vs ours differ by ${rel}`);
   }
   // And back: pixelcnn train resumes the script's checkpoint.
-  ok(run(process.execPath, [CLI, 'train', ...flags, '--steps', '7', '--samples', '0', '--no-progress', '--resume', '--out', there]), 'pixelcnn train --resume of a torch checkpoint');
+  const back = run(process.execPath, [CLI, 'train', '--steps', '7', '--samples', '0', '--no-progress', '--resume', '--out', there]);
+  ok(back, 'pixelcnn train --resume of a torch checkpoint');
+  assert.match(back.stderr, /resuming .* at step 6; continuing its --batch 16 --lr 0\.003 --lr-schedule cosine --warmup 2 --seed 9 --eval-limit 8\n/);
   assert.equal(loadCheckpoint(there).optimizer!.step, 7);
+  // A recorded option the flag would refuse: one line naming the file and field.
+  const cfgPath = join(there, 'config.json');
+  const cfgText = readFileSync(cfgPath, 'utf8');
+  assert.match(cfgText, /"lrSchedule": ?"cosine"/);
+  writeFileSync(cfgPath, cfgText.replace(/"lrSchedule": ?"cosine"/, '"lrSchedule": "linear"'));
+  const bad = run(python, [TRAIN_DDP, '--steps', '8', '--resume', '--out', there]);
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, `train_ddp.py: error: ${cfgPath}: "training.options.lrSchedule" is "linear": allowed choices are constant, cosine, exp\n`);
 });
 
 test('torch: bad input gives one line and exit 1 on the Python side', (t) => {

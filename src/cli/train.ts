@@ -1,5 +1,5 @@
 import type { BackendName } from '../backend/index.js';
-import { Command } from 'commander';
+import { Command, type Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { addBackendOption, addDataOptions, addModelOptions, datasetSpec, floatArg, intArg, modelConfigFromFlags, withRecordedData, type DataFlags, type ModelFlags } from './options.js';
 import { choice } from './args.js';
@@ -10,6 +10,7 @@ import {
 } from '../train/checkpoint.js';
 import { modelFromCheckpoint } from '../train/model-io.js';
 import { train } from '../train/trainer.js';
+import type { TrainOptions } from '../train/run.js';
 import { pickSampler } from './sample.js';
 import { Progress } from './progress.js';
 import { bitsToNats } from '../eval/likelihood.js';
@@ -66,11 +67,11 @@ export function trainCommand(): Command {
     .option('--eval-every <steps>', 'evaluate on the test set every n steps (0 = at the end only)', intArg(0), 0)
     .option('--eval-limit <n>', 'test images used for evaluation (0 = all)', intArg(0), 0)
     .option('--checkpoint-every <seconds>', 'seconds between checkpoints', floatArg(1), 120)
-    .option('--resume', 'continue from the checkpoint in --out (model, optimiser, data set and position); model and data flags (and --flip) left out take the checkpoint\'s values', false)
+    .option('--resume', 'continue from the checkpoint in --out (model, optimiser, data set and position); model, data and training flags left out take the checkpoint\'s values (the budget too, unless --steps, --epochs or --minutes is given)', false)
     .option('--force', 'replace the checkpoint already in --out with a new model', false)
     .option('--samples <n>', 'images in the sample grid written at the end (0 = none)', intArg(0, 1024), 16)
     .option('--no-progress', 'no progress bar')
-    .action(async (f: TrainFlags, c: Command) => runTrain(f, (name) => c.getOptionValueSource(name) === 'cli'));
+    .action(async (f: TrainFlags, c: Command) => runTrain(f, (name) => c.getOptionValueSource(name) === 'cli', c.options));
   return cmd;
 }
 
@@ -82,11 +83,22 @@ const MODEL_FLAGS = [
   ['weightNorm', '--weight-norm', 'weightNorm'],
 ] as const satisfies readonly (readonly [keyof ModelFlags, string, string])[];
 
+/** Training flags and the option each is recorded as in config.json's "training.options". */
+const TRAINING_FLAGS = [
+  ['batch', 'batchSize'], ['lr', 'lr'], ['lrSchedule', 'lrSchedule'], ['lrDecay', 'lrDecay'], ['warmup', 'warmupSteps'],
+  ['clip', 'clipNorm'], ['weightDecay', 'weightDecay'], ['ema', 'ema'], ['seed', 'seed'], ['flip', 'flip'],
+  ['evalEvery', 'evalEvery'], ['evalLimit', 'evalLimit'], ['checkpointEvery', 'checkpointEverySeconds'],
+] as const satisfies readonly (readonly [keyof TrainFlags, keyof TrainOptions])[];
+/** The budget: taken from the checkpoint as a whole, and only when none of it is given. */
+const BUDGET_FLAGS = [['steps', 'steps'], ['epochs', 'epochs'], ['minutes', 'minutes']] as const satisfies readonly (readonly [keyof TrainFlags, keyof TrainOptions])[];
+
 /**
  * --resume: the model and data flags the user gave must agree with the checkpoint (an error names
- * both values); the ones left out take the checkpoint's values. Returns the flags to train with.
+ * both values); the ones left out take the checkpoint's values, and so do the training flags left
+ * out, so that an interrupted run continues as it was started. Recorded values go through the
+ * flags' own parsers. Returns the flags to train with and the training flags taken (for the log).
  */
-function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: LoadedCheckpoint): TrainFlags {
+function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: LoadedCheckpoint, options: readonly Option[]): { flags: TrainFlags; taken: string[] } {
   const where = `the checkpoint in ${f.out}`;
   const hint = 'leave the flag out to continue it, or train a new model with --force';
   const mc = ck.modelConfig, fields = new Map<string, unknown>(Object.entries(mc));
@@ -102,15 +114,36 @@ function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: Loaded
   const out = withRecordedData(f, given, ck.training?.dataset, undefined, (flag, value, recorded) => {
     if (value !== recorded) throw new UsageError(`${flag} ${String(value)} contradicts ${where} (trained with ${flag} ${String(recorded)}); ${hint}`);
   });
-  // --flip changes the data the run sees, so like the data flags it continues unless said otherwise.
-  if (!given('flip') && ck.training?.options?.flip === true) out.flip = true;
-  return out;
+
+  const recorded = ck.training?.options ?? {};
+  const taken: string[] = [];
+  const budgetGiven = BUDGET_FLAGS.some(([name]) => given(name));
+  for (const [name, key] of [...TRAINING_FLAGS, ...(budgetGiven ? [] : BUDGET_FLAGS)]) {
+    if (given(name) || recorded[key] === undefined) continue;
+    const option = options.find((o) => o.attributeName() === name);
+    if (!option) throw new Error(`train: no option for ${name}`);
+    const value = recorded[key];
+    const field = `${join(ck.dir, CONFIG_FILE)}: "training.options.${key}"`;
+    let parsed: unknown;
+    if (option.isBoolean()) {
+      if (typeof value !== 'boolean') throw new CheckpointError(`${field} is ${JSON.stringify(value)}, not true or false`);
+      parsed = value;
+    } else {
+      if (typeof value !== 'number' && typeof value !== 'string') throw new CheckpointError(`${field} is ${JSON.stringify(value)}, not a value of ${option.long}`);
+      try {
+        parsed = option.parseArg ? option.parseArg(String(value), undefined) : String(value);
+      } catch (e) {
+        throw new CheckpointError(`${field} is ${JSON.stringify(value)}: ${(e as Error).message}`);
+      }
+    }
+    if (parsed === out[name]) continue;
+    (out as unknown as Record<string, unknown>)[name] = parsed;
+    taken.push(option.isBoolean() ? `${option.long}` : `${option.long} ${String(parsed)}`);
+  }
+  return { flags: out, taken };
 }
 
-async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Promise<void> {
-  if (flags.steps === undefined && flags.epochs === undefined && flags.minutes === undefined) {
-    throw new UsageError('say how long to train: --steps, --epochs or --minutes');
-  }
+async function runTrain(flags: TrainFlags, given: (name: string) => boolean, options: readonly Option[]): Promise<void> {
   if (flags.resume && flags.force) throw new UsageError('--resume continues the checkpoint in --out and --force replaces it: give one of them');
   // Before any work: a save must be possible, and an existing model is never replaced unasked.
   checkCheckpointTarget(flags.out);
@@ -119,7 +152,10 @@ async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Pr
     throw new UsageError(`${flags.out} already holds a checkpoint; continue it with --resume, or replace it with --force`);
   }
   const ck = flags.resume && exists ? loadCheckpoint(flags.out) : null;
-  const f = ck ? resumeFlags(flags, given, ck) : flags;
+  const { flags: f, taken } = ck ? resumeFlags(flags, given, ck, options) : { flags, taken: [] };
+  if (f.steps === undefined && f.epochs === undefined && f.minutes === undefined) {
+    throw new UsageError(`say how long to train: --steps, --epochs or --minutes${ck ? ` (the checkpoint in ${f.out} records none)` : ''}`);
+  }
   const backend = setupBackend(f);
   const spec = datasetSpec(f, f.seed);
   const trainSet = loadDataset(spec, 'train');
@@ -143,7 +179,7 @@ async function runTrain(flags: TrainFlags, given: (name: string) => boolean): Pr
       optimizer: ck.optimizer ?? null,
       average: ck.average,
     };
-    console.error(`resuming ${f.out} at step ${t.step}`);
+    console.error(`resuming ${f.out} at step ${t.step}${taken.length > 0 ? `; continuing its ${taken.join(' ')}` : ''}`);
   } else {
     model = createModel(modelConfigFromFlags(f, trainSet), f.seed);
   }
