@@ -137,7 +137,7 @@ function resumeFlags(f: TrainFlags, given: (name: string) => boolean, ck: Loaded
       }
     }
     if (parsed === out[name]) continue;
-    (out as unknown as Record<string, unknown>)[name] = parsed;
+    Object.assign(out, { [name]: parsed });
     taken.push(option.isBoolean() ? `${option.long}` : `${option.long} ${String(parsed)}`);
   }
   return { flags: out, taken };
