@@ -68,7 +68,7 @@ test('eval takes the data flags left out from the data the checkpoint was traine
 });
 
 test('--help works on every command', () => {
-  for (const c of ['train', 'eval', 'sample', 'complete', 'bench', 'serve']) {
+  for (const c of ['train', 'eval', 'sample', 'complete', 'export', 'bench', 'serve']) {
     const r = cli(c, '--help');
     assert.equal(r.code, 0, `${c}: ${r.err}`);
     assert.match(r.out, /Usage: pixelcnn/);

@@ -5,6 +5,7 @@ import { evalCommand } from './eval.js';
 import { sampleCommand } from './sample.js';
 import { benchCommand } from './bench.js';
 import { completeCommand } from './complete.js';
+import { exportCommand } from './export.js';
 
 function version(): string {
   try {
@@ -17,11 +18,11 @@ function version(): string {
 /** The `pixelcnn` command line. Errors print one line naming the problem and exit non-zero. */
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('pixelcnn')
-    .description('PixelCNN-family autoregressive image models: train, evaluate likelihood, sample, benchmark')
+    .description('PixelCNN-family autoregressive image models: train, evaluate likelihood, sample, complete, export, benchmark, serve')
     .version(version())
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const cmd of [trainCommand(), evalCommand(), sampleCommand(), completeCommand(), benchCommand()]) {
+  for (const cmd of [trainCommand(), evalCommand(), sampleCommand(), completeCommand(), exportCommand(), benchCommand()]) {
     cmd.exitOverride().showHelpAfterError('(add --help for usage)');
     program.addCommand(cmd);
   }

@@ -14,7 +14,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { AdamState } from '../nn/adam.js';
 import type { WeightAverageState } from '../nn/weight-average.js';
 import { ConfigError, parseModelConfig, type ModelConfig } from '../models/config.js';
-import { decodeSafetensors, encodeSafetensors, type SafetensorsContents, type RawTensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type SafetensorsContents, type RawTensor, type WrittenDtype } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'pixelcnn-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -36,6 +36,11 @@ export interface CheckpointContents {
   optimizer?: AdamState;
   /** With `optimizer` only: `params` are the weight average and this holds the live weights. */
   average?: WeightAverageState;
+  /**
+   * How model.safetensors stores the weights (default F32). F16 halves the file for shipping;
+   * the weights are rounded, so it is refused with an optimizer state (a run resumes exactly).
+   */
+  weightsDtype?: WrittenDtype;
 }
 
 /** A checkpoint's files as bytes: what saveCheckpoint writes and the page downloads. */
@@ -68,6 +73,7 @@ export function encodeCheckpoint(c: CheckpointContents, generation: string, wher
     throw e instanceof ConfigError ? new CheckpointError(e.message) : e;
   }
   if (c.average && !c.optimizer) throw new CheckpointError(`${where}: a weight average is saved with the optimizer state only`);
+  if (c.weightsDtype === 'F16' && c.optimizer) throw new CheckpointError(`${where}: float16 weights are for shipping a model, not for resuming (no optimizer state)`);
   const tensors = new Map<string, RawTensor>();
   for (const [name, p] of c.params) tensors.set(name, { shape: [...p.shape], data: p.data });
   const config: Record<string, unknown> = {
@@ -78,7 +84,7 @@ export function encodeCheckpoint(c: CheckpointContents, generation: string, wher
   };
   return {
     config: JSON.stringify(config, null, 2) + '\n',
-    model: encodeSafetensors(tensors, { format: 'pt', generation }),
+    model: encodeSafetensors(tensors, { format: 'pt', generation }, c.weightsDtype),
     optimizer: c.optimizer ? encodeOptimizer(c.optimizer, c.average ?? null, c.params, generation) : null,
   };
 }

@@ -5,8 +5,9 @@
  *
  * The header maps tensor names to {dtype, shape, data_offsets: [begin, end]} (offsets relative
  * to the start of the byte buffer) plus an optional "__metadata__" object of string → string.
- * We write F32 only, tensors tightly packed in name order, the header padded with spaces so the
- * byte buffer starts at a multiple of 8. We read F32, F64, F16 and BF16 (converted to float32).
+ * We write F32 (or F16, rounded to nearest even, for shipping weights at half the size), tensors
+ * tightly packed in name order, the header padded with spaces so the byte buffer starts at a
+ * multiple of 8. We read F32, F64, F16 and BF16 (converted to float32).
  *
  * Decoding is browser-safe: decodeSafetensors takes any Uint8Array (a Node Buffer is one) and uses
  * only DataView, TextDecoder and typed arrays, so the page of `pixelcnn serve` (web/checkpoint.ts,
@@ -45,12 +46,18 @@ function isShape(s: unknown): s is number[] {
   return Array.isArray(s) && s.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0);
 }
 
+/** The dtypes encodeSafetensors writes. */
+export type WrittenDtype = 'F32' | 'F16';
+
 /**
- * Encodes float32 tensors (and optional string metadata) as a safetensors file. Browser-safe (a
- * plain Uint8Array, TextEncoder, DataView): the one encoder of Node checkpoints and of the page's
- * downloads (src/train/checkpoint-format.ts encodeCheckpoint).
+ * Encodes float32 tensors (and optional string metadata) as a safetensors file, stored as F32 or
+ * as F16 (each value rounded to the nearest binary16, ties to even; a finite value beyond
+ * binary16's range is an error naming the tensor). Browser-safe (a plain Uint8Array, TextEncoder,
+ * DataView): the one encoder of Node checkpoints and of the page's downloads
+ * (src/train/checkpoint-format.ts encodeCheckpoint).
  */
-export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Record<string, string>, dtype: WrittenDtype = 'F32'): Uint8Array {
+  const width = DTYPE_BYTES[dtype];
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
@@ -68,8 +75,8 @@ export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Re
     if (elementCount(t.shape) !== t.data.length) {
       throw new SafetensorsError(`encodeSafetensors: tensor '${name}' has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
     }
-    const bytes = t.data.length * 4;
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    const bytes = t.data.length * width;
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -83,12 +90,20 @@ export function encodeSafetensors(tensors: Map<string, RawTensor>, metadata?: Re
   let pos = 8 + padded;
   for (const name of names) {
     const data = tensors.get(name)!.data;
-    if (LITTLE_ENDIAN) {
+    if (dtype === 'F16') {
+      for (let i = 0; i < data.length; i++) {
+        const h = floatToHalf(data[i]);
+        if ((h & 0x7c00) === 0x7c00 && Number.isFinite(data[i])) {
+          throw new SafetensorsError(`encodeSafetensors: tensor '${name}' holds ${data[i]}, beyond float16's range (±65504)`);
+        }
+        view.setUint16(pos + 2 * i, h, true);
+      }
+    } else if (LITTLE_ENDIAN) {
       out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), pos);
     } else {
       for (let i = 0; i < data.length; i++) view.setFloat32(pos + 4 * i, data[i], true);
     }
-    pos += data.byteLength;
+    pos += data.length * width;
   }
   return out;
 }
@@ -185,6 +200,26 @@ function convert(buf: Uint8Array, begin: number, end: number, dtype: string): Fl
     default: throw new Error(`unreachable dtype ${dtype}`);
   }
   return out;
+}
+
+const f32 = new Float32Array(1), f32Bits = new Uint32Array(f32.buffer);
+
+/** number → IEEE 754 binary16 bits: through float32, then rounded to nearest, ties to even (as numpy and torch). */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = f32Bits[0];
+  const sign = (bits >>> 16) & 0x8000, exp = (bits >>> 23) & 0xff, frac = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (frac !== 0 ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  // Normal: drop 13 fraction bits; subnormal (e ≤ 0): the implicit 1 joins and 14 - e bits go.
+  const shift = e > 0 ? 13 : 14 - e;
+  if (shift > 24) return sign;
+  const m = e > 0 ? frac : frac | 0x800000;
+  const kept = m >>> shift, rest = m & ((1 << shift) - 1), halfway = 1 << (shift - 1);
+  const rounded = kept + (rest > halfway || (rest === halfway && (kept & 1) === 1) ? 1 : 0);
+  // A carry out of the fraction moves into the exponent (up to infinity), as the format intends.
+  return sign | ((e > 0 ? e << 10 : 0) + rounded);
 }
 
 /** IEEE 754 binary16 → number. */
