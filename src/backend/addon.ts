@@ -53,7 +53,7 @@ export interface KernelAddon extends Omit<Kernels, 'name' | Adapted> {
  * than its type says), except the adapted convolutions. A kernel the binding lacks (an old
  * build) is an error naming it and `rebuild`, what to run.
  */
-export function addonKernels(addon: Pick<KernelAddon, Adapted | 'keepResident'>, name: 'native' | 'wasm', what: string, rebuild: string): Kernels {
+export function addonKernels(addon: Pick<KernelAddon, Adapted>, name: 'native' | 'wasm', what: string, rebuild: string): Kernels {
   const dims = (d: Conv2dDims) =>
     [d.batch, d.inChannels, d.outChannels, d.height, d.width, d.kernelH, d.kernelW] as const;
   const adapted: Pick<Kernels, Adapted> = {
@@ -81,6 +81,5 @@ export function addonKernels(addon: Pick<KernelAddon, Adapted | 'keepResident'>,
     if (typeof f !== 'function') throw new Error(`${what} has no kernel '${kernel}' (an old build: run ${rebuild})`);
     direct[kernel] = f;
   }
-  const resident = typeof addon.keepResident === 'function' ? { keepResident: addon.keepResident.bind(addon) } : {};
-  return { ...(direct as Omit<Kernels, 'name' | Adapted | 'keepResident'>), ...adapted, ...resident, name };
+  return { ...(direct as Omit<Kernels, 'name' | Adapted>), ...adapted, name };
 }

@@ -154,12 +154,4 @@ export interface Kernels {
                      targets: Uint8Array, table: Int32Array, batch: number, filters: number,
                      channels: number, spatial: number, mixtures: number, levels: number,
                      minLogScale: number, gradScale: number): void;
-
-  /**
-   * Optional, not a kernel: the caller promises not to change `arrays` until it calls the returned
-   * release. A backend that copies every array into its own memory on each call (wasm) copies
-   * these once and hands the kernels that copy (a sampler's packed weights: the same arrays in
-   * thousands of calls). Backends that read the caller's memory (js, native) leave it out.
-   */
-  keepResident?(arrays: readonly Float32Array[]): () => void;
 }

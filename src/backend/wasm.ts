@@ -22,9 +22,7 @@ import type { WasmSpawner, WasmThread } from './wasm-thread.js';
  * copies its arrays into one staging buffer in that memory (grown when a call needs more, so
  * steady-state calls allocate nothing there), runs the kernel and copies back the arrays the
  * kernel writes (the module's pixelcnn_outputs list). A kernel that reads only a prefix of its
- * arrays (USED) has only that prefix copied, so callers may hand it their whole scratch. Arrays
- * the caller keeps resident (keepResident: a sampler's weights) are copied once and passed as that
- * copy, as inputs only.
+ * arrays (USED) has only that prefix copied, so callers may hand it their whole scratch.
  */
 
 /**
@@ -32,7 +30,6 @@ import type { WasmSpawner, WasmThread } from './wasm-thread.js';
  * the module's list by name (addonKernels reads them so).
  */
 export type WasmAddon = Pick<KernelAddon, Adapted | 'setThreads' | 'getThreads' | 'isa' | 'sampleCachedPixelCnn'> &
-  Required<Pick<KernelAddon, 'keepResident'>> &
   Record<string, unknown> & {
     /** The module's memory in bytes (grown by the staging buffer and the kernels' scratch, never shrunk). */
     memoryBytes(): number;
@@ -216,44 +213,20 @@ function instantiateModule(module: WebAssembly.Module, memory: WebAssembly.Memor
   };
   const placed: number[] = [], flat: number[] = [], bytes: number[] = [];
 
-  // Arrays kept resident (keepResident) → their copy in the module's memory.
-  const resident = new Map<unknown, number>();
-  const keepResident = (arrays: readonly Float32Array[]): (() => void) => {
-    const mine: Float32Array[] = [];
-    for (const a of arrays) {
-      if (resident.has(a) || a.length === 0) continue;
-      const at = alloc(a.byteLength) >>> 0;
-      if (!at) break; // out of memory: the rest are copied per call, as without this
-      new Uint8Array(memory.buffer).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-      resident.set(a, at);
-      mine.push(a);
-    }
-    return () => {
-      for (const a of mine) { free(resident.get(a)!); resident.delete(a); }
-      mine.length = 0;
-    };
-  };
-
   const binding = (name: string, fn: (...a: number[]) => number, outputs: number[]): Binding => {
     const usedOf = USED[name];
-    const isOutput = (i: number) => outputs.includes(i);
-    const residentAt: number[] = [];
     return (...args) => {
       if (workers.length < threads - 1) startThreads();
       let need = 0;
       bytes.length = 0;
-      residentAt.length = 0;
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
-        residentAt.push(0);
         if (!isTyped(a)) { bytes.push(0); continue; }
         const u = usedOf?.(args, i);
         // The used prefix where it fits in the array; otherwise (a caller's error) the whole array, as before.
         const length = u !== undefined && Number.isInteger(u) && u >= 0 && u <= a.length ? u : a.length;
         bytes.push(length * a.BYTES_PER_ELEMENT);
-        const kept = resident.size > 0 && !isOutput(i) ? resident.get(a) : undefined;
-        if (kept !== undefined) residentAt[i] = kept;
-        else need += Math.ceil(bytes[i] / ALIGN) * ALIGN;
+        need += Math.ceil(bytes[i] / ALIGN) * ALIGN;
       }
       reserve(need);
       let heap = new Uint8Array(memory.buffer);
@@ -263,9 +236,7 @@ function instantiateModule(module: WebAssembly.Module, memory: WebAssembly.Memor
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
         placed.push(at);
-        if (residentAt[i] !== 0) {
-          flat.push(residentAt[i], bytes[i] / (a as Float32Array).BYTES_PER_ELEMENT);
-        } else if (isTyped(a)) {
+        if (isTyped(a)) {
           heap.set(new Uint8Array(a.buffer, a.byteOffset, bytes[i]), at);
           flat.push(at, bytes[i] / a.BYTES_PER_ELEMENT);
           at += Math.ceil(bytes[i] / ALIGN) * ALIGN;
@@ -312,7 +283,6 @@ function instantiateModule(module: WebAssembly.Module, memory: WebAssembly.Memor
     conv2dStride2BackwardData: kernel('conv2dStride2BackwardData'),
     conv2dStride2BackwardFilter: kernel('conv2dStride2BackwardFilter'),
     sampleCachedPixelCnn: kernels.get('sampleCachedPixelCnn'),
-    keepResident,
     setThreads,
     getThreads: () => threads,
     isa: () => isa,

@@ -5,7 +5,6 @@ import { levelDraw } from './draw.js';
 import { checkSampleOptions, type SampleOptions } from './naive.js';
 import { levelToUnit, levelsToUnit } from '../data/quantise.js';
 import { createIncrementalNetwork } from './incremental/create.js';
-import type { IncrementalNetwork } from './incremental/network.js';
 
 export type { IncrementalNetwork } from './incremental/network.js';
 
@@ -30,7 +29,7 @@ export type { IncrementalNetwork } from './incremental/network.js';
  */
 export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint8Array {
   const { H, W, T } = checkSampleOptions(model, o);
-  const C = model.config.channels;
+  const { channels: C, levels: L } = model.config;
   const B = o.count, HW = H * W, total = C * HW;
   const labels = o.given ? Uint8Array.from(o.given.labels) : new Uint8Array(B * C * HW);
   const start = o.given ? o.given.observed : 0;
@@ -41,17 +40,6 @@ export function sampleCached(model: AutoregressiveModel, o: SampleOptions): Uint
   if (start >= total) return labels;
 
   const net = createIncrementalNetwork(model, B, H, W);
-  try {
-    return generateFrom(net, model, o, labels, start, T);
-  } finally {
-    net.dispose?.();
-  }
-}
-
-/** Generation from position `start` on, into `labels` (and net.input), at temperature T. */
-function generateFrom(net: IncrementalNetwork, model: AutoregressiveModel, o: SampleOptions, labels: Uint8Array, start: number, T: number): Uint8Array {
-  const { channels: C, levels: L } = model.config;
-  const { height: H, width: W } = net, B = o.count, HW = H * W, total = C * HW;
   const x = net.input;
   levelsToUnit(labels, L, x);
   net.prefill(o.classes ?? null, Math.floor(start / C));

@@ -42,7 +42,7 @@ import type { GatedPixelCnn } from '../../models/gated-pixelcnn.js';
 import { outputsPerColour } from '../../models/model.js';
 import { kernels } from '../../backend/index.js';
 import type { IncrementalNetwork } from './network.js';
-import { keepResident, packHead, packLayer, type PackedLayer } from './pack.js';
+import { packHead, packLayer, type PackedLayer } from './pack.js';
 import { sigmoid } from '../../math/scalar.js';
 
 export interface PackedGatedPixelCnn {
@@ -128,12 +128,10 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
   private readonly t: Float32Array;
   private readonly skipSum: Float32Array;
   private readonly o1: Float32Array;
-  private readonly release: () => void;
 
   constructor(private readonly model: GatedPixelCnn, readonly batch: number, readonly height: number, readonly width: number) {
     this.packed = packGatedPixelCnn(model);
     const p = this.packed, c = model.config, h = p.h, W = width;
-    this.release = keepResident([...p.vconv, ...p.hconv, ...p.v2h, ...p.res, ...p.skip, p.out1, ...p.head]);
     this.channels = p.C;
     this.outputsPerColour = p.perColour;
     this.input = new Float32Array(batch * p.C * height * width);
@@ -246,10 +244,6 @@ export class GatedPixelCnnIncremental implements IncrementalNetwork {
       }
       affine(p.v2h[l], BW, h2, vp, this.vh[l], false);
     }
-  }
-
-  dispose(): void {
-    this.release();
   }
 
   logitsAt(pixel: number, colour: number, out: Float32Array): void {

@@ -60,12 +60,6 @@ export interface IncrementalNetwork {
   /** Computes `pixel` (for the colours sampled so far) and writes colour's outputs: out (batch, outputsPerColour). */
   logitsAt(pixel: number, colour: number, out: Float32Array): void;
   /**
-   * Optional: frees what the network keeps outside the JS heap (weights kept resident in the wasm
-   * module's memory, pack.ts keepResident). The sampler calls it when it is done; the network
-   * stays usable (at the cost of copying weights per call again).
-   */
-  dispose?(): void;
-  /**
    * Optional native fast path: a function running positions [start, end) entirely in the addon
    * (layers, sampling with the ported Rng, writing `labels` (batch, C, H, W) and `input`), or null
    * when this addon cannot. Called after prefill, instead of logitsAt; `rngState` (4 words of

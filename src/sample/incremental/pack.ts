@@ -4,7 +4,6 @@
  * out (O) = bias + gathered (K) · W (K × O). Shared by every incremental network.
  */
 import type { Conv2dLayer } from '../../nn/conv-layer.js';
-import { kernels } from '../../backend/index.js';
 import { type BaseModelConfig, outputFilter, outputsPerColour } from '../../models/model.js';
 
 export interface PackedLayer {
@@ -48,14 +47,6 @@ export function packLayer(layer: Pick<Conv2dLayer, 'weight' | 'bias' | 'mask'>, 
     dy: Int32Array.from(taps, (t) => Math.floor(t / KW) - cy),
     dx: Int32Array.from(taps, (t) => (t % KW) - cx),
   };
-}
-
-/**
- * Keeps the layers' packed weights resident in the backend's memory (Kernels.keepResident: the
- * wasm backend then copies them once instead of on every GEMM) until the returned release.
- */
-export function keepResident(layers: readonly PackedLayer[]): () => void {
-  return kernels().keepResident?.(layers.map((l) => l.w)) ?? (() => {});
 }
 
 /** The output layer split by colour: head[c] holds the filters outputFilter(j, c, C), j < outputsPerColour. */

@@ -38,7 +38,7 @@ import type { PixelCnnPlusPlus } from '../../models/pixelcnn-plus-plus.js';
 import { outputsPerColour } from '../../models/model.js';
 import { kernels } from '../../backend/index.js';
 import type { IncrementalNetwork } from './network.js';
-import { keepResident, packHead, packLayer, type PackedLayer } from './pack.js';
+import { packHead, packLayer, type PackedLayer } from './pack.js';
 import { elu } from '../../math/scalar.js';
 
 /** How a term's window maps an output position to its source: same resolution, stride 2, or transposed stride 2. */
@@ -200,7 +200,6 @@ export class PixelCnnPlusPlusIncremental implements IncrementalNetwork {
   private classes: Int32Array | null = null;
   /** Steps run so far: every position ready at t ≤ done is computed (−2: none, not even t = −1). */
   private done = -2;
-  private readonly release: () => void;
 
   constructor(private readonly model: Model, readonly batch: number, readonly height: number, readonly width: number) {
     const c = model.config, F = c.filters, S = model.up.length;
@@ -211,14 +210,12 @@ export class PixelCnnPlusPlusIncremental implements IncrementalNetwork {
     for (let s = 1; s < S; s++) sizes.push([Math.ceil(sizes[s - 1][0] / 2), Math.ceil(sizes[s - 1][1] / 2)]);
 
     // The graph, mirroring PixelCnnPlusPlus.forward.
-    const packed: PackedLayer[] = [];
-    const pack = (l: Parameters<typeof packLayer>[0]) => { const p = packLayer(l); packed.push(p); return p; };
     this.final = noGrad(() => {
       const conv = (l: Shifted, sources: Node[], form: 'raw' | 'ce', mode: Mode, [H, W]: [number, number], down = 0, right = 0) =>
-        makeTerm(pack(l.placed()), sources, form, mode, H, W, down, right);
+        makeTerm(packLayer(l.placed()), sources, form, mode, H, W, down, right);
       const block = (b: Block, x: Node, a: Node[], size: [number, number]): Node => {
         const terms = [conv(b.convInput, [x], 'ce', 'same', size)];
-        if (a.length > 0) terms.push(makeTerm(pack(b.ninSkip!), a, 'ce', 'same', ...size));
+        if (a.length > 0) terms.push(makeTerm(packLayer(b.ninSkip!), a, 'ce', 'same', ...size));
         const c1 = this.node('', 'sum', size, F, terms);
         return this.node(b.name, 'gated', size, F, [conv(b.convOut, [c1], 'ce', 'same', size)], x,
           b.cond ? Float32Array.from(b.cond.data) : null);
@@ -258,7 +255,6 @@ export class PixelCnnPlusPlusIncremental implements IncrementalNetwork {
     });
     this.final.needCe = true;
     this.head = packHead(model.ninOut, c);
-    this.release = keepResident([...packed, ...this.head]);
     const HW = height * width;
     for (let p = 0; p < HW; p++) {
       if (this.final.ready[p] >= p) {
@@ -346,10 +342,6 @@ export class PixelCnnPlusPlusIncremental implements IncrementalNetwork {
     });
     for (const node of this.nodes) if (node.name === '') this.evaluate(node, 0, upTo(node));
     this.done = last;
-  }
-
-  dispose(): void {
-    this.release();
   }
 
   logitsAt(pixel: number, colour: number, out: Float32Array): void {
