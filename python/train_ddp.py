@@ -218,6 +218,9 @@ def resume_data_flags(a, ck):
     if recorded['colour'] is not None:
         raise UsageError(f"the checkpoint in {a.out} was trained with --colour {recorded['colour']}, which train_ddp.py does not read "
                          '(it trains on gray images)')
+    if (ck['training'].get('options') or {}).get('flip') is True:
+        raise UsageError(f'the checkpoint in {a.out} was trained with --flip, which train_ddp.py does not do '
+                         '(it would change the data the run sees)')
     for name, flag, key, _ in DATA_FLAGS:
         value, given = recorded[key], getattr(a, name)
         if value is None:

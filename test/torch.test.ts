@@ -631,6 +631,12 @@ test('torch: training resumes across the boundary with data position and Adam mo
   assert.match(cfgText, /"lrSchedule": ?"cosine"/);
   writeFileSync(cfgPath, cfgText.replace(/"lrSchedule": ?"cosine"/, '"lrSchedule": "linear"'));
   const bad = run(python, [TRAIN_DDP, '--steps', '8', '--resume', '--out', there]);
+  // A run trained with --flip: the script does not mirror images, so it refuses to continue it.
+  const flipped = fresh('flipped');
+  ok(run(process.execPath, [CLI, 'train', ...flags, '--flip', '--steps', '1', '--samples', '0', '--no-progress', '--out', flipped]), 'pixelcnn train --flip');
+  const noFlip = run(python, [TRAIN_DDP, '--steps', '2', '--resume', '--out', flipped]);
+  assert.equal(noFlip.status, 1);
+  assert.equal(noFlip.stderr, `train_ddp.py: error: the checkpoint in ${flipped} was trained with --flip, which train_ddp.py does not do (it would change the data the run sees)\n`);
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr, `train_ddp.py: error: ${cfgPath}: "training.options.lrSchedule" is "linear": allowed choices are constant, cosine, exp\n`);
 });
