@@ -126,6 +126,14 @@ function child(): void {
     record(`accumulate ${n}`, acc);
   }
 
+  for (const [planes, size] of [[3, 37], [64, 784], [5, 70_001]]) {
+    const x = rand(planes * size, 36), bias = rand(planes, 37), y = new Float32Array(planes * size);
+    addon.channelBiasForward(y, x, bias, planes, size);
+    const dbias = rand(planes, 38);
+    addon.channelBiasBackward(dbias, x, planes, size);
+    record(`channelBias ${planes},${size}`, y, dbias);
+  }
+
   for (const [B, n] of [[3, 37], [2, 1000], [4, 10_007]]) {
     const x = rand(B * 2 * n, 40).map((v) => v * 6), dy = rand(B * n, 41);
     const y = new Float32Array(B * n);

@@ -109,3 +109,21 @@ test('CLI: a model flag the parser rejects is one line naming the flag', () => {
     assert.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('(add --help')).length, 1, r.stderr);
   }
 });
+
+test('CLI: bench --conditional measures a class-conditional model on random labels (--classes)', () => {
+  const run = (extra: string[]) => spawnSync(process.execPath, [bin, 'bench', '--arch', 'gated', '--conditional', '--classes', '3',
+    '--hidden', '4', '--out-hidden', '4', '--layers', '2', '--levels', '4', '--size', '4', '--json', ...extra], { encoding: 'utf8', timeout: 120_000 });
+  const train = run(['--steps', '1', '--batch', '2']);
+  assert.equal(train.status, 0, train.stderr);
+  const t = JSON.parse(train.stdout);
+  assert.equal(t.config.numClasses, 3);
+  assert.ok(t.train_images_per_s > 0);
+  const sample = run(['--sample', '--batches', '2', '--naive-positions', '1']);
+  assert.equal(sample.status, 0, sample.stderr);
+  const s = JSON.parse(sample.stdout);
+  assert.equal(s.config.numClasses, 3);
+  assert.ok(s.results[0].cached_images_per_s > 0);
+  const bad = spawnSync(process.execPath, [bin, 'bench', '--conditional', '--steps', '1', '--size', '4'], { encoding: 'utf8', timeout: 120_000 });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--conditional needs --arch gated or pixelcnn\+\+/);
+});

@@ -474,11 +474,33 @@ for (const n of [1, 7, 65536 + 3, 300000]) {
   });
 }
 
+// The class-conditioning bias: one-element planes, sizes that leave vector tails, 28×28 planes,
+// enough planes for several pool tasks, and a plane larger than a task's share.
+for (const [planes, size] of [[1, 1], [3, 13], [5, 17], [64, 784], [2048, 784], [7, 70001]] as const) {
+  test(`channelBias kernels planes=${planes} size=${size}: forward and bias gradient agree with the reference`, (t) => {
+    withKernels(t, (k) => {
+      const r = rng(planes * 31 + size);
+      const x = randn(planes * size, r), bias = randn(planes, r), dy = randn(planes * size, r), d0 = randn(planes, r);
+      const got = new Float32Array(planes * size), want = new Float32Array(planes * size);
+      k.channelBiasForward(got, x, bias, planes, size);
+      jsKernels.channelBiasForward(want, x, bias, planes, size);
+      assertClose(got, want, 'y', 1e-7);
+      const gd = d0.slice(), wd = d0.slice();
+      k.channelBiasBackward(gd, dy, planes, size);
+      jsKernels.channelBiasBackward(wd, dy, planes, size);
+      assertClose(gd, wd, 'dbias (accumulated)', 1e-5);
+    });
+  });
+}
+
 test('elementwise kernels reject mismatched lengths and wrong types', (t) => {
   withNative(t, (_k, a) => {
     assert.throws(() => a.add(new Float32Array(3), new Float32Array(3), new Float32Array(2)), /add: b has 2 elements, needs at least 3/);
     assert.throws(() => a.accumulate(new Float32Array(3), new Float32Array(4)), /accumulate: lengths differ \(out has 3 elements, a has 4\)/);
     assert.throws(() => a.gateForward(new Float32Array(4), new Float32Array(7), 2, 2), /gateForward: x has 7 elements, needs at least 8/);
+    assert.throws(() => a.channelBiasForward(new Float32Array(6), new Float32Array(6), new Float32Array(1), 2, 3), /channelBiasForward: bias has 1 elements, needs at least 2/);
+    assert.throws(() => a.channelBiasBackward(new Float32Array(2), new Float32Array(5), 2, 3), /channelBiasBackward: dy has 5 elements, needs at least 6/);
+    assert.throws(() => a.channelBiasBackward(new Float32Array(2), new Float32Array(6), -2, 3), /channelBiasBackward: planes must be/);
     assert.throws(() => a.gateBackward(new Float32Array(8), new Float32Array(4), new Float32Array(8), 2, 2.5), /gateBackward: n must be an integer/);
     assert.throws(() => a.reluForward(new Float32Array(3), new Float64Array(3) as unknown as Float32Array), /reluForward: a must be a Float32Array/);
   });

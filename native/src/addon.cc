@@ -264,6 +264,34 @@ Napi::Value Accumulate(const Napi::CallbackInfo& info) {
   });
 }
 
+// channelBiasForward(y (planes·size), x (planes·size), bias (planes), planes, size) and
+// channelBiasBackward(dbias (planes), dy (planes·size), planes, size).
+Napi::Value ChannelBiasForward(const Napi::CallbackInfo& info) {
+  return guarded(info, 5, [&](const Args& a) {
+    const long planes = a.integer(3, "planes", 0);
+    const long size = a.integer(4, "size", 0);
+    const double n = static_cast<double>(planes) * size;
+    float* y = a.array<float>(0, "y", n);
+    const float* x = a.array<float>(1, "x", n);
+    const float* bias = a.array<float>(2, "bias", planes);
+    if (n == 0) return;
+    KernelLock lock;
+    activeKernels().channelBiasForward(y, x, bias, planes, size);
+  });
+}
+
+Napi::Value ChannelBiasBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, 4, [&](const Args& a) {
+    const long planes = a.integer(2, "planes", 0);
+    const long size = a.integer(3, "size", 0);
+    float* dbias = a.array<float>(0, "dbias", planes);
+    const float* dy = a.array<float>(1, "dy", static_cast<double>(planes) * size);
+    if (planes == 0 || size == 0) return;
+    KernelLock lock;
+    activeKernels().channelBiasBackward(dbias, dy, planes, size);
+  });
+}
+
 // gateForward(y (B·n), x (B·2n), B, n) and gateBackward(dx (B·2n), dy (B·n), x (B·2n), B, n).
 Napi::Value GateForward(const Napi::CallbackInfo& info) {
   return guarded(info, 4, [&](const Args& a) {
@@ -520,6 +548,8 @@ constexpr Binding kBindings[] = {
     {"reluBackward", ReluBackward},
     {"add", Add},
     {"accumulate", Accumulate},
+    {"channelBiasForward", ChannelBiasForward},
+    {"channelBiasBackward", ChannelBiasBackward},
     {"gateForward", GateForward},
     {"gateBackward", GateBackward},
     {"eluForward", EluForward},

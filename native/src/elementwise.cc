@@ -1,5 +1,6 @@
-// The elementwise kernels of the training hot path: ReLU forward and backward, residual add and
-// gradient accumulation. Memory-bound loops, split across the pool in fixed chunks.
+// The elementwise kernels of the training hot path: ReLU forward and backward, residual add,
+// gradient accumulation and the per-plane (class-conditioning) bias. Memory-bound loops, split
+// across the pool in fixed chunks (the bias: in whole planes, so each sum has one owner).
 #include "tasks.h"
 #include "kernels.h"
 #include "simd.h"
@@ -57,6 +58,37 @@ void accumulate(float* y, const float* a, long n) {
   forChunks(1, n, kChunk, false, [&](long, long lo, long hi) {
     forAligned(y, lo, hi, [&](long i) { store(y + i, load(y + i) + loadu(a + i)); },
                [&](long i) { y[i] += a[i]; });
+  });
+}
+
+// Planes per task: about kChunk floats, at least one plane.
+inline long planesPerTask(long size) { return maxOf(1L, kChunk / maxOf(1L, size)); }
+
+void channelBiasForward(float* y, const float* x, const float* bias, long planes, long size) {
+  forChunks(1, planes, planesPerTask(size), planes * size < 32768, [&](long, long p0, long p1) {
+    for (long p = p0; p < p1; ++p) {
+      const vf v = splat(bias[p]);
+      const float bs = bias[p];
+      const long lo = p * size, hi = lo + size;
+      forAligned(y, lo, hi, [&](long i) { store(y + i, loadu(x + i) + v); }, [&](long i) { y[i] = x[i] + bs; });
+    }
+  });
+}
+
+// Each plane's sum: vector lanes, then the lanes and the tail in double, in a fixed order (the
+// same for any thread count).
+void channelBiasBackward(float* dbias, const float* dy, long planes, long size) {
+  forChunks(1, planes, planesPerTask(size), planes * size < 32768, [&](long, long p0, long p1) {
+    for (long p = p0; p < p1; ++p) {
+      const float* g = dy + p * size;
+      vf acc{};
+      long i = 0;
+      for (; i + VL <= size; i += VL) acc += loadu(g + i);
+      double s = 0;
+      for (int l = 0; l < VL; ++l) s += acc[l];
+      for (; i < size; ++i) s += g[i];
+      dbias[p] += static_cast<float>(s);
+    }
   });
 }
 

@@ -70,6 +70,10 @@ struct SamplerNet {
   X(reluBackward, (float* dx, const float* dy, const float* x, long n, int beta))                 \
   X(add, (float* y, const float* a, const float* b, long n))                                      \
   X(accumulate, (float* y, const float* a, long n))                                               \
+  /* Per-plane bias (elementwise.cc), class conditioning: y[p·size + i] = x[p·size + i] + bias[p] \
+     for p < planes; dbias[p] += Σ_i dy[p·size + i]. */                                          \
+  X(channelBiasForward, (float* y, const float* x, const float* bias, long planes, long size))    \
+  X(channelBiasBackward, (float* dbias, const float* dy, long planes, long size))                 \
   /* PixelCNN++ (elu.cc): elu and its gradient (dx += ...); concat_elu per image, y (B, 2n) =     \
      [elu(x[b]), elu(−x[b])], dx (B, n) += grad; gated unit y (B, n) = a · σ(g) (+ residual if   \
      not null), dx (B, 2n) += grad. */                                                            \

@@ -178,6 +178,7 @@ EXPORT(pixelcnn_outputs) const char* pixelcnnOutputs() {
   return "gemm:7;conv2dForward:0;conv2dBackwardData:0;conv2dBackwardFilter:0,1;"
          "conv2dStride2Forward:0;conv2dStride2BackwardData:0;conv2dStride2BackwardFilter:0,1;"
          "softmaxCrossEntropy:0,1;reluForward:0;reluBackward:0;add:0;accumulate:0;"
+         "channelBiasForward:0;channelBiasBackward:0;"
          "gateForward:0;gateBackward:0;sampleCachedPixelCnn:3,4,5,9,10;logisticMixtureNll:0,1;"
          "eluForward:0;eluBackward:0;concatEluForward:0;concatEluBackward:0;gluForward:0;gluBackward:0;"
          "dropoutForward:0;dropoutBackward:0;";
@@ -258,6 +259,13 @@ KERNEL(add)(float* y, int n, const float* a, int, const float* b, int) {
 }
 KERNEL(accumulate)(float* y, int n, const float* a, int) {
   if (n) wasm::accumulate(y, a, n);
+}
+
+KERNEL(channelBiasForward)(float* y, int, const float* x, int, const float* bias, int, int planes, int size) {
+  if (planes && size) wasm::channelBiasForward(y, x, bias, planes, size);
+}
+KERNEL(channelBiasBackward)(float* dbias, int, const float* dy, int, int planes, int size) {
+  if (planes && size) wasm::channelBiasBackward(dbias, dy, planes, size);
 }
 
 KERNEL(gateForward)(float* y, int, const float* x, int, int B, int n) {

@@ -99,6 +99,13 @@ export interface Kernels {
   /** d += g (gradient accumulation). */
   accumulate(d: Float32Array, g: Float32Array): void;
   /**
+   * A bias per plane (class conditioning: a plane is one channel of one image):
+   * y[p·size + i] = x[p·size + i] + bias[p] for p < planes.
+   */
+  channelBiasForward(y: Float32Array, x: Float32Array, bias: Float32Array, planes: number, size: number): void;
+  /** dbias[p] += Σ_i dy[p·size + i]: channelBiasForward's bias gradient. */
+  channelBiasBackward(dbias: Float32Array, dy: Float32Array, planes: number, size: number): void;
+  /**
    * Gated unit of Gated PixelCNN, per image b: y (B, n) = tanh(f) · σ(g) with f = x[b][0, n) and
    * g = x[b][n, 2n) of x (B, 2n). Native: float tanh/σ (~1 ulp), js: Math.tanh/Math.exp.
    */

@@ -18,6 +18,7 @@ interface BenchFlags extends ModelFlags {
   warmupSteps: number;
   channels: number;
   size: number;
+  classes: number;
   json: boolean;
   sample: boolean;
   naivePositions: number;
@@ -35,6 +36,7 @@ export function benchCommand(): Command {
     .option('--warmup-steps <n>', 'untimed steps first', intArg(0), 2)
     .option('--channels <c>', 'colours (1 or 3)', intArg(1, 3), 1)
     .option('--size <s>', 'image height and width', intArg(1, 1024), 28)
+    .option('--classes <k>', 'with --conditional: classes of the random labels', intArg(2, 65536), 10)
     .option('--json', 'print one JSON object', false)
     .option('--sample', 'measure sampling instead: images/s of the cached and the naive sampler', false)
     .option('--naive-positions <n>', 'with --sample: positions the naive sampler is timed over, rounded up to whole pixels (then extrapolated)', intArg(1), 4)
@@ -43,15 +45,26 @@ export function benchCommand(): Command {
   return cmd;
 }
 
-function runBench(f: BenchFlags): void {
+/** The model the flags describe, on random-data shapes: --channels, --size, --classes with --conditional. */
+function benchModel(f: BenchFlags) {
   if (f.channels !== 1 && f.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${f.channels}`);
+  return createModel(modelConfigFromFlags(f, { channels: f.channels, height: f.size, width: f.size, numClasses: f.classes }), 1);
+}
+
+/** Random class labels for a batch of a conditional model, null for an unconditional one. */
+function randomClasses(numClasses: number, count: number, rng: Rng): Int32Array | null {
+  return numClasses > 0 ? Int32Array.from({ length: count }, () => rng.int(numClasses)) : null;
+}
+
+function runBench(f: BenchFlags): void {
   const backend = setupBackend(f);
-  const model = createModel(modelConfigFromFlags(f, { channels: f.channels, height: f.size, width: f.size, numClasses: 0 }), 1);
+  const model = benchModel(f);
   const c = model.config, rng = new Rng(1);
   const targets = Uint8Array.from({ length: f.batch * c.channels * f.size * f.size }, () => rng.int(c.levels));
+  const classes = randomClasses(c.numClasses, f.batch, rng);
   const adam = new Adam(model.parameters());
   const step = () => withArena(() => {
-    const { loss } = withDropout(rng, () => imageNll(model, targets, f.batch, f.size, f.size));
+    const { loss } = withDropout(rng, () => imageNll(model, targets, f.batch, f.size, f.size, classes));
     adam.zeroGrad();
     backward(loss);
     adam.step();
@@ -86,23 +99,23 @@ function runBench(f: BenchFlags): void {
  * position costs one full forward pass as in plain sampling), extrapolated to C·H·W positions.
  */
 function runSampleBench(f: BenchFlags): void {
-  if (f.channels !== 1 && f.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${f.channels}`);
   const batches = f.batches.split(',').map((v) => Number(v.trim()));
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 4096)) throw new Error(`--batches must be a comma-separated list of integers in [1, 4096], got '${f.batches}'`);
   const backend = setupBackend(f);
-  const model = createModel(modelConfigFromFlags(f, { channels: f.channels, height: f.size, width: f.size, numClasses: 0 }), 1);
+  const model = benchModel(f);
   // Whole pixels (the mixture likelihood draws its component at a pixel's first colour).
   const c = model.config, total = c.channels * f.size * f.size;
   const N = Math.min(Math.ceil(f.naivePositions / c.channels) * c.channels, total);
   const rng = new Rng(2);
-  sampleCached(model, { count: 1, seed: 0, given: { labels: new Uint8Array(total), observed: total - c.channels } }); // warm-up
+  sampleCached(model, { count: 1, seed: 0, classes: randomClasses(c.numClasses, 1, rng), given: { labels: new Uint8Array(total), observed: total - c.channels } }); // warm-up
   const results = batches.map((B) => {
+    const classes = randomClasses(c.numClasses, B, rng);
     let t0 = performance.now();
-    sampleCached(model, { count: B, seed: 1 });
+    sampleCached(model, { count: B, seed: 1, classes });
     const cachedSeconds = (performance.now() - t0) / 1000;
     const labels = Uint8Array.from({ length: B * total }, () => rng.int(c.levels));
     t0 = performance.now();
-    sampleNaive(model, { count: B, seed: 1, given: { labels, observed: total - N } });
+    sampleNaive(model, { count: B, seed: 1, classes, given: { labels, observed: total - N } });
     const naiveMeasured = (performance.now() - t0) / 1000, naiveSeconds = (naiveMeasured * total) / N;
     const r = {
       batch: B,

@@ -78,21 +78,12 @@ export function addChannelBias(x: Tensor, bias: Tensor): Tensor {
   if (bias.shape[0] !== B || bias.shape[1] !== C) {
     fail('addChannelBias', `bias ${shapeStr(bias.shape)} does not match x ${shapeStr(x.shape)} (want [${B}, ${C}])`);
   }
-  const HW = H * W, y = allocate(x.size, false);
-  for (let bc = 0; bc < B * C; bc++) {
-    const v = bias.data[bc];
-    for (let p = bc * HW; p < (bc + 1) * HW; p++) y[p] = x.data[p] + v;
-  }
+  const HW = H * W, y = allocate(x.size, false), k = kernels();
+  k.channelBiasForward(y, x.data, bias.data, B * C, HW);
   return result(y, x.shape, [x, bias], (out) => {
     const g = out.grad!;
-    if (x.requiresGrad && !x.adoptGrad(g)) kernels().accumulate(x.gradBuffer(), g);
-    if (bias.requiresGrad) {
-      const d = bias.gradBuffer();
-      for (let bc = 0; bc < B * C; bc++) {
-        let s = 0;
-        for (let p = bc * HW; p < (bc + 1) * HW; p++) s += g[p];
-        d[bc] += s;
-      }
-    }
+    // The bias gradient reads g before x may adopt it (and later consumers write into it).
+    if (bias.requiresGrad) k.channelBiasBackward(bias.gradBuffer(), g, B * C, HW);
+    if (x.requiresGrad && !x.adoptGrad(g)) k.accumulate(x.gradBuffer(), g);
   });
 }

@@ -21,6 +21,23 @@ export function accumulate(d: Float32Array, g: Float32Array): void {
   for (let i = 0; i < d.length; i++) d[i] += g[i];
 }
 
+export function channelBiasForward(y: Float32Array, x: Float32Array, bias: Float32Array, planes: number, size: number): void {
+  for (let p = 0; p < planes; p++) {
+    const v = bias[p], end = (p + 1) * size;
+    for (let i = p * size; i < end; i++) y[i] = x[i] + v;
+  }
+}
+
+/** Each plane summed in float64. */
+export function channelBiasBackward(dbias: Float32Array, dy: Float32Array, planes: number, size: number): void {
+  for (let p = 0; p < planes; p++) {
+    let s = 0;
+    const end = (p + 1) * size;
+    for (let i = p * size; i < end; i++) s += dy[i];
+    dbias[p] += s;
+  }
+}
+
 /**
  * The gated units per image b of x (B, 2n), a = x[b][0, n) and g = x[b][n, 2n):
  * y[b] (n) = act(a) · σ(g) (+ residual[b]), act = tanh (Gated PixelCNN's gate) or the identity
