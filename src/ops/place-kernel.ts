@@ -1,5 +1,6 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { result } from '../tensor/autograd.js';
+import { allocate } from '../tensor/arena.js';
 import { assertRank, assertTensor, fail } from './check.js';
 
 /**
@@ -10,7 +11,8 @@ import { assertRank, assertTensor, fail } from './check.js';
  *   transposed: w (I, O, kh, kw) → y (O, I, KH, KW), y[o, i, top + kh−1−ky, left + kw−1−kx] = w[i, o, ky, kx]
  * (a transposed convolution's weight in ConvTranspose2d's layout, turned into the equivalent
  * correlation's: flipped, inputs and outputs swapped). Other taps are zero. The copy is per
- * forward and weight-sized, small next to the convolution.
+ * forward and weight-sized, small next to the convolution; the index maps are computed once per
+ * geometry (a model has a handful) and the copy goes to the step's arena.
  */
 export function placeKernel(w: Tensor, KH: number, KW: number, top: number, left: number, transposed = false): Tensor {
   assertTensor('placeKernel', 'w', w); assertRank('placeKernel', 'w', w, 4);
@@ -18,18 +20,32 @@ export function placeKernel(w: Tensor, KH: number, KW: number, top: number, left
   if (top < 0 || left < 0 || top + kh > KH || left + kw > KW) {
     fail('placeKernel', `w ${shapeStr(w.shape)} at (${top}, ${left}) does not fit in ${KH}×${KW}`);
   }
-  const at = (o: number, i: number, ky: number, kx: number): [number, number] => transposed
-    ? [((i * O + o) * kh + ky) * kw + kx, ((o * I + i) * KH + top + kh - 1 - ky) * KW + left + kw - 1 - kx]
-    : [((o * I + i) * kh + ky) * kw + kx, ((o * I + i) * KH + top + ky) * KW + left + kx];
-  const each = (f: (src: number, dst: number) => void) => {
-    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-      for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) { const [s, d] = at(o, i, ky, kx); f(s, d); }
-    }
-  };
-  const y = new Float32Array(O * I * KH * KW), wd = w.data;
-  each((s, d) => { y[d] = wd[s]; });
+  const { src, dst } = indexMaps(O, I, kh, kw, KH, KW, top, left, transposed);
+  const n = src.length, y = allocate(O * I * KH * KW, true), wd = w.data;
+  for (let k = 0; k < n; k++) y[dst[k]] = wd[src[k]];
   return result(y, [O, I, KH, KW], [w], (out) => {
     const g = out.grad!, dw = w.gradBuffer();
-    each((s, d) => { dw[s] += g[d]; });
+    for (let k = 0; k < n; k++) dw[src[k]] += g[dst[k]];
   });
+}
+
+const maps = new Map<string, { src: Int32Array; dst: Int32Array }>();
+
+/** w's element src[j] lands at y's element dst[j]. */
+function indexMaps(O: number, I: number, kh: number, kw: number, KH: number, KW: number, top: number, left: number,
+                   transposed: boolean): { src: Int32Array; dst: Int32Array } {
+  const key = `${O},${I},${kh},${kw},${KH},${KW},${top},${left},${transposed}`;
+  let m = maps.get(key);
+  if (m) return m;
+  const src = new Int32Array(O * I * kh * kw), dst = new Int32Array(src.length);
+  let j = 0;
+  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
+    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++, j++) {
+      src[j] = transposed ? ((i * O + o) * kh + ky) * kw + kx : ((o * I + i) * kh + ky) * kw + kx;
+      dst[j] = transposed ? ((o * I + i) * KH + top + kh - 1 - ky) * KW + left + kw - 1 - kx
+        : ((o * I + i) * KH + top + ky) * KW + left + kx;
+    }
+  }
+  maps.set(key, (m = { src, dst }));
+  return m;
 }
