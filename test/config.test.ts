@@ -126,4 +126,7 @@ test('CLI: bench --conditional measures a class-conditional model on random labe
   const bad = spawnSync(process.execPath, [bin, 'bench', '--conditional', '--steps', '1', '--size', '4'], { encoding: 'utf8', timeout: 120_000 });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /--conditional needs --arch gated or pixelcnn\+\+/);
+  const stray = spawnSync(process.execPath, [bin, 'bench', '--classes', '3', '--steps', '1', '--size', '4'], { encoding: 'utf8', timeout: 120_000 });
+  assert.notEqual(stray.status, 0);
+  assert.match(stray.stderr, /--classes needs --conditional/);
 });

@@ -1,6 +1,7 @@
 import type { BackendName } from '../backend/index.js';
 import { Command } from 'commander';
 import { addBackendOption, addModelOptions, intArg, modelConfigFromFlags, type ModelFlags } from './options.js';
+import { UsageError } from './args.js';
 import { createModel } from '../models/index.js';
 import { Adam } from '../nn/adam.js';
 import { Rng } from '../random/rng.js';
@@ -41,7 +42,10 @@ export function benchCommand(): Command {
     .option('--sample', 'measure sampling instead: images/s of the cached and the naive sampler', false)
     .option('--naive-positions <n>', 'with --sample: positions the naive sampler is timed over, rounded up to whole pixels (then extrapolated)', intArg(1), 4)
     .option('--batches <list>', 'with --sample: batch sizes, comma-separated', '1,16,64')
-    .action((f: BenchFlags) => (f.sample ? runSampleBench(f) : runBench(f)));
+    .action((f: BenchFlags, c: Command) => {
+      if (c.getOptionValueSource('classes') === 'cli' && !f.conditional) throw new UsageError('--classes needs --conditional (an unconditional model has no classes)');
+      return f.sample ? runSampleBench(f) : runBench(f);
+    });
   return cmd;
 }
 
